@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { immediate, stmt, type Db } from './db.js';
+import { ValidationError } from './errors.js';
+import { cancelBatchInTx, dispatchBatchCallbacks, enqueueInTx, type Enqueued } from './jobs.js';
+import { notifyEnqueued } from './notify.js';
+import { retryFailed, type Retried } from './failed.js';
+import type { Batch, JobSpec } from './types.js';
+import { assertChain, toJobRow } from './validate.js';
+
+export interface BatchSpec {
+  name?: string;
+  jobs: readonly JobSpec[];
+  /** Enqueued once when every job has completed (none failed for good). */
+  then?: JobSpec;
+  /** Enqueued once at the first job that fails for good. */
+  catch?: JobSpec;
+  /** Enqueued once when every job has run to an end, failed or not. */
+  finally?: JobSpec;
+  /** When false (the default) the first failure cancels the jobs that have not started. */
+  allowFailures?: boolean;
+}
+
+/**
+ * Create a batch and enqueue its jobs in one transaction: all or none. Callback jobs get a
+ * `batch: { id }` field in their payload. An empty batch runs its then and finally at once.
+ */
+export function createBatch(db: Db, spec: BatchSpec, now = Date.now()): { id: string; jobs: Enqueued[] } {
+  if (spec.name !== undefined && (typeof spec.name !== 'string' || spec.name.length > 200)) {
+    throw new ValidationError(`invalid batch name ${JSON.stringify(spec.name)}: expected at most 200 characters`);
+  }
+  for (const job of spec.jobs) {
+    toJobRow(job);
+    assertChain(job);
+  }
+  for (const cb of [spec.then, spec.catch, spec.finally]) if (cb) toJobRow(cb);
+  const id = randomUUID();
+  const out = immediate(db, () => {
+    stmt(db, `INSERT INTO batches (id, name, total, pending, allow_failures, then_job, catch_job, finally_job, created_at)
+              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      id, spec.name ?? null, spec.jobs.length, spec.jobs.length, spec.allowFailures ? 1 : 0,
+      spec.then ? JSON.stringify(spec.then) : null, spec.catch ? JSON.stringify(spec.catch) : null,
+      spec.finally ? JSON.stringify(spec.finally) : null, now,
+    );
+    const jobs = spec.jobs.map((job) => enqueueInTx(db, job, { now, batchId: id }));
+    // A unique job that already existed is not part of this batch: count it out.
+    const existing = jobs.filter((j) => j.existing).length;
+    if (existing > 0) stmt(db, `UPDATE batches SET total = total - ?, pending = pending - ? WHERE id = ?`).run(existing, existing, id);
+    // Nothing to wait for: the guarded dispatch sees pending = 0 and runs then and finally.
+    if (spec.jobs.length - existing === 0) dispatchBatchCallbacks(db, id, now);
+    return { id, jobs };
+  });
+  notifyEnqueued(db);
+  return out;
+}
+
+interface BatchRow {
+  id: string;
+  name: string | null;
+  total: number;
+  pending: number;
+  processed: number;
+  failed: number;
+  allow_failures: number;
+  created_at: number;
+  finished_at: number | null;
+  cancelled_at: number | null;
+  then_dispatched: number;
+  catch_dispatched: number;
+  finally_dispatched: number;
+}
+
+function toBatch(r: BatchRow): Batch {
+  return {
+    id: r.id, name: r.name, total: r.total, pending: r.pending, processed: r.processed, failed: r.failed,
+    allowFailures: r.allow_failures === 1, createdAt: r.created_at, finishedAt: r.finished_at, cancelledAt: r.cancelled_at,
+    thenDispatched: r.then_dispatched === 1, catchDispatched: r.catch_dispatched === 1, finallyDispatched: r.finally_dispatched === 1,
+  };
+}
+
+/** Find a batch by id (or a unique id prefix of at least 6 characters), or undefined. */
+export function getBatch(db: Db, id: string): Batch | undefined {
+  const exact = stmt(db, `SELECT * FROM batches WHERE id = ?`).get(id) as BatchRow | undefined;
+  if (exact) return toBatch(exact);
+  if (id.length < 6 || /[%_]/.test(id)) return undefined;
+  const rows = stmt(db, `SELECT * FROM batches WHERE id LIKE ? LIMIT 2`).all(`${id}%`) as BatchRow[];
+  return rows.length === 1 ? toBatch(rows[0]!) : undefined;
+}
+
+/** List batches, newest first. */
+export function listBatches(db: Db, limit = 100): Batch[] {
+  return (stmt(db, `SELECT * FROM batches ORDER BY created_at DESC LIMIT ?`).all(limit) as BatchRow[]).map(toBatch);
+}
+
+/** Cancel a batch: its jobs that have not started are cancelled; returns how many. */
+export function cancelBatch(db: Db, id: string, now = Date.now()): number {
+  const n = immediate(db, () => cancelBatchInTx(db, id, now));
+  notifyEnqueued(db);
+  return n;
+}
+
+/** Retry every failed job of a batch (reopening the batch). */
+export function retryBatch(db: Db, id: string, now = Date.now()): Retried[] {
+  return retryFailed(db, { batchId: id }, now);
+}

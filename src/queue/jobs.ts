@@ -1,0 +1,465 @@
+import { randomUUID } from 'node:crypto';
+import { immediate, stmt, type Db } from './db.js';
+import { ValidationError } from './errors.js';
+import { notifyEnqueued } from './notify.js';
+import type { AttemptError, ChainState, ClaimedJob, JobSpec, Lease, Outcome } from './types.js';
+import { assertChain, assertQueueName, backoffSeconds, toJobRow } from './validate.js';
+
+// ---------------------------------------------------------------------------------------
+// The statements that matter, kept here as visible SQL.
+// ---------------------------------------------------------------------------------------
+
+/** Insert one job. Takes 15 positional values; returns nothing (lastInsertRowid is the id). */
+const INSERT_JOB = `
+  INSERT INTO jobs (queue, name, payload, state, priority, max_attempts, backoff, timeout_ms,
+                    retry_until, available_at, created_at, unique_key, tags, chain, batch_id)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** The job holding a unique key, if a pending, delayed or reserved one does. */
+const FIND_UNIQUE = `
+  SELECT id FROM jobs WHERE unique_key = ? AND state IN ('pending','delayed','reserved')`;
+
+/** Move delayed jobs that are due into the ready index. Takes now. */
+const PROMOTE_DUE = `
+  UPDATE jobs SET state = 'pending' WHERE state = 'delayed' AND available_at <= ?`;
+
+/**
+ * Claim up to `limit` ready jobs of one queue in priority order, unless the queue is
+ * paused: one statement on the jobs_ready partial index. Counts the attempt, takes a
+ * lease and bumps the fencing token.
+ */
+const CLAIM = `
+  UPDATE jobs
+     SET state = 'reserved', attempts = attempts + 1, reserved_at = @now, reserved_by = @worker,
+         lease_expires_at = @now + @leaseMs, lease_token = lease_token + 1
+   WHERE id IN (SELECT id FROM jobs WHERE state = 'pending' AND queue = @queue
+                 ORDER BY priority DESC, id LIMIT @limit)
+     AND NOT EXISTS (SELECT 1 FROM queues WHERE name = @queue AND paused = 1)
+  RETURNING id, queue, name, payload, priority, attempts, max_attempts, timeout_ms, available_at, lease_token`;
+
+/** Complete one leased job (fenced). Returns what chains and batches need. */
+const COMPLETE = `
+  UPDATE jobs SET state = 'completed', finished_at = ?, reserved_by = NULL, lease_expires_at = NULL
+   WHERE id = ? AND lease_token = ? AND state = 'reserved'
+  RETURNING chain, batch_id`;
+
+const LEASED_COLUMNS = `id, queue, name, payload, attempts, max_attempts, backoff, retry_until, unique_key, tags,
+         chain, batch_id, errors, priority, timeout_ms`;
+
+/** Read a leased job for a release, delay or failure (fenced). */
+const READ_LEASED = `SELECT ${LEASED_COLUMNS} FROM jobs WHERE id = ? AND lease_token = ? AND state = 'reserved'`;
+
+/** Read a reserved job whatever its token (recovery). */
+const READ_RESERVED = `SELECT ${LEASED_COLUMNS} FROM jobs WHERE id = ? AND state = 'reserved'`;
+
+/** Put a leased job back: pending now, or delayed until available_at. */
+const PUT_BACK = `
+  UPDATE jobs SET state = ?, available_at = ?, attempts = ?, errors = ?, reserved_by = NULL,
+                  lease_expires_at = NULL
+   WHERE id = ?`;
+
+/** Mark a job failed for good. */
+const MARK_FAILED = `
+  UPDATE jobs SET state = 'failed', finished_at = ?, errors = ?, reserved_by = NULL, lease_expires_at = NULL
+   WHERE id = ?`;
+
+const INSERT_FAILED = `
+  INSERT INTO failed_jobs (uuid, job_id, queue, name, payload, options, tags, batch_id, attempts, error, stack, failed_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** Extend a lease (fenced). */
+const EXTEND = `
+  UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_token = ? AND state = 'reserved'`;
+
+// ---------------------------------------------------------------------------------------
+// Enqueue
+// ---------------------------------------------------------------------------------------
+
+/** What enqueue returns: the job's id, and whether an existing unique job was returned instead. */
+export interface Enqueued {
+  id: number;
+  existing: boolean;
+}
+
+export interface EnqueueContext {
+  /** Clock, ms epoch. Default Date.now(). */
+  now?: number;
+  /** Batch the job belongs to. */
+  batchId?: string | null;
+  /** Chain state to carry (set by chains; callers use spec.chain / spec.catch). */
+  chain?: ChainState | null;
+}
+
+/**
+ * Enqueue one job in its own BEGIN IMMEDIATE transaction and return its id. A unique key
+ * held by a pending, delayed or reserved job returns that job instead (existing: true).
+ * Throws a ValidationError naming any bad value; nothing is written then.
+ */
+export function enqueue(db: Db, spec: JobSpec, ctx: EnqueueContext = {}): Enqueued {
+  const result = immediate(db, () => enqueueInTx(db, spec, ctx));
+  notifyEnqueued(db);
+  return result;
+}
+
+/** Like enqueue, but inside an existing transaction (the caller commits and notifies). */
+export function enqueueInTx(db: Db, spec: JobSpec, ctx: EnqueueContext = {}): Enqueued {
+  const row = toJobRow(spec);
+  if (spec.chain !== undefined || spec.catch !== undefined) assertChain(spec);
+  const now = ctx.now ?? Date.now();
+  if (row.uniqueKey !== null) {
+    const held = stmt(db, FIND_UNIQUE).get(row.uniqueKey) as { id: number } | undefined;
+    if (held) return { id: held.id, existing: true };
+  }
+  let chain: string | null = null;
+  if (ctx.chain) chain = JSON.stringify(ctx.chain);
+  else if ((spec.chain && spec.chain.length > 0) || spec.catch) chain = JSON.stringify({ next: spec.chain ?? [], catch: spec.catch });
+  const info = stmt(db, INSERT_JOB).run(
+    row.queue, row.name, row.payload, row.delayMs > 0 ? 'delayed' : 'pending', row.priority, row.maxAttempts,
+    row.backoff, row.timeoutMs, row.retryUntil, now + row.delayMs, now, row.uniqueKey, row.tags, chain, ctx.batchId ?? null,
+  );
+  return { id: Number(info.lastInsertRowid), existing: false };
+}
+
+/**
+ * Enqueue many jobs in one transaction: all or none. Validates every spec before writing
+ * anything. Returns one Enqueued per spec, in order.
+ */
+export function enqueueMany(db: Db, specs: readonly JobSpec[], ctx: EnqueueContext = {}): Enqueued[] {
+  for (const spec of specs) {
+    toJobRow(spec);
+    if (spec.chain !== undefined || spec.catch !== undefined) assertChain(spec);
+  }
+  const now = ctx.now ?? Date.now();
+  const out = immediate(db, () => specs.map((spec) => enqueueInTx(db, spec, { ...ctx, now })));
+  notifyEnqueued(db);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Claim
+// ---------------------------------------------------------------------------------------
+
+export interface ClaimOptions {
+  /** Queues in the order they are tried. Default high, default, low. */
+  queues?: readonly string[];
+  /** The claiming worker's id. */
+  workerId: string;
+  /** How many jobs at most, over all queues. Default 1. */
+  limit?: number;
+  /** Lease length in ms. Default 90,000 (Laravel's retry_after). */
+  leaseMs?: number;
+  now?: number;
+}
+
+interface ClaimRow {
+  id: number;
+  queue: string;
+  name: string;
+  payload: string;
+  priority: number;
+  attempts: number;
+  max_attempts: number;
+  timeout_ms: number | null;
+  available_at: number;
+  lease_token: number;
+}
+
+/**
+ * Claim the next ready jobs of these queues (tried in order, paused ones skipped), in
+ * priority order, in one BEGIN IMMEDIATE transaction; an empty array when none is ready.
+ * Delayed jobs that are due are promoted first.
+ */
+export function claim(db: Db, options: ClaimOptions): ClaimedJob[] {
+  return immediate(db, () => claimInTx(db, options));
+}
+
+/** Like claim, but inside an existing transaction (group commit with completions). */
+export function claimInTx(db: Db, options: ClaimOptions): ClaimedJob[] {
+  const now = options.now ?? Date.now();
+  const limit = options.limit ?? 1;
+  if (limit < 1) return [];
+  stmt(db, PROMOTE_DUE).run(now);
+  const out: ClaimedJob[] = [];
+  const claimStmt = stmt(db, CLAIM);
+  const params = { now, worker: options.workerId, leaseMs: options.leaseMs ?? 90_000, queue: '', limit: 0 };
+  for (const queue of options.queues ?? ['high', 'default', 'low']) {
+    params.queue = queue;
+    params.limit = limit - out.length;
+    const rows = claimStmt.all(params) as ClaimRow[];
+    if (rows.length > 1) rows.sort((a, b) => b.priority - a.priority || a.id - b.id);
+    for (const r of rows) {
+      out.push({
+        id: r.id, queue: r.queue, name: r.name, payload: r.payload, priority: r.priority, attempts: r.attempts,
+        maxAttempts: r.max_attempts, timeoutMs: r.timeout_ms, availableAt: r.available_at, token: r.lease_token,
+      });
+    }
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** The earliest time a delayed job becomes due, or undefined when none is delayed. */
+export function nextDueAt(db: Db): number | undefined {
+  const row = stmt(db, `SELECT MIN(available_at) AS at FROM jobs WHERE state = 'delayed'`).get() as { at: number | null };
+  return row.at ?? undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// Finish a claimed job (every operation is fenced by the lease's token)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Complete a leased job: marks it completed, enqueues the next link of its chain and counts
+ * it in its batch, all in one transaction. Returns false when the lease was lost (the job
+ * was reclaimed: the late result is rejected).
+ */
+export function complete(db: Db, lease: Lease, now = Date.now()): boolean {
+  const ok = immediate(db, () => completeInTx(db, lease, now));
+  if (ok) notifyEnqueued(db);
+  return ok;
+}
+
+/** Like complete, but inside an existing transaction. */
+export function completeInTx(db: Db, lease: Lease, now = Date.now()): boolean {
+  const row = stmt(db, COMPLETE).get(now, lease.id, lease.token) as { chain: string | null; batch_id: string | null } | undefined;
+  if (!row) return false;
+  if (row.chain !== null) {
+    const chain = JSON.parse(row.chain) as ChainState;
+    const [next, ...rest] = chain.next;
+    if (next) {
+      const carry = rest.length > 0 || chain.catch ? { next: rest, catch: chain.catch } : null;
+      enqueueInTx(db, next, { now, batchId: row.batch_id, chain: carry });
+      return true;
+    }
+  }
+  if (row.batch_id !== null) recordBatchOutcome(db, row.batch_id, 'processed', now);
+  return true;
+}
+
+/** Complete many leased jobs in one transaction; returns how many were accepted. */
+export function completeMany(db: Db, leases: readonly Lease[], now = Date.now()): number {
+  const n = immediate(db, () => {
+    let accepted = 0;
+    for (const lease of leases) if (completeInTx(db, lease, now)) accepted++;
+    return accepted;
+  });
+  if (n > 0) notifyEnqueued(db);
+  return n;
+}
+
+interface LeasedRow {
+  id: number;
+  queue: string;
+  name: string;
+  payload: string;
+  attempts: number;
+  max_attempts: number;
+  backoff: string | null;
+  retry_until: number | null;
+  unique_key: string | null;
+  tags: string | null;
+  chain: string | null;
+  batch_id: string | null;
+  errors: string | null;
+  priority: number;
+  timeout_ms: number | null;
+}
+
+/** An error as recorded on an attempt. */
+export interface ErrorInfo {
+  message: string;
+  stack?: string;
+}
+
+function withError(row: LeasedRow, error: ErrorInfo, now: number): string {
+  const list = row.errors ? (JSON.parse(row.errors) as AttemptError[]) : [];
+  const entry: AttemptError = { attempt: row.attempts, at: now, message: error.message.slice(0, 4000) };
+  if (error.stack) entry.stack = error.stack.slice(0, 8000);
+  list.push(entry);
+  // Keep the history bounded: the first attempts and the latest ones tell the story.
+  if (list.length > 25) list.splice(5, list.length - 25);
+  return JSON.stringify(list);
+}
+
+/**
+ * Release a leased job after a retryable error: back to the queue after its backoff (the
+ * last value repeats), or failed for good when its tries are used up or its retry-until
+ * deadline would pass. Returns the outcome; `lost` when the lease was lost.
+ */
+export function release(db: Db, lease: Lease, error: ErrorInfo, now = Date.now()): Outcome {
+  const outcome = immediate(db, () => releaseInTx(db, lease, error, now));
+  if (outcome.kind === 'released' || outcome.kind === 'failed') notifyEnqueued(db);
+  return outcome;
+}
+
+/** Like release, but inside an existing transaction. */
+export function releaseInTx(db: Db, lease: Lease, error: ErrorInfo, now = Date.now()): Outcome {
+  const row = stmt(db, READ_LEASED).get(lease.id, lease.token) as LeasedRow | undefined;
+  if (!row) return { kind: 'lost' };
+  const errors = withError(row, error, now);
+  if (row.attempts >= row.max_attempts) {
+    return failRow(db, row, errors, `${error.message} (attempt ${row.attempts} of ${row.max_attempts}: no tries left)`, error.stack, now);
+  }
+  const backoff = row.backoff ? (JSON.parse(row.backoff) as number[]) : [];
+  const at = now + Math.round(backoffSeconds(backoff, row.attempts) * 1000);
+  if (row.retry_until !== null && at >= row.retry_until) {
+    return failRow(db, row, errors, `${error.message} (retry-until deadline ${new Date(row.retry_until).toISOString()} reached)`, error.stack, now);
+  }
+  stmt(db, PUT_BACK).run(at > now ? 'delayed' : 'pending', at, row.attempts, errors, row.id);
+  return { kind: 'released', availableAt: at };
+}
+
+/**
+ * Put a leased job back until `until` without spending its attempt (a rate limit said
+ * "come back at T"). Fails it instead when `until` is past its retry-until deadline.
+ */
+export function delay(db: Db, lease: Lease, until: number, reason: string, now = Date.now()): Outcome {
+  const outcome = immediate(db, () => delayInTx(db, lease, until, reason, now));
+  if (outcome.kind === 'delayed' || outcome.kind === 'failed') notifyEnqueued(db);
+  return outcome;
+}
+
+/** Like delay, but inside an existing transaction. */
+export function delayInTx(db: Db, lease: Lease, until: number, reason: string, now = Date.now()): Outcome {
+  const row = stmt(db, READ_LEASED).get(lease.id, lease.token) as LeasedRow | undefined;
+  if (!row) return { kind: 'lost' };
+  if (row.retry_until !== null && until >= row.retry_until) {
+    const errors = withError(row, { message: reason }, now);
+    return failRow(db, row, errors, `${reason} (would come back after its retry-until deadline ${new Date(row.retry_until).toISOString()})`, undefined, now);
+  }
+  const at = Math.max(until, now);
+  stmt(db, PUT_BACK).run(at > now ? 'delayed' : 'pending', at, Math.max(0, row.attempts - 1), row.errors, row.id);
+  return { kind: 'delayed', availableAt: at };
+}
+
+/** Fail a leased job for good (a final or not-retryable error). */
+export function fail(db: Db, lease: Lease, error: ErrorInfo, now = Date.now()): Outcome {
+  const outcome = immediate(db, () => failInTx(db, lease, error, now));
+  if (outcome.kind === 'failed') notifyEnqueued(db);
+  return outcome;
+}
+
+/** Like fail, but inside an existing transaction. */
+export function failInTx(db: Db, lease: Lease, error: ErrorInfo, now = Date.now()): Outcome {
+  const row = stmt(db, READ_LEASED).get(lease.id, lease.token) as LeasedRow | undefined;
+  if (!row) return { kind: 'lost' };
+  return failRow(db, row, withError(row, error, now), error.message, error.stack, now);
+}
+
+/**
+ * Fail a reserved job whatever its lease (recovery: its worker is gone). Caller holds the
+ * transaction. Returns false when the job is not reserved.
+ */
+export function failReservedInTx(db: Db, id: number, reason: string, now = Date.now()): boolean {
+  const row = stmt(db, READ_RESERVED).get(id) as LeasedRow | undefined;
+  if (!row) return false;
+  failRow(db, row, withError(row, { message: reason }, now), reason, undefined, now);
+  return true;
+}
+
+/** Extend a lease to `now + leaseMs`; false when the lease was lost. */
+export function extendLease(db: Db, lease: Lease, leaseMs: number, now = Date.now()): boolean {
+  return immediate(db, () => stmt(db, EXTEND).run(now + leaseMs, lease.id, lease.token).changes === 1);
+}
+
+/**
+ * Mark the job failed, write its failed_jobs row, enqueue its chain's catch job and count it
+ * in its batch. Caller holds the transaction.
+ */
+function failRow(db: Db, row: LeasedRow, errors: string, reason: string, stack: string | undefined, now: number): Outcome {
+  stmt(db, MARK_FAILED).run(now, errors, row.id);
+  const uuid = randomUUID();
+  const options = {
+    priority: row.priority, tries: row.max_attempts, backoff: row.backoff ? (JSON.parse(row.backoff) as number[]) : undefined,
+    timeoutMs: row.timeout_ms ?? undefined, uniqueKey: row.unique_key ?? undefined,
+    chain: row.chain ? (JSON.parse(row.chain) as ChainState) : undefined,
+  };
+  stmt(db, INSERT_FAILED).run(uuid, row.id, row.queue, row.name, row.payload, JSON.stringify(options), row.tags, row.batch_id,
+    row.attempts, reason.slice(0, 4000), stack?.slice(0, 8000) ?? null, now);
+  if (row.chain !== null) {
+    const chain = JSON.parse(row.chain) as ChainState;
+    if (chain.catch) {
+      const base = chain.catch.payload;
+      const failure = { jobId: row.id, name: row.name, queue: row.queue, message: reason.slice(0, 1000), failedUuid: uuid };
+      const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, failure } : { value: base ?? null, failure };
+      enqueueInTx(db, { ...chain.catch, payload }, { now });
+    }
+  }
+  if (row.batch_id !== null) recordBatchOutcome(db, row.batch_id, 'failed', now);
+  return { kind: 'failed', failedUuid: uuid, reason };
+}
+
+// ---------------------------------------------------------------------------------------
+// Batches: counters and exactly-once callbacks
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Count one job of a batch as processed or failed and enqueue the batch's then / catch /
+ * finally jobs whose condition now holds. Each dispatch flag flips from 0 to 1 in a guarded
+ * UPDATE inside the caller's write transaction, so two processes finishing the last two
+ * jobs at the same moment still enqueue each callback exactly once.
+ */
+export function recordBatchOutcome(db: Db, batchId: string, outcome: 'processed' | 'failed', now: number): void {
+  const col = outcome === 'processed' ? 'processed' : 'failed';
+  stmt(db, `UPDATE batches SET pending = MAX(0, pending - 1), ${col} = ${col} + 1 WHERE id = ?`).run(batchId);
+  dispatchBatchCallbacks(db, batchId, now);
+}
+
+/** Enqueue whichever of the batch's callbacks are due and not yet dispatched. Caller holds the transaction. */
+export function dispatchBatchCallbacks(db: Db, batchId: string, now: number): void {
+  const enqueueCallback = (json: string | null) => {
+    if (!json) return;
+    const spec = JSON.parse(json) as JobSpec;
+    const base = spec.payload;
+    const batch = { id: batchId };
+    const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, batch } : { value: base ?? null, batch };
+    enqueueInTx(db, { ...spec, payload }, { now });
+  };
+  // catch: the first failure.
+  const c = stmt(db, `UPDATE batches SET catch_dispatched = 1 WHERE id = ? AND catch_dispatched = 0 AND failed > 0 RETURNING catch_job, allow_failures`).get(batchId) as
+    | { catch_job: string | null; allow_failures: number }
+    | undefined;
+  if (c) {
+    enqueueCallback(c.catch_job);
+    if (!c.allow_failures) cancelBatchInTx(db, batchId, now);
+  }
+  // then: every job succeeded (possibly after retries from the failed list).
+  const t = stmt(db, `UPDATE batches SET then_dispatched = 1 WHERE id = ? AND then_dispatched = 0 AND pending = 0 AND failed = 0 AND cancelled_at IS NULL RETURNING then_job`).get(batchId) as
+    | { then_job: string | null }
+    | undefined;
+  if (t) enqueueCallback(t.then_job);
+  // finally: every job has run to an end (or was cancelled).
+  const f = stmt(db, `UPDATE batches SET finally_dispatched = 1, finished_at = ? WHERE id = ? AND finally_dispatched = 0 AND pending = 0 RETURNING finally_job`).get(now, batchId) as
+    | { finally_job: string | null }
+    | undefined;
+  if (f) enqueueCallback(f.finally_job);
+  else stmt(db, `UPDATE batches SET finished_at = ? WHERE id = ? AND pending = 0 AND finished_at IS NULL`).run(now, batchId);
+}
+
+/** Cancel a batch's jobs that have not started; counts them out of pending. Caller holds the transaction. */
+export function cancelBatchInTx(db: Db, batchId: string, now: number): number {
+  const changed = stmt(db, `UPDATE batches SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL`).run(now, batchId).changes;
+  if (changed === 0) return 0;
+  const n = stmt(db, `UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE batch_id = ? AND state IN ('pending','delayed')`).run(now, batchId).changes;
+  if (n > 0) {
+    stmt(db, `UPDATE batches SET pending = MAX(0, pending - ?) WHERE id = ?`).run(n, batchId);
+    dispatchBatchCallbacks(db, batchId, now);
+  }
+  return n;
+}
+
+/** Parse a stored JSON column, or return the fallback for NULL. */
+export function parseJson<T>(text: string | null, fallback: T): T {
+  if (text === null) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+/** Throw unless every name is a valid queue name. */
+export function assertQueues(queues: readonly string[]): void {
+  if (queues.length === 0) throw new ValidationError('at least one queue is needed');
+  for (const q of queues) assertQueueName(q);
+}

@@ -1,0 +1,155 @@
+import { immediate, stmt, type Db } from './db.js';
+
+/** Throughput, runtime and wait of one queue or one job name over a window. Times in ms. */
+export interface Metric {
+  kind: 'queue' | 'job';
+  key: string;
+  processed: number;
+  failed: number;
+  /** Jobs finished (completed or failed) per minute over the window. */
+  perMinute: number;
+  runtimeAvg: number | null;
+  runtimeP50: number | null;
+  runtimeP95: number | null;
+  waitAvg: number | null;
+  waitP95: number | null;
+}
+
+function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+class Acc {
+  processed = 0;
+  failed = 0;
+  runtimes: number[] = [];
+  waits: number[] = [];
+  add(state: string, runtime: number | null, wait: number | null): void {
+    if (state === 'completed') this.processed++;
+    else this.failed++;
+    if (runtime !== null) this.runtimes.push(runtime);
+    if (wait !== null) this.waits.push(wait);
+  }
+  metric(kind: 'queue' | 'job', key: string, windowMs: number): Metric {
+    const r = this.runtimes.sort((a, b) => a - b);
+    const w = this.waits.sort((a, b) => a - b);
+    const avg = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : null);
+    return {
+      kind, key, processed: this.processed, failed: this.failed, perMinute: ((this.processed + this.failed) * 60_000) / windowMs,
+      runtimeAvg: avg(r), runtimeP50: percentile(r, 50), runtimeP95: percentile(r, 95), waitAvg: avg(w), waitP95: percentile(w, 95),
+    };
+  }
+}
+
+/**
+ * Compute metrics per queue and per job name from the job rows that finished in
+ * [now - windowMs, now]: throughput, runtime (finished - reserved) and wait (reserved -
+ * available). Reads the jobs_finished index; trimmed rows are gone, so windows longer than
+ * the trim age come from snapshots.
+ */
+export function computeMetrics(db: Db, windowMs: number, now = Date.now()): Metric[] {
+  const rows = stmt(db, `
+    SELECT queue, name, state, finished_at - reserved_at AS runtime, reserved_at - available_at AS wait
+      FROM jobs WHERE state = 'completed' AND finished_at >= ?1 AND finished_at <= ?2
+    UNION ALL
+    SELECT queue, name, state, finished_at - reserved_at AS runtime, reserved_at - available_at AS wait
+      FROM jobs WHERE state = 'failed' AND finished_at >= ?1 AND finished_at <= ?2`).all(now - windowMs, now) as {
+    queue: string; name: string; state: string; runtime: number | null; wait: number | null;
+  }[];
+  const queues = new Map<string, Acc>();
+  const names = new Map<string, Acc>();
+  for (const r of rows) {
+    for (const [map, key] of [[queues, r.queue], [names, r.name]] as const) {
+      let acc = map.get(key);
+      if (!acc) map.set(key, (acc = new Acc()));
+      acc.add(r.state, r.runtime, r.wait);
+    }
+  }
+  return [
+    ...[...queues].map(([k, a]) => a.metric('queue', k, windowMs)),
+    ...[...names].map(([k, a]) => a.metric('job', k, windowMs)),
+  ];
+}
+
+/** Completed jobs per minute for the last `minutes` minutes, oldest first (the sparkline). */
+export function throughputSeries(db: Db, minutes: number, now = Date.now()): number[] {
+  const start = now - minutes * 60_000;
+  const series = new Array<number>(minutes).fill(0);
+  const rows = stmt(db, `
+    SELECT (finished_at - ?1) / 60000 AS bucket, COUNT(*) AS n FROM jobs
+     WHERE state = 'completed' AND finished_at >= ?1 AND finished_at <= ?2 GROUP BY bucket`).all(start, now) as { bucket: number; n: number }[];
+  for (const r of rows) {
+    const b = Math.min(minutes - 1, Math.floor(r.bucket));
+    series[b] = (series[b] ?? 0) + r.n;
+  }
+  return series;
+}
+
+/** Write one metrics snapshot (per queue and per job name over the last `windowMs`); returns rows written. */
+export function snapshotMetrics(db: Db, windowMs = 300_000, now = Date.now()): number {
+  const metrics = computeMetrics(db, windowMs, now);
+  return immediate(db, () => {
+    const insert = stmt(db, `INSERT INTO metrics_snapshots (taken_at, window_ms, kind, key, processed, failed, runtime_avg, runtime_p95, wait_avg, wait_p95)
+                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    for (const m of metrics) insert.run(now, windowMs, m.kind, m.key, m.processed, m.failed, m.runtimeAvg, m.runtimeP95, m.waitAvg, m.waitP95);
+    return metrics.length;
+  });
+}
+
+/** A stored snapshot row. */
+export interface Snapshot {
+  takenAt: number;
+  windowMs: number;
+  kind: 'queue' | 'job';
+  key: string;
+  processed: number;
+  failed: number;
+  runtimeAvg: number | null;
+  runtimeP95: number | null;
+  waitAvg: number | null;
+  waitP95: number | null;
+}
+
+/** Read snapshots taken since `since`, oldest first. */
+export function listSnapshots(db: Db, since: number): Snapshot[] {
+  return (stmt(db, `SELECT * FROM metrics_snapshots WHERE taken_at >= ? ORDER BY taken_at`).all(since) as {
+    taken_at: number; window_ms: number; kind: 'queue' | 'job'; key: string; processed: number; failed: number;
+    runtime_avg: number | null; runtime_p95: number | null; wait_avg: number | null; wait_p95: number | null;
+  }[]).map((r) => ({
+    takenAt: r.taken_at, windowMs: r.window_ms, kind: r.kind, key: r.key, processed: r.processed, failed: r.failed,
+    runtimeAvg: r.runtime_avg, runtimeP95: r.runtime_p95, waitAvg: r.wait_avg, waitP95: r.wait_p95,
+  }));
+}
+
+export interface TrimOptions {
+  /** Delete completed and cancelled jobs finished more than this many minutes ago. Default 60. */
+  completedMinutes?: number;
+  /** Delete failed job rows (history; failed_jobs keeps the actionable list) older than this. Default 10,080 (7 days). */
+  failedMinutes?: number;
+  /** Delete metrics snapshots older than this. Default 10,080 (7 days). */
+  snapshotMinutes?: number;
+  /** Rows per delete transaction, so a trim never holds the write lock for long. Default 5,000. */
+  chunk?: number;
+}
+
+/** Trim finished jobs and old snapshots (Horizon's trim); returns how many rows were deleted. */
+export function trimJobs(db: Db, options: TrimOptions = {}, now = Date.now()): number {
+  const chunk = options.chunk ?? 5000;
+  const completedBefore = now - (options.completedMinutes ?? 60) * 60_000;
+  const failedBefore = now - (options.failedMinutes ?? 10_080) * 60_000;
+  let total = 0;
+  for (const [state, before] of [['completed', completedBefore], ['cancelled', completedBefore], ['failed', failedBefore]] as const) {
+    for (;;) {
+      const n = immediate(db, () =>
+        // The state is a literal so the planner can pick that state's partial index.
+        stmt(db, `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = '${state}' AND finished_at < ? LIMIT ?)`).run(before, chunk).changes,
+      );
+      total += n;
+      if (n < chunk) break;
+    }
+  }
+  total += immediate(db, () => stmt(db, `DELETE FROM metrics_snapshots WHERE taken_at < ?`).run(now - (options.snapshotMinutes ?? 10_080) * 60_000).changes);
+  return total;
+}

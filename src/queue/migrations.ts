@@ -1,0 +1,129 @@
+/**
+ * The queue's schema as numbered migrations. Each element is one migration's SQL, applied
+ * in order inside one BEGIN IMMEDIATE transaction and recorded in PRAGMA user_version.
+ * Never edit a shipped migration: append a new one.
+ *
+ * Index design (why the claim is cheap):
+ * - jobs_ready is a partial index holding only `pending` rows, ordered as they are
+ *   claimed. Delayed and backed-off jobs are `delayed` and live in jobs_delayed instead,
+ *   so a queue with a million scheduled jobs still claims with one short index seek.
+ * - jobs_reserved holds only leased rows, by lease expiry, for the reaper.
+ * - jobs_completed / jobs_failed / jobs_cancelled hold finished rows by finish time, for
+ *   trimming and metrics. One partial index per state, because SQLite only uses a partial
+ *   index whose WHERE the query's WHERE implies, and `state = 'completed'` does not imply
+ *   `state IN (…)` to its planner; queries name one state each.
+ * - jobs_unique enforces "one pending/delayed/reserved job per unique key" in the schema.
+ */
+export const queueMigrations: string[] = [
+  /* 1 */ `
+  CREATE TABLE jobs (
+    id               INTEGER PRIMARY KEY,
+    queue            TEXT    NOT NULL,
+    name             TEXT    NOT NULL,
+    payload          TEXT    NOT NULL,
+    state            TEXT    NOT NULL CHECK (state IN ('pending','delayed','reserved','completed','failed','cancelled')),
+    priority         INTEGER NOT NULL DEFAULT 0,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    max_attempts     INTEGER NOT NULL DEFAULT 3,
+    backoff          TEXT,
+    timeout_ms       INTEGER,
+    retry_until      INTEGER,
+    available_at     INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL,
+    reserved_at      INTEGER,
+    finished_at      INTEGER,
+    reserved_by      TEXT,
+    lease_expires_at INTEGER,
+    lease_token      INTEGER NOT NULL DEFAULT 0,
+    unique_key       TEXT,
+    tags             TEXT,
+    chain            TEXT,
+    batch_id         TEXT,
+    errors           TEXT
+  );
+  CREATE INDEX jobs_ready    ON jobs (queue, priority DESC, id) WHERE state = 'pending';
+  CREATE INDEX jobs_delayed  ON jobs (available_at) WHERE state = 'delayed';
+  CREATE INDEX jobs_reserved ON jobs (lease_expires_at) WHERE state = 'reserved';
+  CREATE INDEX jobs_completed ON jobs (finished_at, queue) WHERE state = 'completed';
+  CREATE INDEX jobs_failed    ON jobs (finished_at) WHERE state = 'failed';
+  CREATE INDEX jobs_cancelled ON jobs (finished_at) WHERE state = 'cancelled';
+  CREATE INDEX jobs_batch    ON jobs (batch_id) WHERE batch_id IS NOT NULL;
+  CREATE UNIQUE INDEX jobs_unique ON jobs (unique_key)
+    WHERE unique_key IS NOT NULL AND state IN ('pending','delayed','reserved');
+
+  CREATE TABLE failed_jobs (
+    id         INTEGER PRIMARY KEY,
+    uuid       TEXT    NOT NULL UNIQUE,
+    job_id     INTEGER,
+    queue      TEXT    NOT NULL,
+    name       TEXT    NOT NULL,
+    payload    TEXT    NOT NULL,
+    options    TEXT    NOT NULL,
+    tags       TEXT,
+    batch_id   TEXT,
+    attempts   INTEGER NOT NULL,
+    error      TEXT    NOT NULL,
+    stack      TEXT,
+    failed_at  INTEGER NOT NULL
+  );
+  CREATE INDEX failed_jobs_failed_at ON failed_jobs (failed_at);
+
+  CREATE TABLE batches (
+    id                 TEXT    PRIMARY KEY,
+    name               TEXT,
+    total              INTEGER NOT NULL DEFAULT 0,
+    pending            INTEGER NOT NULL DEFAULT 0,
+    processed          INTEGER NOT NULL DEFAULT 0,
+    failed             INTEGER NOT NULL DEFAULT 0,
+    allow_failures     INTEGER NOT NULL DEFAULT 0,
+    then_job           TEXT,
+    catch_job          TEXT,
+    finally_job        TEXT,
+    then_dispatched    INTEGER NOT NULL DEFAULT 0,
+    catch_dispatched   INTEGER NOT NULL DEFAULT 0,
+    finally_dispatched INTEGER NOT NULL DEFAULT 0,
+    created_at         INTEGER NOT NULL,
+    finished_at        INTEGER,
+    cancelled_at       INTEGER
+  );
+
+  CREATE TABLE queues (
+    name       TEXT PRIMARY KEY,
+    paused     INTEGER NOT NULL DEFAULT 0,
+    paused_at  INTEGER
+  );
+
+  CREATE TABLE workers (
+    id           TEXT    PRIMARY KEY,
+    pid          INTEGER NOT NULL,
+    hostname     TEXT    NOT NULL,
+    version      TEXT    NOT NULL,
+    queues       TEXT    NOT NULL,
+    concurrency  INTEGER NOT NULL,
+    busy         INTEGER NOT NULL DEFAULT 0,
+    status       TEXT    NOT NULL DEFAULT 'running',
+    started_at   INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE metrics_snapshots (
+    id          INTEGER PRIMARY KEY,
+    taken_at    INTEGER NOT NULL,
+    window_ms   INTEGER NOT NULL,
+    kind        TEXT    NOT NULL CHECK (kind IN ('queue','job')),
+    key         TEXT    NOT NULL,
+    processed   INTEGER NOT NULL,
+    failed      INTEGER NOT NULL,
+    runtime_avg REAL,
+    runtime_p95 REAL,
+    wait_avg    REAL,
+    wait_p95    REAL
+  );
+  CREATE INDEX metrics_snapshots_taken ON metrics_snapshots (taken_at);
+
+  CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
+];

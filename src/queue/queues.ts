@@ -1,0 +1,175 @@
+import { immediate, stmt, type Db } from './db.js';
+import { parseJson } from './jobs.js';
+import type { AttemptError, ChainState, Job, JobState } from './types.js';
+import { DEFAULT_QUEUES, JOB_STATES } from './types.js';
+import { ValidationError } from './errors.js';
+import { assertQueueName } from './validate.js';
+
+/** Pause a queue: daemons stop claiming from it (jobs already running finish). Remembered even for a queue with no jobs yet. */
+export function pauseQueue(db: Db, queue: string, now = Date.now()): void {
+  assertQueueName(queue);
+  immediate(db, () =>
+    stmt(db, `INSERT INTO queues (name, paused, paused_at) VALUES (?, 1, ?) ON CONFLICT(name) DO UPDATE SET paused = 1, paused_at = excluded.paused_at`).run(queue, now),
+  );
+}
+
+/** Continue a paused queue. */
+export function continueQueue(db: Db, queue: string): void {
+  assertQueueName(queue);
+  immediate(db, () => stmt(db, `INSERT INTO queues (name, paused) VALUES (?, 0) ON CONFLICT(name) DO UPDATE SET paused = 0, paused_at = NULL`).run(queue));
+}
+
+/** The names of the paused queues. */
+export function pausedQueues(db: Db): Set<string> {
+  return new Set((stmt(db, `SELECT name FROM queues WHERE paused = 1`).all() as { name: string }[]).map((r) => r.name));
+}
+
+/** Read a setting, or undefined. */
+export function getSetting(db: Db, key: string): string | undefined {
+  return (stmt(db, `SELECT value FROM settings WHERE key = ?`).get(key) as { value: string } | undefined)?.value;
+}
+
+/** Write a setting. */
+export function setSetting(db: Db, key: string, value: string): void {
+  immediate(db, () => stmt(db, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(key, value));
+}
+
+/** Per-queue counts and waits, as `status` and the monitor show them. */
+export interface QueueStats {
+  queue: string;
+  pending: number;
+  delayed: number;
+  reserved: number;
+  /** Completed since the window start. */
+  completed: number;
+  /** Rows in failed_jobs for this queue. */
+  failed: number;
+  /** How long the oldest ready job has waited, ms (0 when none is ready). */
+  oldestWaitMs: number;
+  paused: boolean;
+}
+
+/**
+ * Count jobs per queue: pending, delayed, reserved, completed since `since`, failed; the
+ * oldest ready job's wait; the pause flag. The `configured` queues are always listed, even
+ * when empty. Each count reads one partial index.
+ */
+export function queueStats(db: Db, options: { since?: number; now?: number; configured?: readonly string[] } = {}): QueueStats[] {
+  const now = options.now ?? Date.now();
+  const since = options.since ?? now - 3_600_000;
+  const map = new Map<string, QueueStats>();
+  const get = (q: string) => {
+    let s = map.get(q);
+    if (!s) {
+      s = { queue: q, pending: 0, delayed: 0, reserved: 0, completed: 0, failed: 0, oldestWaitMs: 0, paused: false };
+      map.set(q, s);
+    }
+    return s;
+  };
+  for (const q of options.configured ?? DEFAULT_QUEUES) get(q);
+  for (const r of stmt(db, `SELECT queue, COUNT(*) AS n, MIN(available_at) AS oldest FROM jobs WHERE state = 'pending' GROUP BY queue`).all() as { queue: string; n: number; oldest: number }[]) {
+    const s = get(r.queue);
+    s.pending = r.n;
+    s.oldestWaitMs = Math.max(0, now - r.oldest);
+  }
+  for (const r of stmt(db, `SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'delayed' GROUP BY queue`).all() as { queue: string; n: number }[]) get(r.queue).delayed = r.n;
+  for (const r of stmt(db, `SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'reserved' GROUP BY queue`).all() as { queue: string; n: number }[]) get(r.queue).reserved = r.n;
+  for (const r of stmt(db, `SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'completed' AND finished_at >= ? GROUP BY queue`).all(since) as { queue: string; n: number }[]) get(r.queue).completed = r.n;
+  for (const r of stmt(db, `SELECT queue, COUNT(*) AS n FROM failed_jobs GROUP BY queue`).all() as { queue: string; n: number }[]) get(r.queue).failed = r.n;
+  for (const r of stmt(db, `SELECT name, paused FROM queues`).all() as { name: string; paused: number }[]) {
+    if (r.paused || map.has(r.name)) get(r.name).paused = r.paused === 1;
+  }
+  const order = options.configured ?? DEFAULT_QUEUES;
+  return [...map.values()].sort((a, b) => rank(order, a.queue) - rank(order, b.queue) || a.queue.localeCompare(b.queue));
+}
+
+function rank(order: readonly string[], q: string): number {
+  const i = order.indexOf(q);
+  return i === -1 ? order.length : i;
+}
+
+interface JobRow {
+  id: number;
+  queue: string;
+  name: string;
+  payload: string;
+  state: JobState;
+  priority: number;
+  attempts: number;
+  max_attempts: number;
+  backoff: string | null;
+  timeout_ms: number | null;
+  retry_until: number | null;
+  available_at: number;
+  created_at: number;
+  reserved_at: number | null;
+  finished_at: number | null;
+  reserved_by: string | null;
+  lease_expires_at: number | null;
+  lease_token: number;
+  unique_key: string | null;
+  tags: string | null;
+  chain: string | null;
+  batch_id: string | null;
+  errors: string | null;
+}
+
+function toJob(r: JobRow): Job {
+  return {
+    id: r.id, queue: r.queue, name: r.name, payload: parseJson<unknown>(r.payload, r.payload), state: r.state, priority: r.priority,
+    attempts: r.attempts, maxAttempts: r.max_attempts, backoff: parseJson<number[]>(r.backoff, []), timeoutMs: r.timeout_ms,
+    retryUntil: r.retry_until, availableAt: r.available_at, createdAt: r.created_at, reservedAt: r.reserved_at, finishedAt: r.finished_at,
+    reservedBy: r.reserved_by, leaseExpiresAt: r.lease_expires_at, leaseToken: r.lease_token, uniqueKey: r.unique_key,
+    tags: parseJson<string[]>(r.tags, []), chain: parseJson<ChainState | null>(r.chain, null), batchId: r.batch_id,
+    errors: parseJson<AttemptError[]>(r.errors, []),
+  };
+}
+
+/** Read one job by id, or undefined. */
+export function getJob(db: Db, id: number): Job | undefined {
+  const r = stmt(db, `SELECT * FROM jobs WHERE id = ?`).get(id) as JobRow | undefined;
+  return r ? toJob(r) : undefined;
+}
+
+export interface JobFilter {
+  state: JobState;
+  queue?: string;
+  name?: string;
+  tag?: string;
+  /** Matched against name, queue, tags and payload text. */
+  text?: string;
+  limit?: number;
+}
+
+/**
+ * List jobs in one state, in the order that state is read by a person: pending in claim
+ * order, delayed by due time, reserved and finished newest first. Bounded by `limit` (default 100).
+ */
+export function listJobs(db: Db, filter: JobFilter): Job[] {
+  if (!JOB_STATES.includes(filter.state)) throw new ValidationError(`invalid job state ${JSON.stringify(filter.state)}: expected one of ${JOB_STATES.join(', ')}`);
+  // The state is a literal so the planner can use that state's partial index.
+  const clauses = [`state = '${filter.state}'`];
+  const params: unknown[] = [];
+  if (filter.queue) {
+    clauses.push('queue = ?');
+    params.push(filter.queue);
+  }
+  if (filter.name) {
+    clauses.push('name = ?');
+    params.push(filter.name);
+  }
+  if (filter.tag) {
+    clauses.push('EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?)');
+    params.push(filter.tag);
+  }
+  if (filter.text) {
+    clauses.push(`(instr(name, ?) > 0 OR instr(queue, ?) > 0 OR instr(COALESCE(tags, ''), ?) > 0 OR instr(payload, ?) > 0)`);
+    params.push(filter.text, filter.text, filter.text, filter.text);
+  }
+  const order =
+    filter.state === 'pending' ? 'queue, priority DESC, id' :
+    filter.state === 'delayed' ? 'available_at' :
+    filter.state === 'reserved' ? 'reserved_at DESC' : 'finished_at DESC';
+  params.push(filter.limit ?? 100);
+  return (db.prepare(`SELECT * FROM jobs WHERE ${clauses.join(' AND ')} ORDER BY ${order} LIMIT ?`).all(...params) as JobRow[]).map(toJob);
+}
