@@ -21,3 +21,4 @@ export {
   type QueueStats, type JobFilter,
 } from './queues.js';
 export { computeMetrics, throughputSeries, snapshotMetrics, listSnapshots, trimJobs, type Metric, type Snapshot, type TrimOptions } from './metrics.js';
+export { daemonControl, setDaemonsPaused, requestDaemonStop, type DaemonControl } from './control.js';

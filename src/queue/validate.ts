@@ -8,14 +8,14 @@ const QUEUE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
 /** Throw a ValidationError naming `name` unless it is a valid queue name. */
-export function assertQueueName(name: unknown): asserts name is string {
+export function assertQueueName(name: unknown): void {
   if (typeof name !== 'string' || !QUEUE_NAME.test(name)) {
     throw new ValidationError(`invalid queue name ${JSON.stringify(name)}: use 1-32 of a-z, 0-9, '-' and '_', starting with a letter or digit`);
   }
 }
 
 /** Throw a ValidationError naming `name` unless it is a valid job name. */
-export function assertJobName(name: unknown): asserts name is string {
+export function assertJobName(name: unknown): void {
   if (typeof name !== 'string' || !JOB_NAME.test(name)) {
     throw new ValidationError(`invalid job name ${JSON.stringify(name)}: use 1-100 of letters, digits, '.', '_', ':' and '-', starting with a letter or digit`);
   }

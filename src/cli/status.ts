@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import type { Context } from './context.js';
+import { duration, print, printJson, table } from './output.js';
+import type { Runner } from './program.js';
+
+/** A daemon counts as alive when its heartbeat is younger than this. */
+export const ALIVE_MS = 30_000;
+
+export function registerStatus(program: Command, ctx: Context, run: Runner): void {
+  program
+    .command('status')
+    .description('show the database, per-queue counts and waits, and the daemons alive')
+    .option('--json', 'print JSON')
+    .action(run(async (opts: { json?: boolean }) => {
+      const q = await import('../queue/index.js');
+      const db = ctx.db();
+      const now = Date.now();
+      const queues = q.queueStats(db, { now, since: now - 3_600_000 });
+      const daemons = q.liveWorkers(db, ALIVE_MS, now);
+      const report = {
+        database: { path: ctx.dbPath, schemaVersion: q.schemaVersion(db) },
+        completedWindowMs: 3_600_000,
+        queues,
+        daemons: daemons.map((w) => ({ id: w.id, pid: w.pid, hostname: w.hostname, version: w.version, queues: w.queues, concurrency: w.concurrency, busy: w.busy, status: w.status, startedAt: w.startedAt, heartbeatAt: w.heartbeatAt })),
+      };
+      if (opts.json) return printJson(report);
+      print(`database  ${report.database.path} (schema ${report.database.schemaVersion})`);
+      print(`daemons   ${daemons.length === 0 ? 'none alive (run `gitroast daemon`)' : daemons.map((w) => `${w.id} pid ${w.pid}@${w.hostname} ${w.busy}/${w.concurrency} busy ${w.status}`).join('; ')}`);
+      print('');
+      print(table(['QUEUE', 'PENDING', 'DELAYED', 'RESERVED', 'COMPLETED 1H', 'FAILED', 'OLDEST WAIT', 'PAUSED'],
+        queues.map((s) => [s.queue, s.pending, s.delayed, s.reserved, s.completed, s.failed, s.pending ? duration(s.oldestWaitMs) : '-', s.paused ? 'yes' : 'no'])));
+    }));
+}
