@@ -1,0 +1,48 @@
+/**
+ * Schema of the analysis room. Each element is one migration's SQL, run in order with
+ * db.exec; the app appends them to its numbered migration list.
+ */
+export const analysisMigrations: string[] = [
+  // analyses: one row per review. JSON columns: report (the written review), snapshot
+  // (trimmed GitHub data), signals (the scorecard: every signal with its evidence).
+  // Times are ms since the epoch. Usernames are the canonical login GitHub returned,
+  // compared case-insensitively through the lower(username) index.
+  `CREATE TABLE analyses (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending'
+      CHECK (status IN ('pending', 'processing', 'completed', 'failed')),
+    stage TEXT NOT NULL DEFAULT 'queued'
+      CHECK (stage IN ('queued', 'fetching', 'writing', 'done')),
+    overall INTEGER,
+    score_profile INTEGER,
+    score_projects INTEGER,
+    score_consistency INTEGER,
+    score_technical INTEGER,
+    score_community INTEGER,
+    formula_version TEXT,
+    report TEXT,
+    snapshot TEXT,
+    signals TEXT,
+    error TEXT,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    model TEXT,
+    kept INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    completed_at INTEGER
+  );
+  CREATE INDEX analyses_username_created ON analyses (lower(username), created_at);
+  CREATE INDEX analyses_status ON analyses (status);`,
+
+  // http_cache: conditional-request cache for GitHub. The key holds a hash of the token
+  // identity (ETags are bound to the token), never the token itself.
+  `CREATE TABLE http_cache (
+    key TEXT PRIMARY KEY,
+    etag TEXT NOT NULL,
+    body TEXT NOT NULL,
+    fetched_at INTEGER NOT NULL
+  );
+  CREATE INDEX http_cache_fetched_at ON http_cache (fetched_at);`,
+];

@@ -1,0 +1,282 @@
+/**
+ * The analyses table: one row per review, read and written through these functions. Every
+ * write is one short BEGIN IMMEDIATE transaction, never held across an await. Usernames
+ * are compared case-insensitively (GitHub logins are).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Database } from 'better-sqlite3';
+import type { Review } from './prompt.js';
+import type { Scorecard } from './score.js';
+import type { ProfileSnapshot } from './snapshot.js';
+
+export type AnalysisStatus = 'pending' | 'processing' | 'completed' | 'failed';
+export type AnalysisStage = 'queued' | 'fetching' | 'writing' | 'done';
+
+/** Token usage of the model calls behind one review. */
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** One analysis row, typed. */
+export interface Analysis {
+  id: string;
+  username: string;
+  status: AnalysisStatus;
+  stage: AnalysisStage;
+  overall: number | null;
+  scores: Record<'profile' | 'projects' | 'consistency' | 'technical' | 'community', number> | null;
+  formulaVersion: string | null;
+  report: Review | null;
+  snapshot: ProfileSnapshot | null;
+  scorecard: Scorecard | null;
+  error: string | null;
+  usage: Usage | null;
+  model: string | null;
+  kept: boolean;
+  createdAt: number;
+  updatedAt: number;
+  completedAt: number | null;
+}
+
+interface Row {
+  id: string;
+  username: string;
+  status: AnalysisStatus;
+  stage: AnalysisStage;
+  overall: number | null;
+  score_profile: number | null;
+  score_projects: number | null;
+  score_consistency: number | null;
+  score_technical: number | null;
+  score_community: number | null;
+  formula_version: string | null;
+  report: string | null;
+  snapshot: string | null;
+  signals: string | null;
+  error: string | null;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  model: string | null;
+  kept: number;
+  created_at: number;
+  updated_at: number;
+  completed_at: number | null;
+}
+
+const DAY_MS = 86_400_000;
+/** Longest failure reason kept on a row. */
+const ERROR_LIMIT = 2000;
+
+function parseJson<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+/** Map a row to an Analysis. */
+function toAnalysis(row: Row): Analysis {
+  const scored = row.overall !== null;
+  return {
+    id: row.id,
+    username: row.username,
+    status: row.status,
+    stage: row.stage,
+    overall: row.overall,
+    scores: scored
+      ? {
+          profile: row.score_profile ?? 0,
+          projects: row.score_projects ?? 0,
+          consistency: row.score_consistency ?? 0,
+          technical: row.score_technical ?? 0,
+          community: row.score_community ?? 0,
+        }
+      : null,
+    formulaVersion: row.formula_version,
+    report: parseJson<Review>(row.report),
+    snapshot: parseJson<ProfileSnapshot>(row.snapshot),
+    scorecard: parseJson<Scorecard>(row.signals),
+    error: row.error,
+    usage:
+      row.prompt_tokens === null || row.completion_tokens === null
+        ? null
+        : { promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens },
+    model: row.model,
+    kept: row.kept === 1,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    completedAt: row.completed_at,
+  };
+}
+
+/** Run `fn` in a BEGIN IMMEDIATE transaction. */
+function write<T>(db: Database, fn: () => T): T {
+  return db.transaction(fn).immediate();
+}
+
+/** Create a pending analysis for `username` (the canonical login when known). */
+export function createAnalysis(
+  db: Database,
+  opts: { username: string; id?: string; now?: number },
+): Analysis {
+  const id = opts.id ?? randomUUID();
+  const now = opts.now ?? Date.now();
+  write(db, () =>
+    db
+      .prepare(
+        `INSERT INTO analyses (id, username, status, stage, created_at, updated_at)
+         VALUES (?, ?, 'pending', 'queued', ?, ?)`,
+      )
+      .run(id, opts.username, now, now),
+  );
+  return getAnalysis(db, id)!;
+}
+
+/** Return the analysis with this id, or undefined. */
+export function getAnalysis(db: Database, id: string): Analysis | undefined {
+  const row = db.prepare('SELECT * FROM analyses WHERE id = ?').get(id) as Row | undefined;
+  return row && toAnalysis(row);
+}
+
+/** Return the newest analysis of `username` (any case, any status), or undefined. */
+export function findLatestByUsername(db: Database, username: string): Analysis | undefined {
+  const row = db
+    .prepare(
+      `SELECT * FROM analyses WHERE lower(username) = lower(?)
+       ORDER BY created_at DESC, rowid DESC LIMIT 1`,
+    )
+    .get(username) as Row | undefined;
+  return row && toAnalysis(row);
+}
+
+/** Return the newest pending or processing analysis of `username`, or undefined. */
+export function findActive(db: Database, username: string): Analysis | undefined {
+  const row = db
+    .prepare(
+      `SELECT * FROM analyses WHERE lower(username) = lower(?) AND status IN ('pending', 'processing')
+       ORDER BY created_at DESC, rowid DESC LIMIT 1`,
+    )
+    .get(username) as Row | undefined;
+  return row && toAnalysis(row);
+}
+
+/** List analyses newest first; `status` filters, `limit` defaults to 20. */
+export function listAnalyses(
+  db: Database,
+  opts: { status?: AnalysisStatus; username?: string; limit?: number } = {},
+): Analysis[] {
+  const rows = db
+    .prepare(
+      `SELECT * FROM analyses
+       WHERE (@status IS NULL OR status = @status)
+         AND (@username IS NULL OR lower(username) = lower(@username))
+       ORDER BY created_at DESC, rowid DESC LIMIT @limit`,
+    )
+    .all({ status: opts.status ?? null, username: opts.username ?? null, limit: opts.limit ?? 20 }) as Row[];
+  return rows.map(toAnalysis);
+}
+
+/** Move an analysis to `stage` (processing unless done); false when there is no such row. */
+export function setStage(db: Database, id: string, stage: AnalysisStage, now = Date.now()): boolean {
+  return write(db, () =>
+    db
+      .prepare(
+        `UPDATE analyses SET stage = ?, status = CASE WHEN ? = 'queued' THEN status ELSE 'processing' END,
+         updated_at = ? WHERE id = ? AND status NOT IN ('completed', 'failed')`,
+      )
+      .run(stage, stage, now, id),
+  ).changes > 0;
+}
+
+/**
+ * Store what was collected and scored, set the canonical username GitHub returned, and
+ * move the analysis to the writing stage; false when there is no such active row.
+ */
+export function saveCollected(
+  db: Database,
+  id: string,
+  data: { snapshot: ProfileSnapshot; scorecard: Scorecard },
+  now = Date.now(),
+): boolean {
+  const { snapshot, scorecard } = data;
+  const c = scorecard.categories;
+  return write(db, () =>
+    db
+      .prepare(
+        `UPDATE analyses SET username = @username, status = 'processing', stage = 'writing',
+           overall = @overall, score_profile = @profile, score_projects = @projects,
+           score_consistency = @consistency, score_technical = @technical, score_community = @community,
+           formula_version = @formula, snapshot = @snapshot, signals = @signals, updated_at = @now
+         WHERE id = @id AND status NOT IN ('completed', 'failed')`,
+      )
+      .run({
+        id,
+        username: snapshot.user.login,
+        overall: scorecard.overall,
+        profile: c.profile.score,
+        projects: c.projects.score,
+        consistency: c.consistency.score,
+        technical: c.technical.score,
+        community: c.community.score,
+        formula: scorecard.formulaVersion,
+        snapshot: JSON.stringify(snapshot),
+        signals: JSON.stringify(scorecard),
+        now,
+      }),
+  ).changes > 0;
+}
+
+/** Complete an analysis with its review; `usage` is null when the writer reported none. */
+export function completeAnalysis(
+  db: Database,
+  id: string,
+  report: Review,
+  usage: Usage | null,
+  model: string,
+  now = Date.now(),
+): boolean {
+  return write(db, () =>
+    db
+      .prepare(
+        `UPDATE analyses SET status = 'completed', stage = 'done', report = ?, prompt_tokens = ?,
+           completion_tokens = ?, model = ?, error = NULL, completed_at = ?, updated_at = ?
+         WHERE id = ?`,
+      )
+      .run(JSON.stringify(report), usage?.promptTokens ?? null, usage?.completionTokens ?? null, model, now, now, id),
+  ).changes > 0;
+}
+
+/** Mark an analysis failed with a reason (truncated to 2,000 characters). */
+export function failAnalysis(db: Database, id: string, reason: string, now = Date.now()): boolean {
+  return write(db, () =>
+    db
+      .prepare(`UPDATE analyses SET status = 'failed', error = ?, completed_at = ?, updated_at = ? WHERE id = ?`)
+      .run(reason.slice(0, ERROR_LIMIT), now, now, id),
+  ).changes > 0;
+}
+
+/** Keep an analysis forever (pruning skips it); `kept` defaults to true. */
+export function keepAnalysis(db: Database, id: string, kept = true, now = Date.now()): boolean {
+  return write(db, () =>
+    db.prepare('UPDATE analyses SET kept = ?, updated_at = ? WHERE id = ?').run(kept ? 1 : 0, now, id),
+  ).changes > 0;
+}
+
+/**
+ * Delete finished (completed or failed), non-kept analyses created more than
+ * `olderThanDays` (default 90) days before `now`; return how many went. Pending and
+ * processing rows stay: a job may still be working on them.
+ */
+export function pruneAnalyses(db: Database, now: number, opts: { olderThanDays?: number } = {}): number {
+  const cutoff = now - (opts.olderThanDays ?? 90) * DAY_MS;
+  return write(db, () =>
+    db
+      .prepare(`DELETE FROM analyses WHERE kept = 0 AND status IN ('completed', 'failed') AND created_at < ?`)
+      .run(cutoff),
+  ).changes;
+}
+
+/** Delete cached GitHub answers fetched more than `olderThanHours` (default 24) ago. */
+export function pruneHttpCache(db: Database, now: number, olderThanHours = 24): number {
+  return write(db, () =>
+    db.prepare('DELETE FROM http_cache WHERE fetched_at < ?').run(now - olderThanHours * 3_600_000),
+  ).changes;
+}
