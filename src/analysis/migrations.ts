@@ -45,4 +45,9 @@ export const analysisMigrations: string[] = [
     fetched_at INTEGER NOT NULL
   );
   CREATE INDEX http_cache_fetched_at ON http_cache (fetched_at);`,
+
+  // batch_id: the queue batch (`gitroast batch`) that created the analysis, so `batches
+  // show` can list its analyses after the batch's job rows have been trimmed.
+  `ALTER TABLE analyses ADD COLUMN batch_id TEXT;
+  CREATE INDEX analyses_batch ON analyses (batch_id) WHERE batch_id IS NOT NULL;`,
 ];

@@ -34,6 +34,8 @@ export interface Analysis {
   usage: Usage | null;
   model: string | null;
   kept: boolean;
+  /** The queue batch that created it (`gitroast batch`), or null. */
+  batchId: string | null;
   createdAt: number;
   updatedAt: number;
   completedAt: number | null;
@@ -59,6 +61,7 @@ interface Row {
   completion_tokens: number | null;
   model: string | null;
   kept: number;
+  batch_id?: string | null;
   created_at: number;
   updated_at: number;
   completed_at: number | null;
@@ -101,6 +104,7 @@ function toAnalysis(row: Row): Analysis {
         : { promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens },
     model: row.model,
     kept: row.kept === 1,
+    batchId: row.batch_id ?? null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     completedAt: row.completed_at,
@@ -279,4 +283,35 @@ export function pruneHttpCache(db: Database, now: number, olderThanHours = 24): 
   return write(db, () =>
     db.prepare('DELETE FROM http_cache WHERE fetched_at < ?').run(now - olderThanHours * 3_600_000),
   ).changes;
+}
+
+/**
+ * Put a failed analysis back in the pending state (its jobs were retried from the failed
+ * list); false when there is no such failed row.
+ */
+export function reopenAnalysis(db: Database, id: string, now = Date.now()): boolean {
+  return write(db, () =>
+    db
+      .prepare(
+        `UPDATE analyses SET status = 'pending', stage = CASE WHEN overall IS NULL THEN 'queued' ELSE 'writing' END,
+           error = NULL, completed_at = NULL, updated_at = ? WHERE id = ? AND status = 'failed'`,
+      )
+      .run(now, id),
+  ).changes > 0;
+}
+
+/** Record the queue batch that created these analyses. */
+export function setBatch(db: Database, ids: readonly string[], batchId: string): void {
+  const stmt = db.prepare('UPDATE analyses SET batch_id = ? WHERE id = ?');
+  write(db, () => {
+    for (const id of ids) stmt.run(batchId, id);
+  });
+}
+
+/** List the analyses a batch created, oldest first. */
+export function listBatchAnalyses(db: Database, batchId: string): Analysis[] {
+  const rows = db
+    .prepare('SELECT * FROM analyses WHERE batch_id = ? ORDER BY created_at, rowid')
+    .all(batchId) as Row[];
+  return rows.map(toAnalysis);
 }

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { DatabaseError, ValidationError, type Db } from '../queue/index.js';
 import { openAppDb, resolveDbPath } from './db.js';
@@ -26,9 +28,19 @@ export class Context {
   private opened: Db | undefined;
   constructor(readonly program: Command) {}
 
-  /** The database path from --db, GITROAST_DB or the XDG default. */
+  /**
+   * The database path from --db, GITROAST_DB or the XDG default. An empty --db, or a --db /
+   * GITROAST_DB naming a folder, is a UsageError: silently using another database would be worse.
+   */
   get dbPath(): string {
-    return resolveDbPath(this.program.opts<{ db?: string }>().db);
+    const flag = this.program.opts<{ db?: string }>().db;
+    if (flag !== undefined && flag.trim() === '') throw new UsageError(`invalid --db ${JSON.stringify(flag)}: name the database file, or leave --db out to use GITROAST_DB or the default`);
+    const file = resolveDbPath(flag);
+    const given = flag ?? process.env.GITROAST_DB;
+    if (given && (given.endsWith(path.sep) || fs.statSync(file, { throwIfNoEntry: false })?.isDirectory())) {
+      throw new UsageError(`invalid ${flag !== undefined ? '--db' : 'GITROAST_DB'} ${JSON.stringify(given)}: it names a folder; name the database file inside it (e.g. ${path.join(file, 'gitroast.db')})`);
+    }
+    return file;
   }
 
   /** Open (once) the application database for writing; migrations are applied. */
@@ -49,6 +61,9 @@ export function classify(err: unknown): { code: number; message: string } {
   if (err instanceof UsageError || err instanceof ValidationError) return { code: EXIT.usage, message: err.message };
   if (err instanceof WorkFailed) return { code: EXIT.failed, message: err.message };
   if (err instanceof DatabaseError) return { code: EXIT.environment, message: err.message };
+  if (typeof e?.code === 'string' && (e.code.startsWith('SQLITE_CORRUPT') || e.code === 'SQLITE_NOTADB')) {
+    return { code: EXIT.environment, message: `the database is corrupt (${e.message}): stop the daemons and restore a backup; \`gitroast doctor\` says more` };
+  }
   if (e?.code === 'SQLITE_FULL') return { code: EXIT.environment, message: 'the disk holding the database is full: nothing was written; free some space and try again' };
   if (typeof e?.code === 'string' && (e.code.startsWith('SQLITE_') || ['EACCES', 'EPERM', 'EROFS', 'ENOSPC'].includes(e.code))) {
     return { code: EXIT.environment, message: `database error (${e.code}): ${e.message}` };

@@ -4,10 +4,19 @@ import { analysisMigrations } from '../analysis/migrations.js';
 import { openDatabase, queueMigrations, type Db, type Durability } from '../queue/index.js';
 
 /**
- * The application's migrations, in the order they were shipped. Append only: a new
- * migration of any room goes at the end, never between shipped ones.
+ * The application's migrations, in the order they were shipped; the database's
+ * `user_version` counts how many have run. Append only: a room's new migration is added to
+ * its own list AND at the end here, never between shipped entries (spreading the rooms'
+ * lists would shift the analysis migrations whenever the queue gained one).
+ * test/cli/migrations.test.ts checks that every room's migration appears exactly once.
  */
-export const APP_MIGRATIONS: readonly string[] = [...queueMigrations, ...analysisMigrations];
+export const APP_MIGRATIONS: readonly string[] = [
+  queueMigrations[0]!, // 1: jobs, failed_jobs, batches, queues, workers, metrics_snapshots, settings
+  analysisMigrations[0]!, // 2: analyses
+  analysisMigrations[1]!, // 3: http_cache
+  analysisMigrations[2]!, // 4: analyses.batch_id
+  queueMigrations[1]!, // 5: jobs_delayed_queue index
+];
 
 /**
  * Where the database lives: `--db`, else `GITROAST_DB`, else

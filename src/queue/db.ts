@@ -47,7 +47,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   try {
     db = new Database(file, { readonly, fileMustExist: readonly });
   } catch (err) {
-    throw new DatabaseError(`cannot open database ${file}: ${(err as Error).message}`, { cause: err });
+    throw describeOpenError(file, err, 'cannot open database');
   }
   try {
     db.pragma(`busy_timeout = ${Math.max(5000, options.busyTimeoutMs ?? 5000)}`);
@@ -55,12 +55,17 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
     try {
       version = db.pragma('user_version', { simple: true }) as number;
     } catch (err) {
-      throw new DatabaseError(`${file} is not a gitroast database (${(err as Error).message})`, { cause: err });
+      throw describeOpenError(file, err, 'cannot read database');
     }
     if (version > migrations.length) {
       throw new DatabaseError(
         `database ${file} has schema version ${version}, newer than this gitroast understands (${migrations.length}); upgrade gitroast to use it`,
       );
+    }
+    // Version 0 with tables: some other program's SQLite file (a mistyped --db). Checked before
+    // the switch to WAL, which would already rewrite its header.
+    if (version === 0 && db.prepare(`SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') LIMIT 1`).get()) {
+      throw new DatabaseError(`${file} is a SQLite database but not a gitroast one (it has tables but no gitroast schema version); it was left untouched`);
     }
     if (readonly) {
       if (version < migrations.length) {
@@ -76,12 +81,42 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
     db.pragma('temp_store = MEMORY');
     // Keep a checkpointed WAL from staying huge on disk.
     if (!readonly) db.pragma('journal_size_limit = 67108864');
-    if (!readonly && version < migrations.length) migrate(db, migrations);
+    if (!readonly && version < migrations.length) migrate(db, migrations, file);
     return db;
   } catch (err) {
     db.close();
     if (err instanceof DatabaseError) throw err;
-    throw new DatabaseError(`cannot use database ${file}: ${(err as Error).message}`, { cause: err });
+    throw describeOpenError(file, err, 'cannot use database');
+  }
+}
+
+/**
+ * Turn an error met while opening `file` into a DatabaseError whose message says what is
+ * wrong and what to do: not a SQLite file, corrupt, or the disk is full. SQLite reports a
+ * full disk at open time as a generic I/O error (it cannot size the -shm file), so the free
+ * space of the folder is checked before blaming anything else.
+ */
+export function describeOpenError(file: string, err: unknown, doing: string): DatabaseError {
+  const code = (err as { code?: unknown }).code;
+  const message = (err as Error).message ?? String(err);
+  if (code === 'SQLITE_FULL' || diskFull(file)) {
+    return new DatabaseError(`the disk holding ${file} is full: nothing was written; free some space and try again`, { cause: err });
+  }
+  if (code === 'SQLITE_NOTADB') return new DatabaseError(`${file} is not a gitroast database (${message}); it was left untouched`, { cause: err });
+  if (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT')) {
+    return new DatabaseError(`database ${file} is corrupt (${message}); it was left untouched: restore it from a backup (\`gitroast backup\`) or inspect it with \`gitroast doctor\``, { cause: err });
+  }
+  return new DatabaseError(`${doing} ${file}: ${message}`, { cause: err });
+}
+
+/** True when the filesystem holding `file` has (almost) no space left for this user. */
+export function diskFull(file: string): boolean {
+  try {
+    const s = fs.statfsSync(path.dirname(file));
+    // Less than 64 KiB: not even room for the 32 KiB -shm index and one WAL frame.
+    return s.bavail * s.bsize < 65_536;
+  } catch {
+    return false;
   }
 }
 
@@ -104,11 +139,14 @@ function createFile(file: string): void {
   }
 }
 
-function migrate(db: Db, migrations: readonly string[]): void {
+function migrate(db: Db, migrations: readonly string[], file: string): void {
   immediate(db, () => {
     // Another process may have migrated between our check and this write lock.
     const current = schemaVersion(db);
     if (current > migrations.length) throw new DatabaseError(`database schema version ${current} is newer than this gitroast understands (${migrations.length})`);
+    if (current === 0 && db.prepare(`SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') LIMIT 1`).get()) {
+      throw new DatabaseError(`${file} is a SQLite database but not a gitroast one (it has tables but no gitroast schema version); it was left untouched`);
+    }
     for (let v = current; v < migrations.length; v++) db.exec(migrations[v]!);
     db.pragma(`user_version = ${migrations.length}`);
   });

@@ -5,7 +5,7 @@ export { openDatabase, immediate, schemaVersion, stmt, type Db, type Durability,
 export { queueMigrations } from './migrations.js';
 export { MAX_PAYLOAD_BYTES, assertJobName, assertQueueName, backoffSeconds } from './validate.js';
 export {
-  enqueue, enqueueInTx, enqueueMany, claim, claimInTx, nextDueAt, complete, completeInTx, completeMany,
+  enqueue, enqueueInTx, enqueueMany, claim, claimInTx, nextDueAt, complete, completeInTx, completeMany, completeManyInTx,
   release, releaseInTx, delay, delayInTx, fail, failInTx, extendLease, assertQueues, parseJson,
   type Enqueued, type EnqueueContext, type ClaimOptions, type ErrorInfo,
 } from './jobs.js';

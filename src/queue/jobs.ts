@@ -3,7 +3,7 @@ import { immediate, stmt, type Db } from './db.js';
 import { ValidationError } from './errors.js';
 import { notifyEnqueued } from './notify.js';
 import type { AttemptError, ChainState, ClaimedJob, JobSpec, Lease, Outcome } from './types.js';
-import { assertChain, assertQueueName, backoffSeconds, toJobRow } from './validate.js';
+import { assertChain, assertQueueName, backoffSeconds, toJobRow, type JobRow } from './validate.js';
 
 // ---------------------------------------------------------------------------------------
 // The statements that matter, kept here as visible SQL.
@@ -45,6 +45,13 @@ const COMPLETE = `
 
 const LEASED_COLUMNS = `id, queue, name, payload, attempts, max_attempts, backoff, retry_until, unique_key, tags,
          chain, batch_id, errors, priority, timeout_ms`;
+
+/** Complete a JSON list of [id, token] leases in one statement (fenced). */
+const COMPLETE_MANY = `
+  UPDATE jobs SET state = 'completed', finished_at = ?, reserved_by = NULL, lease_expires_at = NULL
+    FROM (SELECT value ->> 0 AS lease_id, value ->> 1 AS lease_tok FROM json_each(?)) AS l
+   WHERE jobs.id = l.lease_id AND jobs.lease_token = l.lease_tok AND jobs.state = 'reserved'
+  RETURNING jobs.id, jobs.chain, jobs.batch_id`;
 
 /** Read a leased job for a release, delay or failure (fenced). */
 const READ_LEASED = `SELECT ${LEASED_COLUMNS} FROM jobs WHERE id = ? AND lease_token = ? AND state = 'reserved'`;
@@ -105,7 +112,11 @@ export function enqueue(db: Db, spec: JobSpec, ctx: EnqueueContext = {}): Enqueu
 export function enqueueInTx(db: Db, spec: JobSpec, ctx: EnqueueContext = {}): Enqueued {
   const row = toJobRow(spec);
   if (spec.chain !== undefined || spec.catch !== undefined) assertChain(spec);
-  const now = ctx.now ?? Date.now();
+  return insertJob(db, row, spec, ctx, ctx.now ?? Date.now());
+}
+
+/** Insert a validated row (or return the job holding its unique key). Caller holds the transaction. */
+function insertJob(db: Db, row: JobRow, spec: JobSpec, ctx: EnqueueContext, now: number): Enqueued {
   if (row.uniqueKey !== null) {
     const held = stmt(db, FIND_UNIQUE).get(row.uniqueKey) as { id: number } | undefined;
     if (held) return { id: held.id, existing: true };
@@ -125,12 +136,13 @@ export function enqueueInTx(db: Db, spec: JobSpec, ctx: EnqueueContext = {}): En
  * anything. Returns one Enqueued per spec, in order.
  */
 export function enqueueMany(db: Db, specs: readonly JobSpec[], ctx: EnqueueContext = {}): Enqueued[] {
-  for (const spec of specs) {
-    toJobRow(spec);
+  const rows = specs.map((spec) => {
+    const row = toJobRow(spec);
     if (spec.chain !== undefined || spec.catch !== undefined) assertChain(spec);
-  }
+    return row;
+  });
   const now = ctx.now ?? Date.now();
-  const out = immediate(db, () => specs.map((spec) => enqueueInTx(db, spec, { ...ctx, now })));
+  const out = immediate(db, () => rows.map((row, i) => insertJob(db, row, specs[i]!, ctx, now)));
   notifyEnqueued(db);
   return out;
 }
@@ -151,18 +163,9 @@ export interface ClaimOptions {
   now?: number;
 }
 
-interface ClaimRow {
-  id: number;
-  queue: string;
-  name: string;
-  payload: string;
-  priority: number;
-  attempts: number;
-  max_attempts: number;
-  timeout_ms: number | null;
-  available_at: number;
-  lease_token: number;
-}
+/** A CLAIM row in raw mode, in RETURNING's column order. */
+type ClaimTuple = [id: number, queue: string, name: string, payload: string, priority: number, attempts: number,
+  maxAttempts: number, timeoutMs: number | null, availableAt: number, token: number];
 
 /**
  * Claim the next ready jobs of these queues (tried in order, paused ones skipped), in
@@ -180,18 +183,17 @@ export function claimInTx(db: Db, options: ClaimOptions): ClaimedJob[] {
   if (limit < 1) return [];
   stmt(db, PROMOTE_DUE).run(now);
   const out: ClaimedJob[] = [];
-  const claimStmt = stmt(db, CLAIM);
+  // Raw mode (arrays, not objects): measurably cheaper per row on the hot path.
+  const claimStmt = stmt(db, CLAIM).raw(true);
   const params = { now, worker: options.workerId, leaseMs: options.leaseMs ?? 90_000, queue: '', limit: 0 };
   for (const queue of options.queues ?? ['high', 'default', 'low']) {
     params.queue = queue;
     params.limit = limit - out.length;
-    const rows = claimStmt.all(params) as ClaimRow[];
-    if (rows.length > 1) rows.sort((a, b) => b.priority - a.priority || a.id - b.id);
+    const rows = claimStmt.all(params) as ClaimTuple[];
+    // RETURNING does not promise the subquery's order.
+    if (rows.length > 1) rows.sort((a, b) => b[4] - a[4] || a[0] - b[0]);
     for (const r of rows) {
-      out.push({
-        id: r.id, queue: r.queue, name: r.name, payload: r.payload, priority: r.priority, attempts: r.attempts,
-        maxAttempts: r.max_attempts, timeoutMs: r.timeout_ms, availableAt: r.available_at, token: r.lease_token,
-      });
+      out.push({ id: r[0], queue: r[1], name: r[2], payload: r[3], priority: r[4], attempts: r[5], maxAttempts: r[6], timeoutMs: r[7], availableAt: r[8], token: r[9] });
     }
     if (out.length >= limit) break;
   }
@@ -223,28 +225,43 @@ export function complete(db: Db, lease: Lease, now = Date.now()): boolean {
 export function completeInTx(db: Db, lease: Lease, now = Date.now()): boolean {
   const row = stmt(db, COMPLETE).get(now, lease.id, lease.token) as { chain: string | null; batch_id: string | null } | undefined;
   if (!row) return false;
-  if (row.chain !== null) {
-    const chain = JSON.parse(row.chain) as ChainState;
+  if (row.chain !== null || row.batch_id !== null) afterComplete(db, row.chain, row.batch_id, now);
+  return true;
+}
+
+/** Enqueue a completed link's next link, or count the end of its chain in its batch. */
+function afterComplete(db: Db, chainJson: string | null, batchId: string | null, now: number): void {
+  if (chainJson !== null) {
+    const chain = JSON.parse(chainJson) as ChainState;
     const [next, ...rest] = chain.next;
     if (next) {
       const carry = rest.length > 0 || chain.catch ? { next: rest, catch: chain.catch } : null;
-      enqueueInTx(db, next, { now, batchId: row.batch_id, chain: carry });
-      return true;
+      enqueueInTx(db, next, { now, batchId, chain: carry });
+      return;
     }
   }
-  if (row.batch_id !== null) recordBatchOutcome(db, row.batch_id, 'processed', now);
-  return true;
+  if (batchId !== null) recordBatchOutcome(db, batchId, 'processed', now);
 }
 
 /** Complete many leased jobs in one transaction; returns how many were accepted. */
 export function completeMany(db: Db, leases: readonly Lease[], now = Date.now()): number {
-  const n = immediate(db, () => {
-    let accepted = 0;
-    for (const lease of leases) if (completeInTx(db, lease, now)) accepted++;
-    return accepted;
-  });
+  const n = immediate(db, () => completeManyInTx(db, leases, now));
   if (n > 0) notifyEnqueued(db);
   return n;
+}
+
+/**
+ * Like completeMany, but inside an existing transaction. One statement completes every
+ * lease (fenced by its token): per-row statements cost ~20% more of a drain's time.
+ */
+export function completeManyInTx(db: Db, leases: readonly Lease[], now = Date.now()): number {
+  if (leases.length === 0) return 0;
+  if (leases.length === 1) return completeInTx(db, leases[0]!, now) ? 1 : 0;
+  let list = '[';
+  for (let i = 0; i < leases.length; i++) list += `${i ? ',' : ''}[${leases[i]!.id},${leases[i]!.token}]`;
+  const rows = stmt(db, COMPLETE_MANY).raw(true).all(now, `${list}]`) as [number, string | null, string | null][];
+  for (const [, chain, batchId] of rows) if (chain !== null || batchId !== null) afterComplete(db, chain, batchId, now);
+  return rows.length;
 }
 
 interface LeasedRow {

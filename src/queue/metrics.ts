@@ -52,10 +52,10 @@ class Acc {
 export function computeMetrics(db: Db, windowMs: number, now = Date.now()): Metric[] {
   const rows = stmt(db, `
     SELECT queue, name, state, finished_at - reserved_at AS runtime, reserved_at - available_at AS wait
-      FROM jobs WHERE state = 'completed' AND finished_at >= ?1 AND finished_at <= ?2
+      FROM jobs WHERE state = 'completed' AND finished_at >= @from AND finished_at <= @to
     UNION ALL
     SELECT queue, name, state, finished_at - reserved_at AS runtime, reserved_at - available_at AS wait
-      FROM jobs WHERE state = 'failed' AND finished_at >= ?1 AND finished_at <= ?2`).all(now - windowMs, now) as {
+      FROM jobs WHERE state = 'failed' AND finished_at >= @from AND finished_at <= @to`).all({ from: now - windowMs, to: now }) as {
     queue: string; name: string; state: string; runtime: number | null; wait: number | null;
   }[];
   const queues = new Map<string, Acc>();
@@ -73,18 +73,16 @@ export function computeMetrics(db: Db, windowMs: number, now = Date.now()): Metr
   ];
 }
 
-/** Completed jobs per minute for the last `minutes` minutes, oldest first (the sparkline). */
+/**
+ * Completed jobs in each of the last `minutes` minutes, oldest first (the sparkline): one
+ * range count per minute on the covering jobs_completed index, which stays cheap at a
+ * million rows where a GROUP BY over the hour did not.
+ */
 export function throughputSeries(db: Db, minutes: number, now = Date.now()): number[] {
-  const start = now - minutes * 60_000;
-  const series = new Array<number>(minutes).fill(0);
-  const rows = stmt(db, `
-    SELECT (finished_at - ?1) / 60000 AS bucket, COUNT(*) AS n FROM jobs
-     WHERE state = 'completed' AND finished_at >= ?1 AND finished_at <= ?2 GROUP BY bucket`).all(start, now) as { bucket: number; n: number }[];
-  for (const r of rows) {
-    const b = Math.min(minutes - 1, Math.floor(r.bucket));
-    series[b] = (series[b] ?? 0) + r.n;
-  }
-  return series;
+  const count = stmt(db, `SELECT COUNT(*) AS n FROM jobs WHERE state = 'completed' AND finished_at > ? AND finished_at <= ?`);
+  const out: number[] = [];
+  for (let i = minutes; i >= 1; i--) out.push((count.get(now - i * 60_000, now - (i - 1) * 60_000) as { n: number }).n);
+  return out;
 }
 
 /** Write one metrics snapshot (per queue and per job name over the last `windowMs`); returns rows written. */

@@ -4,6 +4,7 @@ import {
   DatabaseError, ValidationError, backoffSeconds, claim, complete, completeMany, createBatch, delay, enqueue, enqueueMany, extendLease,
   fail, getBatch, getJob, listFailed, openDatabase, queueMigrations, recoverLeases, registerWorker, release, schemaVersion,
   pauseQueue, continueQueue, queueStats, cancelBatch, retryBatch, heartbeat, listJobs, nextDueAt,
+  computeMetrics, throughputSeries, snapshotMetrics, listSnapshots, trimJobs,
   type Db,
 } from '../../src/queue/index.js';
 import { tempDbPath } from '../support/tmp.js';
@@ -349,5 +350,46 @@ describe('completing many', () => {
     const jobs = claim(db, { workerId: W, limit: 10 });
     const leases = jobs.map((j, i) => (i === 3 ? { id: j.id, token: 999 } : j));
     expect(completeMany(db, leases)).toBe(9);
+  });
+});
+
+describe('metrics', () => {
+  it('computes throughput, runtime and wait per queue and per job name from the rows', () => {
+    const db = open();
+    const t0 = 10_000_000;
+    // Three jobs of `a` on default: waits 100/200/300 ms, runtimes 1000/2000/3000 ms; one failed `b` on high.
+    for (let i = 1; i <= 3; i++) {
+      enqueue(db, { name: 'a' }, { now: t0 });
+      const job = claim(db, { workerId: W, now: t0 + i * 100 })[0]!;
+      complete(db, job, t0 + i * 100 + i * 1000);
+    }
+    enqueue(db, { name: 'b', queue: 'high' }, { now: t0 });
+    fail(db, claim(db, { workerId: W, now: t0 + 50 })[0]!, { message: 'x' }, t0 + 60);
+    const metrics = computeMetrics(db, 60_000, t0 + 10_000);
+    const a = metrics.find((m) => m.kind === 'job' && m.key === 'a')!;
+    expect(a).toMatchObject({ processed: 3, failed: 0, runtimeAvg: 2000, runtimeP50: 2000, runtimeP95: 3000, waitAvg: 200, waitP95: 300 });
+    expect(a.perMinute).toBeCloseTo(3);
+    expect(metrics.find((m) => m.kind === 'queue' && m.key === 'high')).toMatchObject({ processed: 0, failed: 1 });
+    expect(computeMetrics(db, 1_000, t0 + 10_000)).toEqual([]);
+    const series = throughputSeries(db, 60, t0 + 10_000);
+    expect(series).toHaveLength(60);
+    expect(series.reduce((s, n) => s + n, 0)).toBe(3);
+    expect(series[59]).toBe(3);
+    expect(snapshotMetrics(db, 60_000, t0 + 10_000)).toBe(metrics.length);
+    expect(listSnapshots(db, t0).find((s) => s.kind === 'job' && s.key === 'a')).toMatchObject({ processed: 3, runtimeAvg: 2000 });
+  });
+
+  it('trims completed jobs older than the age and keeps younger ones and failed history', () => {
+    const db = open();
+    const t0 = 10_000_000;
+    for (let i = 0; i < 3; i++) enqueue(db, { name: 'a' }, { now: t0 });
+    const jobs = claim(db, { workerId: W, limit: 3, now: t0 });
+    complete(db, jobs[0]!, t0);
+    complete(db, jobs[1]!, t0 + 50 * 60_000);
+    fail(db, jobs[2]!, { message: 'x' }, t0);
+    expect(trimJobs(db, { completedMinutes: 60, failedMinutes: 24 * 60 }, t0 + 70 * 60_000)).toBe(1);
+    expect(getJob(db, jobs[0]!.id)).toBeUndefined();
+    expect(getJob(db, jobs[1]!.id)?.state).toBe('completed');
+    expect(getJob(db, jobs[2]!.id)?.state).toBe('failed');
   });
 });

@@ -1,0 +1,86 @@
+/**
+ * `npm run bench`: every benchmark in one run, with each figure next to the raw-SQLite
+ * floor measured in the same run. A benchmark, not a test: it prints figures and targets;
+ * it fails (exit 1) only when a benchmark itself breaks.
+ */
+import { benchQueue, type Figures } from './queue.js';
+
+interface Target {
+  key: string;
+  op: '>=' | '<=';
+  value: number;
+  what: string;
+}
+
+const TARGETS: Target[] = [
+  { key: 'ratio_enqueue_one_to_raw_insert', op: '>=', value: 0.9, what: 'one-at-a-time enqueue vs raw insert transaction' },
+  { key: 'enqueue_bulk_s', op: '>=', value: 250_000, what: 'bulk enqueue jobs/s' },
+  { key: 'ratio_drain_c16_to_batched_floor', op: '>=', value: 0.5, what: 'library drain (c16) vs batched floor' },
+  { key: 'drain_c16_s', op: '>=', value: 45_000, what: 'library drain jobs/s (c16)' },
+  { key: 'drain_c16_full_s', op: '>=', value: 5_000, what: 'durable (synchronous=FULL) drain jobs/s (c16)' },
+  { key: 'daemon_ratio_drain_to_batched_floor', op: '>=', value: 0.5, what: 'daemon loop drain vs batched floor' },
+  { key: 'daemon_latency_cross_p50_ms', op: '<=', value: 1, what: 'cross-process enqueue→start p50 ms' },
+  { key: 'daemon_latency_cross_p99_ms', op: '<=', value: 6, what: 'cross-process enqueue→start p99 ms' },
+  { key: 'daemon_idle_cpu_pct', op: '<=', value: 1, what: 'idle daemon CPU %' },
+  { key: 'daemon_rss_mb', op: '<=', value: 100, what: 'daemon RSS under load MB' },
+  { key: 'monitor_overview_100k_ms', op: '<=', value: 50, what: 'monitor overview frame data at 100,000 jobs ms' },
+];
+
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
+  if (Math.abs(v) >= 10) return v.toFixed(1);
+  return v.toFixed(3);
+}
+
+/** Load an optional benchmark module (rooms add theirs); absent ones are skipped. */
+async function optional(file: string, fn: string): Promise<Figures> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(file)) as Record<string, unknown>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return {};
+    throw err;
+  }
+  const run = mod[fn] as (() => Promise<Figures>) | undefined;
+  return run ? run() : {};
+}
+
+async function main(): Promise<void> {
+  const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+  const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const want = (name: string) => only.length === 0 || only.includes(name);
+  const figures: Figures = {};
+  if (want('queue')) Object.assign(figures, await benchQueue(log));
+  if (want('daemon')) {
+    log('daemon…');
+    const d = await optional('./daemon.js', 'benchDaemon');
+    for (const [k, v] of Object.entries(d)) figures[k.startsWith('daemon_') ? k : `daemon_${k}`] = v;
+    if (figures.daemon_drain_s !== undefined && figures.raw_batched32_cycles_s) {
+      figures.daemon_ratio_drain_to_batched_floor = figures.daemon_drain_s / figures.raw_batched32_cycles_s;
+    }
+  }
+  if (want('monitor')) {
+    log('monitor…');
+    const m = await optional('./monitor.js', 'benchMonitor');
+    for (const [k, v] of Object.entries(m)) figures[k.startsWith('monitor_') ? k : `monitor_${k}`] = v;
+  }
+  if (want('analysis')) {
+    log('analysis…');
+    const a = await optional('./analysis.js', 'benchAnalysis');
+    for (const [k, v] of Object.entries(a)) figures[k.startsWith('analysis_') ? k : `analysis_${k}`] = v;
+  }
+  const width = Math.max(...Object.keys(figures).map((k) => k.length));
+  process.stdout.write(`gitroast bench — node ${process.version}, ${new Date().toISOString()}\n\n`);
+  for (const [k, v] of Object.entries(figures)) process.stdout.write(`${k.padEnd(width)}  ${fmt(v)}\n`);
+  process.stdout.write('\ntargets\n');
+  for (const t of TARGETS) {
+    const v = figures[t.key];
+    if (v === undefined) continue;
+    const ok = t.op === '>=' ? v >= t.value : v <= t.value;
+    process.stdout.write(`  ${ok ? 'met ' : 'MISS'}  ${t.what}: ${fmt(v)} (target ${t.op} ${fmt(t.value)})\n`);
+  }
+  if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify(figures)}\n`);
+}
+
+await main();

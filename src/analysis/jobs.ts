@@ -1,0 +1,533 @@
+/**
+ * The analysis as queue jobs. One analysis is a chain on its queue (`default` unless
+ * asked otherwise):
+ *
+ *   fetch-github (tries 3, backoff 10/30/60 s) → write-review (tries 2, timeout 120 s)
+ *     → notify (queue low)            catch: analysis-failed (marks the row failed, notifies)
+ *
+ * plus `prune` (queue low, daily at 03:00 from the daemon's scheduler). Jobs carry only ids
+ * and the login: tokens (GITHUB_TOKEN, OPENAI_API_KEY) are read from the environment when a
+ * job runs and never reach a payload, the database or a log line. A job whose analysis row
+ * no longer exists (pruned, deleted) does nothing and completes: it is dropped quietly.
+ *
+ * This module fills a handler registry; it does not import the daemon (the daemon learns
+ * the handlers from the registry), so the registry is described structurally below.
+ */
+import {
+  enqueueInTx,
+  immediate,
+  listJobs,
+  notifyEnqueued,
+  createBatch,
+  assertQueueName,
+  DelayError,
+  PermanentError,
+  ValidationError,
+  type Db,
+  type JobSpec,
+} from '../queue/index.js';
+import { safeLine } from '../util/terminal.js';
+import { isDenied, type AnalysisConfig } from './config.js';
+import { collectProfile, SqliteHttpCache, validateLogin } from './github.js';
+import { CATEGORIES, scoreProfile } from './score.js';
+import {
+  completeAnalysis,
+  createAnalysis,
+  failAnalysis,
+  findActive,
+  getAnalysis,
+  listAnalyses,
+  pruneAnalyses,
+  pruneHttpCache,
+  reopenAnalysis,
+  saveCollected,
+  setBatch,
+  setStage,
+  type Analysis,
+  type AnalysisStage,
+} from './store.js';
+import { writeReview } from './writer.js';
+
+/** The job names of the analysis room. */
+export const JOB = {
+  fetch: 'fetch-github',
+  write: 'write-review',
+  notify: 'notify',
+  failed: 'analysis-failed',
+  prune: 'prune',
+} as const;
+
+/** A completed analysis younger than this is returned instead of a new one (unless forced). */
+export const FRESH_MS = 24 * 3_600_000;
+/** Analyses older than this many days are pruned unless kept. */
+export const PRUNE_ANALYSES_DAYS = 90;
+/** Cached GitHub answers older than this many hours are pruned. */
+export const PRUNE_HTTP_CACHE_HOURS = 24;
+/** Timeout of one webhook POST. */
+const WEBHOOK_TIMEOUT_MS = 10_000;
+
+// ---------------------------------------------------------------------------------------
+// The registry, structurally (src/daemon/registry.ts's Registry satisfies it).
+
+/** What a handler gets besides the payload (a subset of the daemon's JobContext). */
+export interface AnalysisJobContext {
+  readonly attempt: number;
+  readonly signal: AbortSignal;
+  log(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>): void;
+}
+
+/** A job handler as the daemon's registry takes it. */
+export interface AnalysisHandler<P> {
+  handle(payload: P, ctx: AnalysisJobContext): unknown;
+  failed?(payload: P, error: Error): unknown;
+  timeoutMs?: number;
+}
+
+/** The part of the daemon's Registry this module uses. */
+export interface HandlerRegistry {
+  register<P>(name: string, handler: AnalysisHandler<P>): unknown;
+  schedule(name: string, cron: string, target: JobSpec, description?: string): unknown;
+}
+
+/** What the handlers work with. Only `db` is required. */
+export interface AnalysisDeps {
+  /** The application database (with the analysis migrations applied), or a getter for one opened later. */
+  db: Db | (() => Db);
+  /** The environment read when a job runs (tokens, API URLs, model). Default process.env. */
+  env?: () => NodeJS.ProcessEnv;
+  /** The deny list and webhook, read when a job runs (from src/cli/config.ts). */
+  config: () => AnalysisConfig;
+  /** fetch for GitHub, the model endpoint and the webhook. Default globalThis.fetch. */
+  fetch?: typeof fetch;
+  /** Clock. Default Date.now. */
+  now?: () => number;
+  /** Told when an analysis moves to a stage (or fails); `analyze` uses it for progress. */
+  onStage?: (analysisId: string, stage: AnalysisStage | 'failed') => void;
+}
+
+/** Payload of fetch-github. */
+export interface FetchPayload {
+  analysisId: string;
+  login: string;
+}
+
+/** Payload of write-review. */
+export interface WritePayload {
+  analysisId: string;
+}
+
+/** Payload of notify. */
+export interface NotifyPayload {
+  analysisId: string;
+  event: 'completed' | 'failed';
+}
+
+/** Payload of analysis-failed: the chain's catch job gets `failure` from the queue. */
+export interface FailedPayload {
+  analysisId: string;
+  login: string;
+  failure?: { jobId: number; name: string; queue: string; message: string; failedUuid: string };
+}
+
+/** The login is on the configured deny list. */
+export class DeniedError extends Error {
+  readonly code = 'E_DENIED';
+  constructor(readonly login: string) {
+    super(`${login} is on the deny list (config denyList): gitroast does not analyse this account`);
+    this.name = 'DeniedError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Handlers
+
+/**
+ * Register the analysis handlers (fetch-github, write-review, notify, analysis-failed,
+ * prune) and the daily prune schedule (`0 3 * * *`, on queue low) on `registry`.
+ */
+export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps): void {
+  if (!deps?.db) throw new Error('registerAnalysis needs deps.db, the application database');
+  const getDb = typeof deps.db === 'function' ? deps.db : ((db: Db) => () => db)(deps.db);
+  const env = deps.env ?? (() => process.env);
+  const config = deps.config;
+  const now = deps.now ?? Date.now;
+  const stage = (id: string, s: AnalysisStage | 'failed') => deps.onStage?.(id, s);
+  const dropped = (ctx: AnalysisJobContext, id: string) =>
+    ctx.log('info', 'analysis.dropped', { analysis: id, reason: 'the analysis no longer exists' });
+
+  registry.register<FetchPayload>(JOB.fetch, {
+    timeoutMs: 60_000,
+    async handle(p, ctx) {
+      const db = getDb();
+      const a = getAnalysis(db, p.analysisId);
+      if (!a) return dropped(ctx, p.analysisId);
+      if (a.status === 'completed') return;
+      // A copy retried from the failed list reopens its analysis.
+      if (a.status === 'failed') reopenAnalysis(db, a.id, now());
+      // The deny list may have grown while the job waited.
+      if (isDenied(p.login, config().denyList)) throw new PermanentError(new DeniedError(p.login).message);
+      setStage(db, a.id, 'fetching', now());
+      stage(a.id, 'fetching');
+      const e = env();
+      const snapshot = await collectProfile(p.login, {
+        baseUrl: e.GITROAST_GITHUB_API_URL || undefined,
+        token: e.GITHUB_TOKEN?.trim() || undefined,
+        cache: new SqliteHttpCache(db),
+        now,
+        fetch: deps.fetch,
+        signal: ctx.signal,
+      });
+      const scorecard = scoreProfile(snapshot, snapshot.fetchedAt);
+      if (!saveCollected(db, a.id, { snapshot, scorecard }, now())) return dropped(ctx, a.id);
+      stage(a.id, 'writing');
+      ctx.log('info', 'analysis.collected', { analysis: a.id, login: snapshot.user.login, requests: snapshot.requests, overall: scorecard.overall });
+    },
+  });
+
+  registry.register<WritePayload>(JOB.write, {
+    timeoutMs: 120_000,
+    async handle(p, ctx) {
+      const db = getDb();
+      let a = getAnalysis(db, p.analysisId);
+      if (!a) return dropped(ctx, p.analysisId);
+      if (a.status === 'completed') return;
+      if (a.status === 'failed') {
+        reopenAnalysis(db, a.id, now());
+        a = getAnalysis(db, a.id) ?? a;
+      }
+      if (!a.snapshot || !a.scorecard) throw new PermanentError('nothing was collected from GitHub for this analysis; run it again');
+      setStage(db, a.id, 'writing', now());
+      const result = await writeReview({ snapshot: a.snapshot, scorecard: a.scorecard }, env(), { signal: ctx.signal, fetch: deps.fetch });
+      if (!completeAnalysis(db, a.id, result.review, result.usage, result.model, now())) return dropped(ctx, a.id);
+      stage(a.id, 'done');
+      ctx.log('info', 'analysis.completed', { analysis: a.id, login: a.username, model: result.model, usage: result.usage });
+    },
+  });
+
+  registry.register<NotifyPayload>(JOB.notify, {
+    timeoutMs: 30_000,
+    async handle(p, ctx) {
+      const url = config().webhookUrl;
+      if (!url) return;
+      const db = getDb();
+      const a = getAnalysis(db, p.analysisId);
+      if (!a) return dropped(ctx, p.analysisId);
+      await postWebhook(url, webhookMessage(a), { signal: ctx.signal, fetch: deps.fetch ?? globalThis.fetch, now: now() });
+      ctx.log('info', 'analysis.notified', { analysis: a.id, webhook: maskUrl(url), event: a.status });
+    },
+  });
+
+  registry.register<FailedPayload>(JOB.failed, {
+    async handle(p, ctx) {
+      const db = getDb();
+      const a = getAnalysis(db, p.analysisId);
+      if (!a) return dropped(ctx, p.analysisId);
+      if (a.status === 'completed' || a.status === 'failed') return;
+      const reason = p.failure?.message ?? 'the analysis failed';
+      failAnalysis(db, a.id, reason, now());
+      stage(a.id, 'failed');
+      immediate(db, () => enqueueInTx(db, withDefaults(notifySpec(a.id, 'failed', a.username))));
+      notifyEnqueued(db);
+      ctx.log('warn', 'analysis.failed', { analysis: a.id, login: a.username, reason: safeLine(reason).slice(0, 300) });
+    },
+  });
+
+  registry.register<Record<string, never>>(JOB.prune, {
+    async handle(_p, ctx) {
+      const db = getDb();
+      const t = now();
+      const analyses = pruneAnalyses(db, t, { olderThanDays: PRUNE_ANALYSES_DAYS });
+      const cached = pruneHttpCache(db, t, PRUNE_HTTP_CACHE_HOURS);
+      ctx.log('info', 'analysis.pruned', { analyses, httpCache: cached });
+    },
+  });
+
+  registry.schedule('prune', '0 3 * * *', withDefaults({ name: JOB.prune, queue: 'low' }),
+    `delete analyses older than ${PRUNE_ANALYSES_DAYS} days (unless kept) and GitHub cache entries older than ${PRUNE_HTTP_CACHE_HOURS} h`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Enqueueing
+
+/** Tags of every job of an analysis. */
+export function analysisTags(analysisId: string, login: string): string[] {
+  return ['analysis', `username:${login.toLowerCase()}`, `analysis:${analysisId}`];
+}
+
+/**
+ * Tries, backoff (seconds) and timeout of each job name, used where neither the caller nor
+ * the config's per-job options (`jobs.<name>` in the config file) set them.
+ */
+export const JOB_DEFAULTS: Readonly<Record<string, Pick<JobSpec, 'tries' | 'backoff' | 'timeoutMs'>>> = {
+  [JOB.fetch]: { tries: 3, backoff: [10, 30, 60], timeoutMs: 60_000 },
+  [JOB.write]: { tries: 2, backoff: [15], timeoutMs: 120_000 },
+  [JOB.notify]: { tries: 5, backoff: [30, 120, 600], timeoutMs: 30_000 },
+  [JOB.failed]: { tries: 3, backoff: [5] },
+  [JOB.prune]: { tries: 1 },
+};
+
+/** Fill tries / backoff / timeout from JOB_DEFAULTS where `spec` (and its chain and catch) leave them unset. */
+export function withDefaults(spec: JobSpec): JobSpec {
+  const d = JOB_DEFAULTS[spec.name] ?? {};
+  const out: JobSpec = { ...spec };
+  if (out.tries === undefined && d.tries !== undefined) out.tries = d.tries;
+  if (out.backoff === undefined && d.backoff !== undefined) out.backoff = d.backoff;
+  if (out.timeoutMs === undefined && d.timeoutMs !== undefined) out.timeoutMs = d.timeoutMs;
+  if (spec.chain) out.chain = spec.chain.map(withDefaults);
+  if (spec.catch) out.catch = withDefaults(spec.catch);
+  return out;
+}
+
+function notifySpec(analysisId: string, event: NotifyPayload['event'], login: string): JobSpec {
+  return { name: JOB.notify, queue: 'low', payload: { analysisId, event } satisfies NotifyPayload, tags: analysisTags(analysisId, login) };
+}
+
+/**
+ * The chain of one analysis: fetch-github → write-review → notify (on low), caught by
+ * analysis-failed; `jobOptions` (e.g. the config's per-job options) is applied first, then
+ * JOB_DEFAULTS fill what is still unset.
+ */
+export function analysisChain(analysisId: string, login: string, queue = 'default', jobOptions: (spec: JobSpec) => JobSpec = (s) => s): JobSpec {
+  const tags = analysisTags(analysisId, login);
+  return withDefaults(jobOptions({
+    name: JOB.fetch,
+    queue,
+    payload: { analysisId, login } satisfies FetchPayload,
+    tags,
+    chain: [
+      { name: JOB.write, queue, payload: { analysisId } satisfies WritePayload, tags },
+      notifySpec(analysisId, 'completed', login),
+    ],
+    catch: { name: JOB.failed, queue, payload: { analysisId, login } satisfies FailedPayload, tags },
+  }));
+}
+
+/** Options of enqueueAnalysis. */
+export interface EnqueueAnalysisOptions {
+  /** Queue of the chain (notify always runs on low). Default `default`. */
+  queue?: string;
+  /** Start a new analysis even when a completed one is younger than 24 hours. Default false. */
+  force?: boolean;
+  /** Logins never analysed (the configured deny list). */
+  denyList: readonly string[];
+  /** Applied to each job spec before the defaults (the CLI passes the config's per-job options). */
+  jobOptions?: (spec: JobSpec) => JobSpec;
+  now?: number;
+}
+
+/** What enqueueAnalysis did: a new analysis, or the one returned instead. */
+export interface EnqueuedAnalysis {
+  analysis: Analysis;
+  /** True when a new analysis (and its jobs) was created. */
+  created: boolean;
+  /** Why an existing analysis was returned: one is running, or a completed one is fresh. */
+  reason?: 'active' | 'recent';
+}
+
+/** Throw a ValidationError or DeniedError unless `login` may be analysed. */
+export function checkLogin(login: string, denyList: readonly string[]): void {
+  const problem = validateLogin(login);
+  if (problem) throw new ValidationError(problem);
+  if (isDenied(login, denyList)) throw new DeniedError(login);
+}
+
+/** Return the analysis to hand back instead of a new one, or undefined. Caller holds the transaction. */
+function existingFor(db: Db, login: string, force: boolean, now: number): EnqueuedAnalysis | undefined {
+  const active = findActive(db, login);
+  if (active) return { analysis: active, created: false, reason: 'active' };
+  if (force) return undefined;
+  const [done] = listAnalyses(db, { username: login, status: 'completed', limit: 1 });
+  if (done && now - (done.completedAt ?? done.createdAt) < FRESH_MS) return { analysis: done, created: false, reason: 'recent' };
+  return undefined;
+}
+
+/**
+ * Start an analysis of `login`: one transaction creates the pending analysis row and
+ * enqueues its chain. One analysis per login at a time: a pending or processing one is
+ * returned instead, and so is a completed one younger than 24 hours unless `force`. The
+ * login is checked (GitHub's rules, the deny list) before anything is written.
+ */
+export function enqueueAnalysis(db: Db, login: string, opts: EnqueueAnalysisOptions): EnqueuedAnalysis {
+  const queue = opts.queue ?? 'default';
+  assertQueueName(queue);
+  checkLogin(login, opts.denyList);
+  const now = opts.now ?? Date.now();
+  const out = immediate(db, () => {
+    const existing = existingFor(db, login, opts.force ?? false, now);
+    if (existing) return existing;
+    const analysis = createAnalysis(db, { username: login, now });
+    enqueueInTx(db, analysisChain(analysis.id, login, queue, opts.jobOptions), { now });
+    return { analysis, created: true };
+  });
+  if (out.created) notifyEnqueued(db);
+  return out;
+}
+
+/** Options of enqueueBatch. */
+export interface EnqueueBatchOptions extends EnqueueAnalysisOptions {
+  /** The batch's name. */
+  name?: string;
+}
+
+/**
+ * Start analyses of many logins as one queue batch, all or nothing: every login is checked
+ * first, then one transaction creates the analyses and the batch. Logins with a running
+ * (or fresh, unless `force`) analysis get that one back and are not part of the batch.
+ * The batch allows failures: one unknown user does not cancel the others.
+ */
+export function enqueueBatch(db: Db, logins: readonly string[], opts: EnqueueBatchOptions): { batchId: string; items: EnqueuedAnalysis[] } {
+  const queue = opts.queue ?? 'default';
+  assertQueueName(queue);
+  for (const login of logins) checkLogin(login, opts.denyList);
+  const now = opts.now ?? Date.now();
+  return immediate(db, () => {
+    const items: EnqueuedAnalysis[] = [];
+    const jobs: JobSpec[] = [];
+    const seen = new Map<string, EnqueuedAnalysis>();
+    for (const login of logins) {
+      const key = login.toLowerCase();
+      const again = seen.get(key);
+      if (again) {
+        items.push(again);
+        continue;
+      }
+      let item = existingFor(db, login, opts.force ?? false, now);
+      if (!item) {
+        const analysis = createAnalysis(db, { username: login, now });
+        jobs.push(analysisChain(analysis.id, login, queue, opts.jobOptions));
+        item = { analysis, created: true };
+      }
+      seen.set(key, item);
+      items.push(item);
+    }
+    const batch = createBatch(db, { name: opts.name, jobs, allowFailures: true }, now);
+    const created = items.filter((i) => i.created).map((i) => i.analysis.id);
+    setBatch(db, created, batch.id);
+    for (const i of items) if (i.created) i.analysis = { ...i.analysis, batchId: batch.id };
+    return { batchId: batch.id, items };
+  });
+}
+
+/**
+ * Tell whether jobs of these analyses are ready to run or running (pending or reserved;
+ * delayed ones, such as a webhook waiting for its backoff, do not count).
+ */
+export function jobsOutstanding(db: Db, analysisIds: readonly string[]): boolean {
+  for (const id of analysisIds) {
+    for (const state of ['pending', 'reserved'] as const) {
+      if (listJobs(db, { state, tag: `analysis:${id}`, limit: 1 }).length > 0) return true;
+    }
+  }
+  return false;
+}
+
+/** When the next delayed job of an analysis is due (ms epoch), or undefined when none waits. */
+export function delayedUntil(db: Db, analysisId: string): { name: string; at: number } | undefined {
+  const [job] = listJobs(db, { state: 'delayed', tag: `analysis:${analysisId}`, limit: 1 });
+  return job ? { name: job.name, at: job.availableAt } : undefined;
+}
+
+/**
+ * Fail the analyses of a cancelled batch that nothing will run any more (their jobs were
+ * cancelled before they started); returns how many.
+ */
+export function failCancelled(db: Db, analyses: readonly Analysis[], now = Date.now()): number {
+  let n = 0;
+  for (const a of analyses) {
+    if (a.status !== 'pending' && a.status !== 'processing') continue;
+    if (jobsOutstanding(db, [a.id]) || delayedUntil(db, a.id)) continue;
+    if (failAnalysis(db, a.id, 'cancelled with its batch before it ran', now)) n++;
+  }
+  return n;
+}
+
+/** Put the analyses of retried jobs back to pending (ids from the retried jobs' payloads). */
+export function reopenAnalyses(db: Db, analysisIds: readonly string[], now = Date.now()): number {
+  let n = 0;
+  for (const id of new Set(analysisIds)) if (reopenAnalysis(db, id, now)) n++;
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------
+// The webhook
+
+/** Show a webhook URL without its secrets (Slack and Discord put them in the path). */
+export function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname !== '/' || u.search ? '/…' : ''}`;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+/** Escape text for Slack mrkdwn (which also keeps `<!channel>`-style mentions inert). */
+function slackEscape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * Build the webhook body of a finished analysis: `text` (Slack) and `content` (Discord)
+ * with one readable line, mentions disabled, and the structured fields under `analysis`.
+ */
+export function webhookMessage(a: Analysis): Record<string, unknown> {
+  const login = safeLine(a.username);
+  let text: string;
+  if (a.status === 'completed' && a.scores && a.overall !== null) {
+    const cats = CATEGORIES.map((c) => `${c} ${a.scores![c]}`).join(', ');
+    const summary = a.report ? ` ${safeLine(a.report.summary).slice(0, 300)}` : '';
+    text = `gitroast: ${login} scored ${a.overall}/100 (${cats}).${summary}`;
+  } else {
+    text = `gitroast: the analysis of ${login} failed: ${safeLine(a.error ?? 'unknown reason').slice(0, 300)}`;
+  }
+  text = slackEscape(text);
+  return {
+    text,
+    content: text.slice(0, 2000),
+    allowed_mentions: { parse: [] },
+    event: a.status === 'completed' ? 'analysis.completed' : 'analysis.failed',
+    analysis: {
+      id: a.id,
+      username: a.username,
+      status: a.status,
+      overallScore: a.overall,
+      scores: a.scores,
+      dealBreakers: a.scorecard?.dealBreakers.map((d) => d.id) ?? [],
+      formulaVersion: a.formulaVersion,
+      model: a.model,
+      error: a.error === null ? null : safeLine(a.error),
+      profileUrl: a.snapshot?.user.htmlUrl ?? null,
+      completedAt: a.completedAt === null ? null : new Date(a.completedAt).toISOString(),
+    },
+  };
+}
+
+/**
+ * POST `body` to the webhook. A 429 comes back at retry-after without spending an attempt;
+ * another 4xx (a wrong URL) fails for good; 5xx and network errors are retried.
+ */
+async function postWebhook(url: string, body: unknown, o: { signal: AbortSignal; fetch: typeof fetch; now: number }): Promise<void> {
+  const where = maskUrl(url);
+  let res: Response;
+  try {
+    res = await o.fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': 'gitroast' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.any([o.signal, AbortSignal.timeout(WEBHOOK_TIMEOUT_MS)]),
+    });
+  } catch (err) {
+    throw new Error(`could not reach the webhook at ${where}: ${safeLine((err as Error).message).slice(0, 200)}`);
+  }
+  await res.arrayBuffer().catch(() => undefined);
+  if (res.ok) return;
+  if (res.status === 429) {
+    const seconds = Number(res.headers.get('retry-after'));
+    const wait = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 30_000;
+    throw new DelayError(o.now + wait, `the webhook at ${where} is rate limited; retrying in ${Math.round(wait / 1000)} s`);
+  }
+  if (res.status >= 400 && res.status < 500 && res.status !== 408) {
+    throw new PermanentError(`the webhook at ${where} answered ${res.status}; check webhookUrl in the config`);
+  }
+  throw new Error(`the webhook at ${where} answered ${res.status}; will retry`);
+}

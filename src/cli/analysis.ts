@@ -1,0 +1,430 @@
+/**
+ * The analysis commands: analyze, show, list, keep, batch and batches. Actions load the
+ * analysis room (octokit, openai, zod) lazily, so `gitroast --help` stays fast.
+ *
+ * Exit codes: 0 done; 1 an analysis failed (or the thing named does not exist); 2 a user
+ * mistake, including a login that is invalid or on the deny list (nothing is enqueued);
+ * 3 the database cannot be used.
+ */
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import type { Analysis, AnalysisStatus } from '../analysis/store.js';
+import type { EnqueuedAnalysis } from '../analysis/jobs.js';
+import type { AnalysisConfig } from '../analysis/config.js';
+import type { Db, JobSpec } from '../queue/index.js';
+import { colorEnabled, safeLine } from '../util/terminal.js';
+import { intOption, UsageError, WorkFailed, type Context } from './context.js';
+import { duration, info, print, printJson, table } from './output.js';
+import type { Runner } from './program.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The queues an analysis may be put on. */
+const QUEUES = ['high', 'default', 'low'] as const;
+const STATUSES: readonly AnalysisStatus[] = ['pending', 'processing', 'completed', 'failed'];
+/** A daemon counts as alive when its heartbeat is younger than this (as `status` says). */
+const ALIVE_MS = 30_000;
+/** Jobs the in-process worker runs at once when no daemon is alive. */
+const INLINE_CONCURRENCY = 4;
+
+function checkQueue(queue: string | undefined): string {
+  const q = queue ?? 'default';
+  if (!(QUEUES as readonly string[]).includes(q)) throw new UsageError(`invalid --queue ${JSON.stringify(q)}: expected one of ${QUEUES.join(', ')}`);
+  return q;
+}
+
+/**
+ * Load the configuration (src/cli/config.ts: the file at GITROAST_CONFIG or the XDG
+ * default, then GITROAST_* variables, validated once); a bad one is a UsageError (exit 2).
+ * Returns what the analysis needs: the deny list, the webhook and the per-job options.
+ */
+async function analysisConfig() {
+  const { loadConfig, applyJobOptions } = await import('./config.js');
+  const { config } = loadConfig();
+  const settings = { denyList: config.denyList, webhookUrl: config.webhookUrl ?? undefined };
+  return { ...settings, settings, jobOptions: (spec: JobSpec) => applyJobOptions(spec, config) };
+}
+
+/**
+ * Check every login (GitHub's rules, the deny list) before anything is written; report each
+ * problem with where it came from, then fail with exit 2.
+ */
+async function checkLogins(entries: readonly { login: string; where: string }[], denyList: readonly string[], source: string): Promise<void> {
+  const { checkLogin } = await import('../analysis/jobs.js');
+  const problems: string[] = [];
+  for (const e of entries) {
+    try {
+      checkLogin(e.login, denyList);
+    } catch (err) {
+      problems.push(`${e.where}${(err as Error).message}`);
+    }
+  }
+  if (problems.length === 0) return;
+  // One bad value: one line naming it (the CLI's rule). Several: one line each, then the count.
+  if (problems.length === 1) throw new UsageError(`${problems[0]}; nothing was enqueued`);
+  for (const p of problems) info(`gitroast: ${safeLine(p)}`);
+  throw new UsageError(`${problems.length} invalid username${problems.length === 1 ? '' : 's'} in ${source}; nothing was enqueued`);
+}
+
+/** One line saying what enqueueing did. */
+function describe(item: EnqueuedAnalysis, now: number): string {
+  const a = item.analysis;
+  const login = safeLine(a.username);
+  if (item.created) return `${login}: queued (analysis ${a.id})`;
+  if (item.reason === 'active') return `${login}: an analysis is already ${a.status} (${a.id}); following it`;
+  return `${login}: completed ${duration(now - (a.completedAt ?? a.createdAt))} ago (${a.id}); use --force for a new one`;
+}
+
+/** The short JSON of an analysis in lists. */
+function summaryJson(a: Analysis): Record<string, unknown> {
+  return {
+    id: a.id,
+    username: a.username,
+    status: a.status,
+    stage: a.stage,
+    overallScore: a.overall,
+    scores: a.scores,
+    error: a.error === null ? null : safeLine(a.error),
+    kept: a.kept,
+    batchId: a.batchId,
+    createdAt: new Date(a.createdAt).toISOString(),
+    completedAt: a.completedAt === null ? null : new Date(a.completedAt).toISOString(),
+  };
+}
+
+function finished(a: Analysis | undefined): boolean {
+  return !a || a.status === 'completed' || a.status === 'failed';
+}
+
+function clock(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 19);
+}
+
+/**
+ * Wait until every analysis has completed or failed, printing progress on stderr
+ * (queued → fetching → writing → done). While no daemon serving `queue` is alive, run the
+ * jobs in this process with the daemon's engine (retries, backoff and rate-limit delays
+ * included) and stop it once nothing of these analyses is ready or running. Ctrl-C stops
+ * waiting; the jobs stay queued.
+ */
+async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, settings: AnalysisConfig): Promise<Analysis[]> {
+  const [{ getAnalysis }, jobs, q, { Registry }, { startWorker }] = await Promise.all([
+    import('../analysis/store.js'),
+    import('../analysis/jobs.js'),
+    import('../queue/index.js'),
+    import('../daemon/registry.js'),
+    import('../daemon/worker.js'),
+  ]);
+  const shown = new Map<string, string>();
+  const show = (id: string, label: string) => {
+    if (shown.get(id) === label) return;
+    shown.set(id, label);
+    const a = getAnalysis(db, id);
+    if (a) info(`${safeLine(a.username)}: ${label}`);
+  };
+  const stageOf = (a: Analysis) =>
+    a.status === 'failed' ? `failed: ${safeLine(a.error ?? 'unknown reason')}` : a.status === 'completed' ? `done (${a.overall}/100)` : a.stage;
+  const mine = new Set(ids);
+  // Progress of the in-process worker comes from its handlers and its log events.
+  const registry = new Registry();
+  jobs.registerAnalysis(registry, {
+    db,
+    config: () => settings,
+    onStage: (id, stage) => {
+      if (!mine.has(id)) return;
+      const a = getAnalysis(db, id);
+      if (a) show(id, stage === 'failed' || stage === 'done' ? stageOf(a) : stage);
+    },
+  });
+  const logger = {
+    enabled: () => true,
+    flush: () => undefined,
+    log: (_level: string, event: string, fields: Record<string, unknown> = {}) => {
+      if (event !== 'job.delayed' && event !== 'job.released') return;
+      const job = q.getJob(db, Number(fields.job));
+      const tag = job?.tags.find((t) => t.startsWith('analysis:'));
+      const id = tag?.slice('analysis:'.length);
+      if (!id || !mine.has(id)) return;
+      const why = safeLine(String(fields.reason ?? fields.error ?? '')).slice(0, 200);
+      show(id, `waiting until ${clock(Number(fields.availableAt))} (${job!.name}: ${why})`);
+    },
+  };
+
+  let worker: ReturnType<typeof startWorker> | undefined;
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    for (const id of ids) {
+      const a = getAnalysis(db, id);
+      if (a) show(id, a.status === 'pending' ? 'queued' : stageOf(a));
+    }
+    if (q.pausedQueues(db).has(queue)) info(`gitroast: queue ${queue} is paused; the analysis waits until \`gitroast queue continue ${queue}\``);
+    for (;;) {
+      const all = ids.map((id) => getAnalysis(db, id));
+      for (const a of all) if (a) show(a.id, a.status === 'pending' && a.stage === 'queued' ? 'queued' : stageOf(a));
+      const done = all.every(finished);
+      if (done && (!worker || !jobs.jobsOutstanding(db, ids))) break;
+      if (interrupted) {
+        info('gitroast: interrupted; the analysis stays queued (a daemon, or `gitroast analyze` again, finishes it)');
+        throw new WorkFailed('');
+      }
+      if (!done && !worker) {
+        const serving = q.liveWorkers(db, ALIVE_MS).filter((w) => w.queues.includes(queue));
+        if (serving.length === 0) {
+          worker = startWorker(db, registry, { queues: [...new Set([queue, 'high', 'default', 'low'])], concurrency: INLINE_CONCURRENCY, logger, graceMs: 5_000 });
+        } else {
+          for (const a of all) {
+            if (!a || finished(a)) continue;
+            const d = jobs.delayedUntil(db, a.id);
+            if (d) show(a.id, `waiting until ${clock(d.at)} (${d.name})`);
+          }
+        }
+      }
+      await new Promise((r) => setTimeout(r, worker ? 50 : 200));
+    }
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    if (worker) await worker.stop({ graceMs: 5_000 });
+  }
+  return ids.map((id) => getAnalysis(db, id)).filter((a): a is Analysis => a !== undefined);
+}
+
+/** Print finished analyses (reports or JSON lines); throw WorkFailed when any failed. */
+async function printResults(analyses: readonly Analysis[], opts: { json?: boolean; summary?: boolean }): Promise<void> {
+  const { analysisJson, renderReport } = await import('../analysis/report.js');
+  if (opts.json) for (const a of analyses) printJson(analysisJson(a));
+  else if (opts.summary) {
+    print(table(['ID', 'USERNAME', 'STATUS', 'SCORE', 'ERROR'], analyses.map((a) => [a.id, a.username, a.status, a.overall ?? '-', a.error ?? ''])));
+  } else {
+    const done = analyses.filter((a) => a.status === 'completed');
+    done.forEach((a, i) => print(`${i > 0 ? '\n' : ''}${renderReport(a, { color: colorEnabled(), width: process.stdout.columns })}`));
+  }
+  const failed = analyses.filter((a) => a.status === 'failed');
+  for (const a of failed) info(`gitroast: the analysis of ${safeLine(a.username)} failed: ${safeLine(a.error ?? 'unknown reason')}`);
+  if (failed.length > 0) throw new WorkFailed('');
+}
+
+/** Read a batch file (or stdin for `-`): one username a line, `#` starts a comment. */
+function readBatch(file: string): { text: string; source: string } {
+  try {
+    return file === '-' ? { text: fs.readFileSync(0, 'utf8'), source: 'stdin' } : { text: fs.readFileSync(file, 'utf8'), source: file };
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** Parse a batch file's lines into logins with their line numbers. */
+export function parseBatch(text: string): { login: string; line: number }[] {
+  const out: { login: string; line: number }[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const login = raw.replace(/#.*$/, '').trim();
+    if (login) out.push({ login, line: i + 1 });
+  });
+  return out;
+}
+
+async function findAnalysis(db: Db, ref: string): Promise<Analysis> {
+  const store = await import('../analysis/store.js');
+  let a: Analysis | undefined;
+  if (UUID.test(ref)) a = store.getAnalysis(db, ref);
+  else {
+    // GitHub's look-up rule (github.ts's validateLogin), without loading octokit.
+    if (!/^[A-Za-z0-9-]{1,39}$/.test(ref)) {
+      throw new UsageError(`invalid GitHub username ${JSON.stringify(safeLine(ref).slice(0, 60))}: use 1–39 letters, digits or hyphens, or pass an analysis id from \`gitroast list\``);
+    }
+    a = store.findLatestByUsername(db, ref);
+  }
+  if (!a) throw new WorkFailed(`no analysis ${UUID.test(ref) ? ref : `of ${ref}`} (see \`gitroast list\`)`);
+  return a;
+}
+
+export function registerAnalysisCommands(program: Command, ctx: Context, run: Runner): void {
+  program
+    .command('analyze <usernames...>')
+    .description('review GitHub profiles: enqueue, wait (running the jobs here when no daemon is alive) and print the report')
+    .option('--queue <queue>', `queue of the analysis: ${QUEUES.join(', ')} (default default)`)
+    .option('--detach', 'enqueue and return at once')
+    .option('--json', 'print one JSON object per analysis per line')
+    .option('--force', 'analyse again even when a completed analysis is younger than 24 hours')
+    .action(run(async (usernames: string[], opts: { queue?: string; detach?: boolean; json?: boolean; force?: boolean }) => {
+      const queue = checkQueue(opts.queue);
+      const seen = new Set<string>();
+      const logins = usernames.filter((u) => !seen.has(u.toLowerCase()) && seen.add(u.toLowerCase()));
+      const config = await analysisConfig();
+      await checkLogins(logins.map((login) => ({ login, where: '' })), config.denyList, 'the arguments');
+      const { enqueueAnalysis } = await import('../analysis/jobs.js');
+      const db = ctx.db();
+      const now = Date.now();
+      const items = logins.map((login) => enqueueAnalysis(db, login, { queue, force: opts.force, denyList: config.denyList, jobOptions: config.jobOptions, now }));
+      for (const item of items) if (!item.created) info(describe(item, now));
+      if (opts.detach) {
+        if (opts.json) {
+          const { analysisJson } = await import('../analysis/report.js');
+          for (const item of items) printJson(analysisJson(item.analysis));
+        } else {
+          print(table(['ID', 'USERNAME', 'STATUS'], items.map((i) => [i.analysis.id, i.analysis.username, i.analysis.status])));
+        }
+        return;
+      }
+      const ids = [...new Set(items.map((i) => i.analysis.id))];
+      await printResults(await waitForAnalyses(db, ids, queue, config.settings), { json: opts.json });
+    }));
+
+  program
+    .command('show <ref>')
+    .description('show an analysis by id, or the latest of a username')
+    .option('--json', 'print JSON (with --explain: every signal)')
+    .option('--markdown', 'print Markdown')
+    .option('--explain', 'list every signal with its points and evidence')
+    .action(run(async (ref: string, opts: { json?: boolean; markdown?: boolean; explain?: boolean }) => {
+      if (opts.json && opts.markdown) throw new UsageError('choose one of --json and --markdown');
+      const a = await findAnalysis(ctx.db(), ref);
+      const report = await import('../analysis/report.js');
+      if (opts.json) return printJson(report.analysisJson(a, { detail: opts.explain }));
+      if (opts.markdown) return print(report.renderMarkdown(a, { explain: opts.explain }));
+      print(report.renderReport(a, { color: colorEnabled(), width: process.stdout.columns, explain: opts.explain }));
+    }));
+
+  program
+    .command('list')
+    .description('list analyses, newest first')
+    .option('--status <status>', `only this status: ${STATUSES.join(', ')}`)
+    .option('--limit <n>', 'at most this many (default 20)', intOption('--limit', 1, 100_000))
+    .option('--json', 'print a JSON array')
+    .action(run(async (opts: { status?: string; limit?: number; json?: boolean }) => {
+      if (opts.status !== undefined && !STATUSES.includes(opts.status as AnalysisStatus)) {
+        throw new UsageError(`invalid --status ${JSON.stringify(opts.status)}: expected one of ${STATUSES.join(', ')}`);
+      }
+      const { listAnalyses } = await import('../analysis/store.js');
+      const rows = listAnalyses(ctx.db(), { status: opts.status as AnalysisStatus | undefined, limit: opts.limit ?? 20 });
+      if (opts.json) {
+        const { sanitize } = await import('../analysis/report.js');
+        return printJson(sanitize(rows.map(summaryJson)));
+      }
+      if (rows.length === 0) return info('no analyses');
+      const now = Date.now();
+      print(table(['ID', 'USERNAME', 'STATUS', 'SCORE', 'CREATED', 'KEPT', 'ERROR'],
+        rows.map((a) => [a.id, a.username, a.status === 'processing' ? `${a.status} (${a.stage})` : a.status, a.overall ?? '-', `${duration(now - a.createdAt)} ago`, a.kept ? 'yes' : '', a.error ?? ''])));
+    }));
+
+  program
+    .command('keep <id>')
+    .description('keep an analysis forever (pruning skips it)')
+    .option('--off', 'let it be pruned again')
+    .action(run(async (id: string, opts: { off?: boolean }) => {
+      if (!UUID.test(id)) throw new UsageError(`invalid analysis id ${JSON.stringify(safeLine(id).slice(0, 60))}: expected an id from \`gitroast list\``);
+      const { keepAnalysis } = await import('../analysis/store.js');
+      if (!keepAnalysis(ctx.db(), id, !opts.off)) throw new WorkFailed(`no analysis ${id}`);
+      info(opts.off ? `analysis ${id} will be pruned after 90 days again` : `analysis ${id} is kept`);
+    }));
+
+  program
+    .command('batch <file>')
+    .description('analyse every username of a file (one a line, # comments; `-` reads stdin) as one batch')
+    .option('--name <name>', 'a name for the batch')
+    .option('--queue <queue>', `queue of the analyses: ${QUEUES.join(', ')} (default default)`)
+    .option('--detach', 'enqueue and return at once')
+    .option('--json', 'print one JSON object per analysis per line')
+    .option('--force', 'analyse again even when a completed analysis is younger than 24 hours')
+    .action(run(async (file: string, opts: { name?: string; queue?: string; detach?: boolean; json?: boolean; force?: boolean }) => {
+      const queue = checkQueue(opts.queue);
+      if (opts.name !== undefined && (opts.name.length === 0 || opts.name.length > 200)) throw new UsageError('invalid --name: expected 1-200 characters');
+      const { text, source } = readBatch(file);
+      const entries = parseBatch(text);
+      if (entries.length === 0) throw new UsageError(`no usernames in ${source}: expected one a line (# starts a comment)`);
+      const config = await analysisConfig();
+      await checkLogins(entries.map((e) => ({ login: e.login, where: `${source}:${e.line}: ` })), config.denyList, source);
+      const { enqueueBatch } = await import('../analysis/jobs.js');
+      const db = ctx.db();
+      const now = Date.now();
+      const { batchId, items } = enqueueBatch(db, entries.map((e) => e.login), { name: opts.name, queue, force: opts.force, denyList: config.denyList, jobOptions: config.jobOptions, now });
+      const created = items.filter((i) => i.created).length;
+      info(`batch ${batchId}: ${created} analysis${created === 1 ? '' : 'es'} queued${items.length > created ? `, ${items.length - created} already running or fresh` : ''}`);
+      for (const item of items) if (!item.created) info(describe(item, now));
+      const unique = [...new Map(items.map((i) => [i.analysis.id, i.analysis])).values()];
+      if (opts.detach) {
+        if (opts.json) {
+          const { analysisJson } = await import('../analysis/report.js');
+          for (const a of unique) printJson({ batchId, ...analysisJson(a) });
+        } else {
+          print(batchId);
+        }
+        return;
+      }
+      await printResults(await waitForAnalyses(db, unique.map((a) => a.id), queue, config.settings), { json: opts.json, summary: true });
+    }));
+
+  const batches = program.command('batches').description('list, show, retry and cancel batches');
+  batches
+    .command('list', { isDefault: true })
+    .description('list batches, newest first (the default)')
+    .option('--json', 'print a JSON array')
+    .action(run(async (opts: { json?: boolean }) => {
+      const { listBatches } = await import('../queue/index.js');
+      const rows = listBatches(ctx.db());
+      if (opts.json) return printJson(rows);
+      if (rows.length === 0) return info('no batches');
+      const now = Date.now();
+      print(table(['ID', 'NAME', 'TOTAL', 'PENDING', 'PROCESSED', 'FAILED', 'CREATED', 'STATE'],
+        rows.map((b) => [b.id, b.name ?? '', b.total, b.pending, b.processed, b.failed, `${duration(now - b.createdAt)} ago`, b.cancelledAt ? 'cancelled' : b.finishedAt ? 'finished' : 'running'])));
+    }));
+  const findBatch = async (db: Db, id: string) => {
+    const { getBatch } = await import('../queue/index.js');
+    const b = getBatch(db, id);
+    if (!b) throw new WorkFailed(`no batch ${safeLine(id).slice(0, 60)} (see \`gitroast batches\`)`);
+    return b;
+  };
+  batches
+    .command('show <id>')
+    .description('show a batch and its analyses')
+    .option('--json', 'print JSON')
+    .action(run(async (id: string, opts: { json?: boolean }) => {
+      const db = ctx.db();
+      const b = await findBatch(db, id);
+      const { listBatchAnalyses } = await import('../analysis/store.js');
+      const analyses = listBatchAnalyses(db, b.id);
+      if (opts.json) {
+        const { sanitize } = await import('../analysis/report.js');
+        return printJson({ ...b, analyses: sanitize(analyses.map(summaryJson)) });
+      }
+      const state = b.cancelledAt ? 'cancelled' : b.finishedAt ? 'finished' : 'running';
+      print(`batch     ${b.id}${b.name ? ` (${safeLine(b.name)})` : ''}\nstate     ${state}\njobs      ${b.total} total, ${b.pending} pending, ${b.processed} processed, ${b.failed} failed\ncreated   ${new Date(b.createdAt).toISOString()}\n`);
+      if (analyses.length) print(table(['ID', 'USERNAME', 'STATUS', 'SCORE', 'ERROR'], analyses.map((a) => [a.id, a.username, a.status, a.overall ?? '-', a.error ?? ''])));
+    }));
+  batches
+    .command('retry <id>')
+    .description("retry a batch's failed jobs (their analyses are reopened)")
+    .option('--json', 'print JSON')
+    .action(run(async (id: string, opts: { json?: boolean }) => {
+      const db = ctx.db();
+      const b = await findBatch(db, id);
+      const q = await import('../queue/index.js');
+      const { reopenAnalyses } = await import('../analysis/jobs.js');
+      const retried = q.retryBatch(db, b.id);
+      const ids = retried.flatMap((r) => {
+        const payload = q.getJob(db, r.jobId)?.payload as { analysisId?: unknown } | undefined;
+        return typeof payload?.analysisId === 'string' ? [payload.analysisId] : [];
+      });
+      const reopened = reopenAnalyses(db, ids);
+      if (opts.json) return printJson({ batchId: b.id, retried, reopened });
+      info(`${retried.length} failed job${retried.length === 1 ? '' : 's'} of batch ${b.id} retried, ${reopened} analys${reopened === 1 ? 'is' : 'es'} reopened`);
+      if (retried.length && q.liveWorkers(db, ALIVE_MS).length === 0) info('no daemon is alive: run `gitroast daemon` to process them');
+    }));
+  batches
+    .command('cancel <id>')
+    .description("cancel a batch: its jobs that have not started are cancelled and their analyses failed")
+    .option('--json', 'print JSON')
+    .action(run(async (id: string, opts: { json?: boolean }) => {
+      const db = ctx.db();
+      const b = await findBatch(db, id);
+      const { cancelBatch } = await import('../queue/index.js');
+      const { listBatchAnalyses } = await import('../analysis/store.js');
+      const { failCancelled } = await import('../analysis/jobs.js');
+      const cancelled = cancelBatch(db, b.id);
+      const failed = failCancelled(db, listBatchAnalyses(db, b.id));
+      if (opts.json) return printJson({ batchId: b.id, cancelledJobs: cancelled, failedAnalyses: failed });
+      info(`batch ${b.id}: ${cancelled} job${cancelled === 1 ? '' : 's'} cancelled, ${failed} analys${failed === 1 ? 'is' : 'es'} marked failed`);
+    }));
+}

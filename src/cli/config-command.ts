@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import type { Context } from './context.js';
+import { print, printJson } from './output.js';
+import type { Runner } from './program.js';
+
+/** Secrets read from the environment when jobs run: shown only as set (masked) or not set. */
+const ENV_SECRETS = ['GITHUB_TOKEN', 'OPENAI_API_KEY'] as const;
+
+/** `gitroast config [--json]`: the effective configuration, secrets masked. */
+export function registerConfig(program: Command, _ctx: Context, run: Runner): void {
+  program
+    .command('config')
+    .description('print the effective configuration (file <- environment), secrets masked')
+    .option('--config <path>', 'config file (env GITROAST_CONFIG; default $XDG_CONFIG_HOME/gitroast/config.json)')
+    .option('--json', 'print JSON')
+    .action(run(async (opts: { config?: string; json?: boolean }) => {
+      const { loadConfig, maskConfig, flattenConfig } = await import('./config.js');
+      const loaded = loadConfig({ configFlag: opts.config });
+      const masked = maskConfig(loaded.config);
+      const environment = Object.fromEntries(ENV_SECRETS.map((k) => [k, process.env[k]?.trim() ? '********' : null]));
+      if (opts.json) return printJson({ file: loaded.file ?? null, config: masked, sources: loaded.sources, environment });
+      print(`# file: ${loaded.file ?? '(none: defaults and environment)'}`);
+      for (const [k, v] of flattenConfig(masked as unknown as Record<string, unknown>)) {
+        const src = loaded.sources[k];
+        print(`${k} = ${JSON.stringify(v)}${src ? `  # ${src}` : ''}`);
+      }
+      for (const [k, v] of Object.entries(environment)) print(`${k} = ${v === null ? '(not set)' : JSON.stringify(v)}  # env ${k}, secret`);
+    }));
+}

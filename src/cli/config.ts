@@ -1,0 +1,279 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import nodeCron from 'node-cron';
+import { z } from 'zod';
+import type { JobSpec } from '../queue/index.js';
+import { UsageError } from './context.js';
+
+// ---------------------------------------------------------------------------------------
+// The schema: every key, its type and its default. Documented in docs/daemon.md.
+// ---------------------------------------------------------------------------------------
+
+const QUEUE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const JOB = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+const LOGIN = /^[A-Za-z0-9-]{1,39}$/;
+const SCHEDULE = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
+const YEAR_S = 31_536_000;
+
+const queueName = z.string().regex(QUEUE, 'expected 1-32 of a-z, 0-9, - and _');
+const seconds = (max = YEAR_S) => z.number().positive().max(max);
+const cron = z.string().refine((s) => nodeCron.validate(s), 'expected a cron expression (5 fields, or 6 with seconds first)');
+const httpUrl = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'expected an http(s) URL');
+
+/** Per-job-name options: applied to jobs of that name when they are enqueued (timeout also by the daemon). */
+const jobOptions = z.strictObject({
+  /** Attempts before the job fails for good. */
+  tries: z.number().int().min(1).max(1000).optional(),
+  /** Seconds before each retry; the last repeats. */
+  backoff: z.array(z.number().min(0).max(604_800)).max(20).optional(),
+  /** Seconds an attempt may run. */
+  timeout: seconds(86_400).optional(),
+  /** Seconds after enqueue after which the job is neither retried nor delayed. */
+  retryUntil: seconds().optional(),
+});
+
+export const configSchema = z.strictObject({
+  concurrency: z.number().int().min(1).max(1000).default(10),
+  queues: z.array(queueName).min(1).max(32).default(['high', 'default', 'low']),
+  balance: z.enum(['strict', 'auto']).default('strict'),
+  leaseSeconds: seconds(86_400).default(90),
+  heartbeatSeconds: seconds(3600).default(5),
+  staleSeconds: seconds(86_400).default(30),
+  pollSeconds: seconds(60).default(1),
+  timeoutSeconds: seconds(86_400).default(60),
+  graceSeconds: z.number().min(0).max(86_400).optional(),
+  memoryLimitMb: z.number().int().min(16).max(1_048_576).optional(),
+  durability: z.enum(['normal', 'full']).default('normal'),
+  jobs: z.record(z.string().regex(JOB, 'invalid job name'), jobOptions).prefault({}),
+  schedules: z.record(z.string().regex(SCHEDULE, 'invalid schedule name'), z.union([cron, z.literal(false)])).prefault({}),
+  trim: z.strictObject({
+    completedMinutes: z.number().int().min(1).default(60),
+    failedRowsMinutes: z.number().int().min(1).default(10_080),
+    failedJobsHours: z.number().int().min(1).default(168),
+    snapshotsMinutes: z.number().int().min(1).default(10_080),
+  }).prefault({}),
+  longWait: z.strictObject({
+    defaultSeconds: z.number().min(0).max(YEAR_S).default(60),
+    queues: z.record(z.string().regex(QUEUE, 'invalid queue name'), z.number().min(0).max(YEAR_S)).prefault({}),
+  }).prefault({}),
+  webhookUrl: httpUrl.nullable().default(null),
+  denyList: z.array(z.string().regex(LOGIN, 'expected a GitHub login (1-39 of letters, digits, -)')).max(100_000).default([]),
+  log: z.strictObject({
+    format: z.enum(['json', 'pretty']).optional(),
+    level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  }).prefault({}),
+  http: z.strictObject({
+    listen: z.string().optional(),
+    token: z.string().min(16, 'expected at least 16 characters').max(512).optional(),
+  }).prefault({}),
+});
+
+/** The validated configuration with defaults applied. */
+export type GitroastConfig = z.output<typeof configSchema>;
+/** What a config file (or flags, or env) may contain. */
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Environment variables that override the file; flags override them. */
+export const CONFIG_ENV: Readonly<Record<string, { path: string; list?: boolean }>> = {
+  GITROAST_CONCURRENCY: { path: 'concurrency' },
+  GITROAST_QUEUES: { path: 'queues', list: true },
+  GITROAST_BALANCE: { path: 'balance' },
+  GITROAST_WEBHOOK_URL: { path: 'webhookUrl' },
+  GITROAST_DENY_LIST: { path: 'denyList', list: true },
+  GITROAST_LOG_FORMAT: { path: 'log.format' },
+  GITROAST_LOG_LEVEL: { path: 'log.level' },
+  GITROAST_HTTP: { path: 'http.listen' },
+  GITROAST_HTTP_TOKEN: { path: 'http.token' },
+  GITROAST_MEMORY_LIMIT_MB: { path: 'memoryLimitMb' },
+};
+
+/** The secrets: masked whenever the configuration is shown. */
+const SECRET_PATHS = ['http.token', 'webhookUrl'];
+
+/** Where the config file is: --config, else GITROAST_CONFIG, else $XDG_CONFIG_HOME/gitroast/config.json (~/.config when unset). */
+export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): { file: string; explicit: boolean } {
+  if (flag) return { file: path.resolve(flag), explicit: true };
+  if (env.GITROAST_CONFIG) return { file: path.resolve(env.GITROAST_CONFIG), explicit: true };
+  const xdg = env.XDG_CONFIG_HOME && path.isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : path.join(os.homedir(), '.config');
+  return { file: path.join(xdg, 'gitroast', 'config.json'), explicit: false };
+}
+
+export interface LoadedConfig {
+  config: GitroastConfig;
+  /** The file read, or undefined when none exists (defaults, env and flags only). */
+  file: string | undefined;
+  /** Which source set each key path that was not a default (`file`, `env GITROAST_…`, `--flag`). */
+  sources: Record<string, string>;
+}
+
+export interface LoadOptions {
+  /** --config. */
+  configFlag?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Values from command-line flags, as dotted key path → value (e.g. `http.listen`), each with the flag's name. */
+  flags?: Record<string, { value: unknown; flag: string }>;
+}
+
+/**
+ * Load the configuration: the file (if any) ← environment ← flags, validated once with zod.
+ * Unknown keys are rejected. Any problem throws a UsageError (exit 2) naming the key path
+ * and where the bad value came from.
+ */
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const { file, explicit } = resolveConfigPath(options.configFlag, env);
+  const sources: Record<string, string> = {};
+  let raw: Record<string, unknown> = {};
+  let used: string | undefined;
+  let text: string | undefined;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' || explicit) throw new UsageError(`cannot read config file ${file}: ${code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`);
+  }
+  if (text !== undefined) {
+    used = file;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new UsageError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`config file ${file} must hold a JSON object`);
+    raw = parsed as Record<string, unknown>;
+    for (const p of leafPaths(raw)) sources[p] = 'file';
+  }
+  for (const [name, spec] of Object.entries(CONFIG_ENV)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    setPath(raw, spec.path, spec.list ? v.split(',').map((s) => s.trim()).filter(Boolean) : coerceScalar(v));
+    sources[spec.path] = `env ${name}`;
+  }
+  for (const [p, { value, flag }] of Object.entries(options.flags ?? {})) {
+    if (value === undefined) continue;
+    setPath(raw, p, value);
+    sources[p] = flag;
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const base = issue.path.map(String).join('.');
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((k) => `${base ? `${base}.` : ''}${k}: unknown key${where(`${base ? `${base}.` : ''}${k}`, sources, used)}`).join('; ');
+      }
+      const key = base || '(top level)';
+      const message = issue.code === 'invalid_key' ? `invalid key ${JSON.stringify(issue.path.at(-1))}` : issue.message;
+      return `${key}: ${message}${where(base, sources, used)}`;
+    });
+    throw new UsageError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return { config: result.data, file: used, sources };
+}
+
+function where(keyPath: string, sources: Record<string, string>, file: string | undefined): string {
+  let p = keyPath;
+  for (;;) {
+    const s = sources[p];
+    if (s && s !== 'file') return ` (from ${s})`;
+    if (s === 'file' || !p.includes('.')) break;
+    p = p.slice(0, p.lastIndexOf('.'));
+  }
+  return file ? ` (in ${file})` : '';
+}
+
+function coerceScalar(v: string): unknown {
+  if (/^-?\d+(\.\d+)?$/.test(v)) return Number(v);
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  return v;
+}
+
+function leafPaths(obj: Record<string, unknown>, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(obj)) {
+    const p = prefix ? `${prefix}.${k}` : k;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && ['trim', 'longWait', 'log', 'http'].includes(prefix || k)) out.push(...leafPaths(v as Record<string, unknown>, p));
+    else out.push(p);
+  }
+  return out;
+}
+
+function setPath(obj: Record<string, unknown>, dotted: string, value: unknown): void {
+  const parts = dotted.split('.');
+  let o = obj;
+  for (const part of parts.slice(0, -1)) {
+    const next = o[part];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) o[part] = {};
+    o = o[part] as Record<string, unknown>;
+  }
+  o[parts.at(-1)!] = value;
+}
+
+/** A copy of the configuration with secrets masked: tokens as `********`, webhook URLs as their origin. */
+export function maskConfig(config: GitroastConfig): GitroastConfig {
+  const copy = structuredClone(config);
+  if (copy.http.token) copy.http.token = '********';
+  if (copy.webhookUrl) {
+    try {
+      const u = new URL(copy.webhookUrl);
+      copy.webhookUrl = `${u.protocol}//${u.host}${u.pathname !== '/' || u.search ? '/********' : ''}`;
+    } catch {
+      copy.webhookUrl = '********';
+    }
+  }
+  return copy;
+}
+
+/** The secret key paths (for docs and tests). */
+export const SECRET_KEYS: readonly string[] = SECRET_PATHS;
+
+/**
+ * Fill a job spec's tries / backoff / timeout / retry-until from `config.jobs[spec.name]`
+ * where the spec leaves them unset (a value the caller set wins). Chain links and catch
+ * jobs get their own name's options. Use it wherever jobs are enqueued from the CLI.
+ */
+export function applyJobOptions(spec: JobSpec, config: Pick<GitroastConfig, 'jobs'>, now = Date.now()): JobSpec {
+  const o = config.jobs[spec.name];
+  const out: JobSpec = { ...spec };
+  if (o) {
+    if (out.tries === undefined && o.tries !== undefined) out.tries = o.tries;
+    if (out.backoff === undefined && o.backoff !== undefined) out.backoff = o.backoff;
+    if (out.timeoutMs === undefined && o.timeout !== undefined) out.timeoutMs = Math.round(o.timeout * 1000);
+    if (out.retryUntil === undefined && o.retryUntil !== undefined) out.retryUntil = now + Math.round(o.retryUntil * 1000);
+  }
+  if (spec.chain) out.chain = spec.chain.map((link) => applyJobOptions(link, config, now));
+  if (spec.catch) out.catch = applyJobOptions(spec.catch, config, now);
+  return out;
+}
+
+/** The grace period in seconds: graceSeconds, else the longest timeout configured. */
+export function graceSecondsOf(config: GitroastConfig): number {
+  if (config.graceSeconds !== undefined) return config.graceSeconds;
+  return Math.max(config.timeoutSeconds, ...Object.values(config.jobs).map((j) => j.timeout ?? 0));
+}
+
+/** True when a login is on the deny list (case-insensitive, as GitHub logins are). */
+export function isDenied(config: Pick<GitroastConfig, 'denyList'>, login: string): boolean {
+  const l = login.toLowerCase();
+  return config.denyList.some((d) => d.toLowerCase() === l);
+}
+
+/** Flatten nested keys to dotted paths (for text output). */
+export function flattenConfig(obj: Record<string, unknown>, prefix = ''): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  for (const [k, v] of Object.entries(obj)) {
+    const p = prefix ? `${prefix}.${k}` : k;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0) out.push(...flattenConfig(v as Record<string, unknown>, p));
+    else out.push([p, v]);
+  }
+  return out;
+}

@@ -1,0 +1,146 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { safeLine } from '../util/terminal.js';
+import { intOption, WorkFailed, type Context } from './context.js';
+import { duration, print, printJson } from './output.js';
+import type { Runner } from './program.js';
+
+/** One check of `gitroast doctor`: what was found and, when it needs attention, what to do. */
+export interface Check {
+  check: 'integrity' | 'schema' | 'wal' | 'workers' | 'leases' | 'disk' | 'permissions';
+  ok: boolean;
+  detail: string;
+  /** What to do, when not ok. */
+  action?: string;
+  /** The figures behind the detail, for --json. */
+  data?: Record<string, unknown>;
+}
+
+/** A WAL above this means checkpoints cannot finish (journal_size_limit keeps a healthy one at ≤ 64 MiB). */
+const WAL_ATTENTION_BYTES = 128 * 1024 * 1024;
+/** Below this much free space (or below the database's own size, if larger) the disk needs attention. */
+const MIN_FREE_BYTES = 100 * 1024 * 1024;
+
+function mib(bytes: number): string {
+  return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** Run a check's query; when the database cannot answer it (damage), record that as the finding. */
+function guarded<T>(checks: Check[], check: Check['check'], fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (err) {
+    checks.push({ check, ok: false, detail: `could not be checked: ${(err as Error).message}`, action: 'see the integrity finding: the database is damaged where this check reads' });
+    return undefined;
+  }
+}
+
+function size(file: string): number {
+  return fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+}
+
+export function registerDoctor(program: Command, ctx: Context, run: Runner): void {
+  program
+    .command('doctor')
+    .description('check the database: integrity, schema version, WAL size, stale daemons, stuck leases, disk space, file modes (exit 1 when something needs attention)')
+    .option('--full', 'run PRAGMA integrity_check (slower, also compares index contents) instead of quick_check')
+    .option('--stale <seconds>', 'a daemon whose heartbeat is older than this is stale (default 30)', intOption('--stale', 1, 86_400))
+    .option('--json', 'print JSON')
+    .action(run(async (opts: { full?: boolean; stale?: number; json?: boolean }) => {
+      const { openForInspection, checkIntegrity, staleWorkers, stuckLeases } = await import('../queue/health.js');
+      const { schemaVersion } = await import('../queue/index.js');
+      const { APP_MIGRATIONS } = await import('./db.js');
+      const file = ctx.dbPath;
+      const staleMs = (opts.stale ?? 30) * 1000;
+      // Read-only and whatever the schema version: doctor never migrates or repairs. Exit 3 when it cannot be read at all.
+      const db = openForInspection(file);
+      const checks: Check[] = [];
+      const now = Date.now();
+      try {
+        const integrity = checkIntegrity(db, opts.full);
+        checks.push(integrity.ok
+          ? { check: 'integrity', ok: true, detail: `${integrity.pragma} ok` }
+          : {
+              check: 'integrity', ok: false, detail: `${integrity.pragma} found damage: ${integrity.messages.slice(0, 3).join('; ')}`,
+              action: `stop the daemons, keep a copy of the damaged file, and restore the last good backup (\`gitroast backup\` makes them); \`sqlite3 ${file} .recover\` can salvage rows`,
+              data: { messages: integrity.messages },
+            });
+
+        const expected = APP_MIGRATIONS.length;
+        const version = schemaVersion(db);
+        const schema: Check = { check: 'schema', ok: version === expected, detail: `version ${version} (this gitroast: ${expected})`, data: { version, expected } };
+        if (version > expected) schema.action = 'the database was written by a newer gitroast: upgrade gitroast (this one refuses to use it)';
+        else if (version < expected) schema.action = 'run any writing command (e.g. `gitroast status`) or start the daemon to migrate it';
+        checks.push(schema);
+
+        const wal = size(`${file}-wal`);
+        checks.push(wal > WAL_ATTENTION_BYTES
+          ? {
+              check: 'wal', ok: false, detail: `the WAL is ${mib(wal)} (database ${mib(size(file))})`,
+              action: 'a long-running reader keeps checkpoints from finishing: restart monitors and daemons; the WAL shrinks at the next checkpoint',
+              data: { walBytes: wal },
+            }
+          : { check: 'wal', ok: true, detail: `${mib(wal)} (database ${mib(size(file))})`, data: { walBytes: wal } });
+
+        const stale = guarded(checks, 'workers', () => staleWorkers(db, staleMs, now));
+        if (stale) checks.push(stale.length === 0
+          ? { check: 'workers', ok: true, detail: 'no stale daemons' }
+          : {
+              check: 'workers', ok: false,
+              detail: `${stale.length} daemon${stale.length === 1 ? '' : 's'} stopped heartbeating: ${stale.slice(0, 5).map((w) => `${w.id} (pid ${w.pid} on ${w.hostname}, ${duration(now - w.heartbeatAt)} ago)`).join(', ')}`,
+              action: 'they were killed or crashed; a running daemon prunes them and recovers their jobs on its next heartbeat, so start one (`gitroast daemon`) if none runs',
+              data: { workers: stale },
+            });
+
+        const stuck = guarded(checks, 'leases', () => stuckLeases(db, staleMs, now));
+        if (stuck) checks.push(stuck.total === 0
+          ? { check: 'leases', ok: true, detail: 'no stuck leases' }
+          : {
+              check: 'leases', ok: false,
+              detail: `${stuck.total} reserved job${stuck.total === 1 ? '' : 's'} held by no live daemon: ${stuck.jobs.slice(0, 5).map((j) => `${j.id} ${j.name} (${j.why.replace('-', ' ')})`).join(', ')}`,
+              action: 'start a daemon (`gitroast daemon`): it makes them claimable again (or fails those out of tries) on its next heartbeat',
+              data: { total: stuck.total, jobs: stuck.jobs },
+            });
+      } finally {
+        db.close();
+      }
+
+      const dir = path.dirname(file);
+      const fsStat = fs.statfsSync(dir);
+      const free = fsStat.bavail * fsStat.bsize;
+      const used = size(file) + size(`${file}-wal`);
+      const needed = Math.max(MIN_FREE_BYTES, used);
+      checks.push(free < needed
+        ? {
+            check: 'disk', ok: false, detail: `${mib(free)} free in ${dir} (want at least ${mib(needed)})`,
+            action: 'free some space: when the disk fills, enqueueing fails (exit 3) and daemons wait until space returns',
+            data: { freeBytes: free, wantBytes: needed },
+          }
+        : { check: 'disk', ok: true, detail: `${mib(free)} free in ${dir}`, data: { freeBytes: free } });
+
+      const loose = [file, `${file}-wal`, `${file}-shm`]
+        .map((f) => ({ file: f, mode: fs.statSync(f, { throwIfNoEntry: false })?.mode }))
+        .filter((f): f is { file: string; mode: number } => f.mode !== undefined && (f.mode & 0o077) !== 0);
+      checks.push(loose.length === 0
+        ? { check: 'permissions', ok: true, detail: 'database files are 0600' }
+        : {
+            check: 'permissions', ok: false,
+            detail: `readable by others: ${loose.map((f) => `${f.file} (${(f.mode & 0o777).toString(8).padStart(4, '0')})`).join(', ')}`,
+            action: `chmod 600 ${loose.map((f) => f.file).join(' ')}`,
+            data: { files: loose.map((f) => ({ file: f.file, mode: (f.mode & 0o777).toString(8).padStart(4, '0') })) },
+          });
+
+      const attention = checks.filter((c) => !c.ok);
+      if (opts.json) {
+        printJson({ database: file, ok: attention.length === 0, checks });
+      } else {
+        print(`database  ${safeLine(file)}`);
+        for (const c of checks) {
+          print(`${c.ok ? 'ok       ' : 'ATTENTION'}  ${c.check.padEnd(11)}  ${safeLine(c.detail)}`);
+          if (c.action) print(`${' '.repeat(24)}→ ${safeLine(c.action)}`);
+        }
+      }
+      if (attention.length > 0) throw new WorkFailed(`${attention.length} check${attention.length === 1 ? '' : 's'} need${attention.length === 1 ? 's' : ''} attention: ${attention.map((c) => c.check).join(', ')}`);
+    }));
+}

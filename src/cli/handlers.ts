@@ -1,0 +1,68 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { addHousekeeping, Registry } from '../daemon/index.js';
+import type { Db } from '../queue/index.js';
+import type { GitroastConfig } from './config.js';
+import { UsageError } from './context.js';
+
+/** What a handler module gets at start-up. */
+export interface HandlerEnv {
+  config: GitroastConfig;
+  /** The application database; call it only when a job runs (`schedule list` never opens one). */
+  db: () => Db;
+}
+
+/** What a handler module exports: `register(registry, env)`, called once at start-up. */
+export interface HandlerModule {
+  register(registry: Registry, env: HandlerEnv): void | Promise<void>;
+}
+
+/** The analysis room: fetch-github, write-review, notify, analysis-failed, prune and the daily prune schedule. */
+const analysisModule: HandlerModule = {
+  async register(registry, { config, db }) {
+    const { registerAnalysis } = await import('../analysis/jobs.js');
+    registerAnalysis(registry, { db, config: () => ({ denyList: config.denyList, webhookUrl: config.webhookUrl ?? undefined }) });
+  },
+};
+
+/**
+ * The rooms' handler modules, loaded by `gitroast daemon` and `schedule list`. The daemon
+ * itself never imports a room: it gets a filled registry.
+ */
+export const handlerModules: Array<() => Promise<HandlerModule>> = [async () => analysisModule];
+
+function noDb(): never {
+  throw new Error('no database was opened for these handlers');
+}
+
+/**
+ * Build the registry: housekeeping schedules, the rooms' handler modules, then the modules
+ * named in GITROAST_HANDLERS (paths separated by `:`; for tests and plugins), then the
+ * config's `schedules` (a cron re-times a schedule, `false` removes it).
+ */
+export async function buildRegistry(config: GitroastConfig, db: () => Db = noDb, env: NodeJS.ProcessEnv = process.env): Promise<Registry> {
+  const registry = new Registry();
+  addHousekeeping(registry, {
+    completedMinutes: config.trim.completedMinutes, failedRowsMinutes: config.trim.failedRowsMinutes,
+    failedJobsHours: config.trim.failedJobsHours, snapshotsMinutes: config.trim.snapshotsMinutes,
+  });
+  for (const load of handlerModules) await (await load()).register(registry, { config, db });
+  for (const file of (env.GITROAST_HANDLERS ?? '').split(path.delimiter).filter(Boolean)) {
+    let mod: Partial<HandlerModule>;
+    try {
+      mod = (await import(pathToFileURL(path.resolve(file)).href)) as Partial<HandlerModule>;
+    } catch (err) {
+      throw new UsageError(`cannot load handler module ${file} (GITROAST_HANDLERS): ${(err as Error).message}`);
+    }
+    if (typeof mod.register !== 'function') throw new UsageError(`handler module ${file} (GITROAST_HANDLERS) must export a register(registry) function`);
+    await mod.register(registry, { config, db });
+  }
+  const known = new Set(registry.listSchedules().map((s) => s.name));
+  for (const [name, cron] of Object.entries(config.schedules)) {
+    const existing = registry.listSchedules().find((s) => s.name === name);
+    if (!existing) throw new UsageError(`invalid configuration: schedules.${name}: no such schedule (known: ${[...known].join(', ')})`);
+    if (cron === false) registry.unschedule(name);
+    else registry.schedule(name, cron, existing.target, existing.description);
+  }
+  return registry;
+}

@@ -1,0 +1,43 @@
+import { flushFailed, snapshotMetrics, trimJobs } from '../queue/index.js';
+import type { Registry } from './registry.js';
+
+/** Ages for the housekeeping schedules. */
+export interface HousekeepingOptions {
+  /** Delete completed (and cancelled) job rows older than this. Default 60. */
+  completedMinutes?: number;
+  /** Delete failed job rows (history) older than this. Default 10,080 (7 days). */
+  failedRowsMinutes?: number;
+  /** Delete failed_jobs entries (the actionable list) older than this. Default 168 (7 days). */
+  failedJobsHours?: number;
+  /** Delete metrics snapshots older than this. Default 10,080. */
+  snapshotsMinutes?: number;
+}
+
+/** The built-in schedules and their default cron expressions. */
+export const HOUSEKEEPING_CRONS: Readonly<Record<string, string>> = {
+  'trim-jobs': '*/5 * * * *',
+  'flush-failed': '15 * * * *',
+  'snapshot-metrics': '*/5 * * * *',
+  checkpoint: '* * * * *',
+};
+
+/**
+ * Add the housekeeping Laravel put in cron: trim completed jobs, flush old failed jobs,
+ * snapshot metrics every five minutes, and checkpoint the WAL (TRUNCATE when this daemon
+ * is idle, PASSIVE otherwise, so a busy queue never waits on it).
+ */
+export function addHousekeeping(registry: Registry, options: HousekeepingOptions = {}): void {
+  registry.schedule('trim-jobs', HOUSEKEEPING_CRONS['trim-jobs']!, ({ db, at }) => {
+    const n = trimJobs(db, { completedMinutes: options.completedMinutes ?? 60, failedMinutes: options.failedRowsMinutes ?? 10_080, snapshotMinutes: options.snapshotsMinutes ?? 10_080 }, at);
+    return `trimmed ${n} rows`;
+  }, `trim completed jobs older than ${options.completedMinutes ?? 60} min`);
+  registry.schedule('flush-failed', HOUSEKEEPING_CRONS['flush-failed']!, ({ db, at }) => `flushed ${flushFailed(db, options.failedJobsHours ?? 168, at)} failed jobs`,
+    `flush failed jobs older than ${options.failedJobsHours ?? 168} h`);
+  registry.schedule('snapshot-metrics', HOUSEKEEPING_CRONS['snapshot-metrics']!, ({ db, at }) => `wrote ${snapshotMetrics(db, 300_000, at)} snapshot rows`,
+    'snapshot throughput, runtime and wait per queue and job');
+  registry.schedule('checkpoint', HOUSEKEEPING_CRONS.checkpoint!, ({ db, idle }) => {
+    const mode = idle() ? 'TRUNCATE' : 'PASSIVE';
+    const [r] = db.pragma(`wal_checkpoint(${mode})`) as { busy: number; log: number; checkpointed: number }[];
+    return `${mode} checkpoint: ${r?.checkpointed ?? 0}/${r?.log ?? 0} frames${r?.busy ? ' (busy)' : ''}`;
+  }, 'checkpoint the WAL (TRUNCATE when idle)');
+}

@@ -1,0 +1,156 @@
+import nodeCron, { type ScheduledTask } from 'node-cron';
+import { enqueue, getSetting, immediate, stmt, type Db } from '../queue/index.js';
+import type { Logger, Schedule } from './types.js';
+
+/**
+ * Take the tick `at` of schedule `name` for this process: a guarded UPSERT on the settings
+ * table that only moves the recorded tick forward. Of several daemons firing the same tick,
+ * exactly one sees a change and runs it. Returns true when this caller won.
+ */
+export function claimTick(db: Db, name: string, at: number): boolean {
+  return immediate(db, () =>
+    stmt(db, `INSERT INTO settings (key, value) VALUES (?, ?)
+              ON CONFLICT(key) DO UPDATE SET value = excluded.value
+               WHERE CAST(settings.value AS INTEGER) < CAST(excluded.value AS INTEGER)`).run(`schedule:${name}:tick`, String(at)).changes === 1,
+  );
+}
+
+/** How a schedule's last run went, as `schedule list` shows it. */
+export interface LastRun {
+  /** The tick's time (ms epoch). */
+  at: number;
+  startedAt: number;
+  finishedAt: number;
+  ok: boolean;
+  error?: string;
+  /** The worker that ran it. */
+  by: string;
+  /** What it did, briefly (`enqueued job 12`, `trimmed 40 rows`). */
+  result?: string;
+}
+
+function recordRun(db: Db, name: string, run: LastRun): void {
+  immediate(db, () =>
+    stmt(db, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(`schedule:${name}:last`, JSON.stringify(run)),
+  );
+}
+
+/** Read a schedule's last run, or undefined when it never ran. */
+export function lastRun(db: Db, name: string): LastRun | undefined {
+  const raw = getSetting(db, `schedule:${name}:last`);
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as LastRun;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The next time (ms epoch) a cron expression fires after now, or undefined. */
+export function nextRun(cron: string): number | undefined {
+  const task = nodeCron.createTask(cron, () => {});
+  try {
+    return task.getNextRuns(1)[0]?.getTime();
+  } finally {
+    void task.destroy();
+  }
+}
+
+/** A schedule with its state, for `schedule list`. */
+export interface ScheduleRow {
+  name: string;
+  cron: string;
+  description: string;
+  lastRun: LastRun | undefined;
+  nextRunAt: number | undefined;
+}
+
+/** List schedules with their last run (from the database) and next run. */
+export function describeSchedules(db: Db, schedules: readonly Schedule[]): ScheduleRow[] {
+  return schedules.map((s) => ({ name: s.name, cron: s.cron, description: s.description, lastRun: lastRun(db, s.name), nextRunAt: nextRun(s.cron) }));
+}
+
+export interface SchedulerOptions {
+  workerId: string;
+  logger: Logger;
+  /** True when this process's worker has no job running (the checkpoint waits for that). */
+  idle: () => boolean;
+}
+
+/**
+ * Run schedules with node-cron inside the daemon. Each tick first takes the tick through
+ * claimTick, so with several daemons on one database it runs once, not once per daemon;
+ * the winner records the run (`schedule:<name>:last`). A tick whose previous run has not
+ * finished in this process is skipped (no overlap).
+ */
+export class Scheduler {
+  private tasks: ScheduledTask[] = [];
+  private readonly runs = new Set<Promise<void>>();
+
+  constructor(private readonly db: Db, private readonly schedules: readonly Schedule[], private readonly options: SchedulerOptions) {}
+
+  start(): void {
+    for (const s of this.schedules) {
+      const task = nodeCron.createTask(s.cron, (ctx) => this.fire(s, ctx.date), { name: `gitroast:${s.name}`, noOverlap: true });
+      // node-cron logs missed ticks with console.warn; a daemon busy for a second is fine.
+      task.on('execution:missed', () => {});
+      void task.start();
+      this.tasks.push(task);
+    }
+  }
+
+  /** Stop firing; resolves when the runs under way have finished. */
+  async stop(): Promise<void> {
+    for (const t of this.tasks.splice(0)) await t.destroy();
+    await Promise.allSettled([...this.runs]);
+  }
+
+  /** Run one tick now if this process wins it (exported for tests through the class). */
+  fire(s: Schedule, date: Date): Promise<void> {
+    const p = this.run(s, Math.floor(date.getTime() / 1000) * 1000);
+    this.runs.add(p);
+    void p.finally(() => this.runs.delete(p));
+    return p;
+  }
+
+  private async run(s: Schedule, at: number): Promise<void> {
+    const { logger, workerId } = this.options;
+    let won: boolean;
+    try {
+      won = claimTick(this.db, s.name, at);
+    } catch (err) {
+      logger.log('error', 'schedule.error', { schedule: s.name, error: err as Error });
+      return;
+    }
+    if (!won) {
+      logger.log('debug', 'schedule.skipped', { schedule: s.name, at: new Date(at).toISOString(), reason: 'another daemon ran this tick' });
+      return;
+    }
+    const startedAt = Date.now();
+    let ok = true;
+    let error: string | undefined;
+    let result: string | undefined;
+    try {
+      if (typeof s.target === 'function') {
+        const r = await s.target({ db: this.db, at, logger, idle: this.options.idle });
+        if (r !== undefined) result = typeof r === 'string' ? r : JSON.stringify(r);
+      } else {
+        const base = s.target.payload;
+        const schedule = { name: s.name, at };
+        const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, schedule } : base === undefined ? { schedule } : base;
+        const job = enqueue(this.db, { ...s.target, payload });
+        result = `${job.existing ? 'kept existing' : 'enqueued'} job ${job.id}`;
+      }
+    } catch (err) {
+      ok = false;
+      error = (err as Error).message;
+    }
+    const finishedAt = Date.now();
+    try {
+      recordRun(this.db, s.name, { at, startedAt, finishedAt, ok, error, by: workerId, result });
+    } catch (err) {
+      logger.log('error', 'schedule.error', { schedule: s.name, error: err as Error });
+    }
+    logger.log(ok ? 'info' : 'error', ok ? 'schedule.ran' : 'schedule.failed', { schedule: s.name, at: new Date(at).toISOString(), ms: finishedAt - startedAt, result, error });
+  }
+}

@@ -1,0 +1,859 @@
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import {
+  DEFAULT_QUEUES, TimeoutError, claimInTx, completeInTx, completeManyInTx, daemonControl, delayInTx, deregisterWorker, extendLease, failInTx, getJob,
+  heartbeat, immediate, newWorkerId, nextDueAt, onEnqueued, recoverLeases, registerWorker, releaseInTx, stmt, assertQueues,
+  type ClaimedJob, type Db, type Outcome,
+} from '../queue/index.js';
+import { allocateSlots } from './balance.js';
+import { classifyError } from './classify.js';
+import { silentLogger } from './logger.js';
+import type { Registry } from './registry.js';
+import { WorkerStats, type JobCounters } from './stats.js';
+import type { Handler, JobContext, Logger } from './types.js';
+import { WalWatcher } from './wake.js';
+
+/** Options of startWorker. Every field has a default. */
+export interface WorkerOptions {
+  /** Queues in claim order. Default high, default, low. */
+  queues?: readonly string[];
+  /** Async slots: jobs running at once. Default 10. */
+  concurrency?: number;
+  /** `strict`: claim in queue order; `auto`: share slots by pending work × runtime. Default strict. */
+  balance?: 'strict' | 'auto';
+  /** Lease length (Laravel's retry_after); extended while a job runs. Default 90,000 ms. */
+  leaseMs?: number;
+  /** Heartbeat, lease extension and stale-worker recovery interval. Default 5,000 ms. */
+  heartbeatMs?: number;
+  /** A worker whose heartbeat is older than this is pruned and its jobs recovered. Default 30,000 ms. */
+  staleMs?: number;
+  /** Safety poll, control flags and rebalancing interval. Default 1,000 ms. */
+  pollMs?: number;
+  /** Timeout of a job that sets none (nor its config nor its handler). Default 60,000 ms. */
+  defaultTimeoutMs?: number;
+  /** A per-job-name timeout from the config, in ms (overrides the handler's and the default). */
+  timeoutFor?: (name: string) => number | undefined;
+  /** Stop once nothing is ready and nothing runs. Default false. */
+  stopWhenEmpty?: boolean;
+  /** Stop after starting this many jobs (and finishing them). Default unlimited. */
+  maxJobs?: number;
+  /** Checked after every loop turn: stop (gracefully) once it returns true. */
+  until?: () => boolean;
+  /** Honour `gitroast daemon pause|continue|stop` (the settings flags). Default false; the daemon sets it. */
+  control?: boolean;
+  /** Called instead of stop() when `daemon stop` asks this worker to stop (the daemon uses it to stop everything). */
+  onStopRequested?: () => void;
+  /** Structured logger. Default silent. */
+  logger?: Logger;
+  /** Worker id. Default a fresh `w_…`. */
+  workerId?: string;
+  /** Version recorded in the workers table. Default 0.0.0. */
+  version?: string;
+  /** Watch the database's -wal file for other processes' enqueues. Default true (unless in memory). */
+  watch?: boolean;
+  /** Grace period of stop() when none is passed. Default the longest timeout known. */
+  graceMs?: number;
+  /**
+   * When the worker goes idle with at least this many row changes since its last
+   * checkpoint, run a PASSIVE checkpoint right then, so SQLite's auto-checkpoint (every
+   * 1,000 pages, inside whichever commit crosses the line) rarely lands inside a claim or an
+   * enqueue (WAKE-UP.md: a checkpoint inside a claim made it take 4-10 ms). A busy worker
+   * leaves checkpoints to SQLite. 0 turns it off. Default 200.
+   */
+  checkpointEvery?: number;
+}
+
+/** A running worker. */
+export interface WorkerHandle {
+  readonly id: string;
+  readonly stats: WorkerStats;
+  /** Jobs running now. */
+  busy(): number;
+  /** `running`, `paused` (by `daemon pause`), `stopping` or `stopped`. */
+  status(): 'running' | 'paused' | 'stopping' | 'stopped';
+  /** Why it stopped or is stopping (`stop`, `empty`, `max-jobs`, `until`, `control`…). */
+  stopReason(): string | undefined;
+  /**
+   * Stop claiming, let running jobs finish for up to `graceMs` (default the worker's grace),
+   * then abort the rest and put them back without spending an attempt; deregister.
+   * Resolves when done. Calling it again returns the same promise.
+   */
+  stop(options?: { graceMs?: number; reason?: string }): Promise<void>;
+  /** Resolves when the worker has stopped, for any reason. */
+  readonly done: Promise<void>;
+  /** Claim now if there is room (a hint, like a WAL event). */
+  wake(): void;
+}
+
+type OutcomeKind = 'retry' | 'fail' | 'delay' | 'timeout' | 'shutdown' | 'lost';
+
+interface Pending {
+  job: ClaimedJob;
+  kind: OutcomeKind;
+  error: Error;
+  until: number;
+  payload: unknown;
+  handler: Handler | undefined;
+  c: JobCounters;
+  ms: number;
+}
+
+/** One job whose handler returned a promise. */
+class Running {
+  timer: NodeJS.Timeout | undefined;
+  /** The slot was given back (timeout, lost lease, shutdown): a late result is only logged and fenced. */
+  abandoned = false;
+  leaseExpiresAt: number;
+  constructor(readonly job: ClaimedJob, readonly ctx: Ctx, readonly payload: unknown, readonly handler: Handler, readonly c: JobCounters, readonly t0: number, readonly timeoutMs: number, leaseExpiresAt: number) {
+    this.leaseExpiresAt = leaseExpiresAt;
+  }
+}
+
+class Ctx implements JobContext {
+  private controller: AbortController | undefined;
+  private abortedWith: unknown;
+  private aborted = false;
+  run: Running | undefined;
+  constructor(private readonly engine: Engine, private readonly job: ClaimedJob) {}
+  get id(): number { return this.job.id; }
+  get name(): string { return this.job.name; }
+  get queue(): string { return this.job.queue; }
+  get attempt(): number { return this.job.attempts; }
+  get maxAttempts(): number { return this.job.maxAttempts; }
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.abortedWith);
+    }
+    return this.controller.signal;
+  }
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.abortedWith = reason;
+    this.controller?.abort(reason);
+  }
+  log(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>): void {
+    this.engine.logger.log(level, event, { job: this.job.id, queue: this.job.queue, name: this.job.name, ...fields });
+  }
+  extendLease(ms?: number): boolean {
+    const len = ms ?? this.engine.leaseMs;
+    const now = Date.now();
+    const ok = extendLease(this.engine.db, this.job, len, now);
+    if (ok && this.run) this.run.leaseExpiresAt = now + len;
+    return ok;
+  }
+}
+
+/** How long to keep re-reading after a WAL event found nothing visible yet. */
+const RECHECK_MS = 1.5;
+/** A -wal event this soon after our own commit is taken for its echo. */
+const OWN_EVENT_MS = 3;
+
+const READY_SQL = `
+  SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'pending' AND queue IN (SELECT value FROM json_each(?)))
+      OR EXISTS (SELECT 1 FROM jobs WHERE state = 'delayed' AND available_at <= ?) AS ready`;
+
+/**
+ * Start a worker on `db`: register it, then claim and run jobs with `registry`'s handlers
+ * until stopped. Claims are batched (up to the free slots), and the completions of jobs that
+ * finished since the last turn are committed in the same transaction as the next claim
+ * (group commit). Waits without polling: an enqueue through `db` starts at once, another
+ * process's commit is seen through the -wal file, and a slow safety poll backs both up.
+ * The `analyze` command uses it to process its own jobs when no daemon is alive.
+ */
+export function startWorker(db: Db, registry: Registry, options: WorkerOptions = {}): WorkerHandle {
+  const engine = new Engine(db, registry, options);
+  engine.start();
+  return engine.handle;
+}
+
+class Engine {
+  readonly id: string;
+  readonly logger: Logger;
+  readonly leaseMs: number;
+  readonly stats = new WorkerStats();
+  readonly handle: WorkerHandle;
+  private readonly queues: readonly string[];
+  private readonly queuesJson: string;
+  private readonly concurrency: number;
+  private readonly balance: 'strict' | 'auto';
+  private readonly heartbeatMs: number;
+  private readonly staleMs: number;
+  private readonly pollMs: number;
+  private readonly defaultTimeoutMs: number;
+  private readonly graceMs: number;
+  private readonly logJobs: boolean;
+
+  private state: 'running' | 'stopping' | 'stopped' = 'running';
+  private reason: string | undefined;
+  private controlPaused = false;
+  private readonly startedAt = Date.now();
+  private running = 0;
+  private started = 0;
+  private readonly runningByQueue = new Map<string, number>();
+  private allocation = new Map<string, number>();
+  private readonly inflight = new Set<Running>();
+  private doneJobs: ClaimedJob[] = [];
+  private doneCounters: JobCounters[] = [];
+  private doneMs: number[] = [];
+  private outcomes: Pending[] = [];
+  private late: Running[] = [];
+  private readonly hooks = new Set<Promise<unknown>>();
+
+  private inPump = false;
+  private again = false;
+  private pumpScheduled = false;
+  private lastClaimEmpty = false;
+  private recheckUntil = 0;
+  private echoTimer: NodeJS.Timeout | undefined;
+  private lastOwnWrite = -Infinity;
+  private changesSinceCheckpoint = 0;
+  private checkpointScheduled = false;
+  private dueTimer: NodeJS.Timeout | undefined;
+  private dueAt = Infinity;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private watcher: WalWatcher | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private idleWaiter: (() => void) | undefined;
+  private stopping: Promise<void> | undefined;
+  private resolveDone!: () => void;
+
+  constructor(readonly db: Db, private readonly registry: Registry, private readonly options: WorkerOptions) {
+    this.queues = options.queues ?? DEFAULT_QUEUES;
+    assertQueues(this.queues);
+    this.queuesJson = JSON.stringify(this.queues);
+    this.concurrency = options.concurrency ?? 10;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new Error('concurrency must be a whole number of at least 1');
+    this.balance = options.balance ?? 'strict';
+    this.leaseMs = options.leaseMs ?? 90_000;
+    this.heartbeatMs = options.heartbeatMs ?? 5_000;
+    this.staleMs = options.staleMs ?? 30_000;
+    this.pollMs = options.pollMs ?? 1_000;
+    this.defaultTimeoutMs = options.defaultTimeoutMs ?? 60_000;
+    this.graceMs = options.graceMs ?? this.defaultTimeoutMs;
+    this.id = options.workerId ?? newWorkerId();
+    this.logger = options.logger ?? silentLogger;
+    this.logJobs = this.logger.enabled('info');
+    const done = new Promise<void>((resolve) => (this.resolveDone = resolve));
+    const self = this;
+    this.handle = {
+      id: this.id,
+      stats: this.stats,
+      busy: () => self.running,
+      status: () => (self.state === 'running' ? (self.controlPaused ? 'paused' : 'running') : self.state),
+      stopReason: () => self.reason,
+      stop: (o) => self.stop(o?.graceMs ?? self.graceMs, o?.reason ?? 'stop'),
+      done,
+      wake: () => self.wake(),
+    };
+  }
+
+  start(): void {
+    registerWorker(this.db, { id: this.id, pid: process.pid, hostname: os.hostname(), version: this.options.version ?? '0.0.0', queues: this.queues, concurrency: this.concurrency });
+    this.recover();
+    if (this.options.control) this.readControl();
+    this.unsubscribe = onEnqueued(this.db, () => this.wake());
+    if ((this.options.watch ?? true) && this.db.name && this.db.name !== ':memory:' && !this.db.memory) {
+      this.watcher = new WalWatcher(this.db.name, () => this.onWalEvent()).start();
+    }
+    this.pollTimer = setInterval(() => this.tick(), this.pollMs);
+    this.heartbeatTimer = setInterval(() => this.beat(), this.heartbeatMs);
+    if (this.balance === 'auto') this.rebalance();
+    this.pump(false);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Waking up
+  // -------------------------------------------------------------------------------------
+
+  /** An enqueue in this process (or an explicit hint): claim now. */
+  wake(): void {
+    if (this.state !== 'running') return;
+    this.pump(false);
+  }
+
+  /** Another process may have committed. Claim on every event (WAKE-UP.md: lost wake-ups). */
+  private onWalEvent(): void {
+    if (this.state !== 'running' || this.freeSlots() === 0) return;
+    this.pump(true);
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump(false);
+    });
+  }
+
+  private freeSlots(): number {
+    if (this.state !== 'running' || this.controlPaused) return 0;
+    let free = this.concurrency - this.running;
+    if (this.options.maxJobs !== undefined) free = Math.min(free, this.options.maxJobs - this.started);
+    return free > 0 ? free : 0;
+  }
+
+  private hasBuffered(): boolean {
+    return this.doneJobs.length > 0 || this.outcomes.length > 0 || this.late.length > 0;
+  }
+
+  /** True when a claim could find something: a ready job in our queues or a due delayed one. */
+  private readyCheck(now: number): boolean {
+    return (stmt(this.db, READY_SQL).get(this.queuesJson, now) as { ready: number }).ready === 1;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // The loop
+  // -------------------------------------------------------------------------------------
+
+  /**
+   * One or more turns of: commit what finished + claim for the free slots (one
+   * transaction), then start the claimed jobs. Jobs whose handler returns synchronously
+   * finish inside the turn and are committed with the next claim. Yields to the event loop
+   * every few turns. `check`: a hint from a WAL event or the safety poll; do a cheap read
+   * first and only take the write lock when something looks ready.
+   */
+  private pump(check: boolean): void {
+    // After stop, late results are dropped: the database would refuse them anyway.
+    if (this.state === 'stopped') return;
+    if (this.inPump) {
+      this.again = true;
+      return;
+    }
+    this.inPump = true;
+    try {
+      for (let turn = 0; ; turn++) {
+        const free = this.freeSlots();
+        const buffered = this.hasBuffered();
+        if (free === 0 && !buffered) break;
+        const now = Date.now();
+        if (check && turn === 0 && !buffered && !this.readyCheck(now)) {
+          // The event may have come a hair before the commit was visible: look once more soon.
+          this.lastClaimEmpty = true;
+          this.recheckSoon(performance.now() - this.lastOwnWrite < OWN_EVENT_MS);
+          break;
+        }
+        let claimed: ClaimedJob[];
+        try {
+          claimed = this.commitAndClaim(free, now);
+        } catch (err) {
+          this.logger.log('error', 'worker.database_error', { error: err as Error });
+          this.retryLater();
+          break;
+        }
+        for (let i = 0; i < claimed.length; i++) this.startJob(claimed[i]!, now);
+        if (free > 0) this.lastClaimEmpty = claimed.length === 0;
+        if (claimed.length < free) this.armDue(now);
+        if (claimed.length === 0 && !this.hasBuffered()) {
+          if (this.running === 0) this.idleCheckpoint();
+          break;
+        }
+        if (turn >= 15) {
+          this.schedulePump();
+          break;
+        }
+      }
+    } finally {
+      this.inPump = false;
+    }
+    if (this.again) {
+      this.again = false;
+      this.schedulePump();
+    }
+    this.checkEnd();
+  }
+
+  /**
+   * After an event whose commit was not visible yet: re-read on the next few event-loop
+   * turns for up to RECHECK_MS (a 1-2 ms timer overshoots by 4-10 ms on this VM, the
+   * publish takes microseconds). Costs CPU only right after another process's event, never
+   * while idle; the echo of our own commit (the -wal changes for our writes too) does not
+   * spin, or a busy worker would burn a core re-reading after every commit.
+   */
+  private recheckSoon(ownWrite: boolean): void {
+    if (this.recheckUntil > 0) return;
+    if (ownWrite) {
+      // Almost surely the echo of our own commit: one cheap look a little later covers the
+      // rare foreign commit that landed at the same moment, without spinning.
+      if (this.echoTimer === undefined) {
+        this.echoTimer = setTimeout(() => {
+          this.echoTimer = undefined;
+          if (this.state === 'running' && this.freeSlots() > 0 && this.readyCheck(Date.now())) this.pump(false);
+        }, 2);
+      }
+      return;
+    }
+    this.recheckUntil = performance.now() + RECHECK_MS;
+    const again = () => {
+      if (this.state !== 'running' || this.freeSlots() === 0) {
+        this.recheckUntil = 0;
+        return;
+      }
+      if (this.readyCheck(Date.now())) {
+        this.recheckUntil = 0;
+        this.pump(false);
+        return;
+      }
+      if (performance.now() < this.recheckUntil) setImmediate(again);
+      else this.recheckUntil = 0;
+    };
+    setImmediate(again);
+  }
+
+  /** Commit buffered completions and outcomes, then claim up to `free` jobs; all in one transaction. */
+  private commitAndClaim(free: number, now: number): ClaimedJob[] {
+    const doneJobs = this.doneJobs;
+    const doneCounters = this.doneCounters;
+    const doneMs = this.doneMs;
+    const outcomes = this.outcomes;
+    const late = this.late;
+    const accepted = doneJobs.length > 0 ? new Uint8Array(doneJobs.length) : undefined;
+    const results: Outcome[] = [];
+    const lateOk: boolean[] = [];
+    const db = this.db;
+    const claimed = immediate(db, () => {
+      if (doneJobs.length > 0) {
+        // One statement for the whole batch; in the rare case a lease was lost, find which.
+        if (completeManyInTx(db, doneJobs, now) === doneJobs.length) accepted!.fill(1);
+        else for (let i = 0; i < doneJobs.length; i++) accepted![i] = this.wasCompletedBy(doneJobs[i]!, now) ? 1 : 0;
+      }
+      for (const o of outcomes) results.push(this.applyOutcome(o, now));
+      for (const r of late) lateOk.push(completeInTx(db, r.job, now));
+      return free > 0 ? this.claim(free, now) : [];
+    });
+    const changes = claimed.length + doneJobs.length + outcomes.length + late.length;
+    if (changes > 0) {
+      this.lastOwnWrite = performance.now();
+      this.wrote(changes);
+    }
+    // Committed: now the buffers can go, and the side effects (logs, counters, hooks) happen.
+    if (doneJobs.length > 0) {
+      this.doneJobs = [];
+      this.doneCounters = [];
+      this.doneMs = [];
+      for (let i = 0; i < doneJobs.length; i++) {
+        const job = doneJobs[i]!;
+        if (accepted![i]) {
+          doneCounters[i]!.processed++;
+          if (this.logJobs) this.logger.log('info', 'job.completed', { job: job.id, queue: job.queue, name: job.name, attempt: job.attempts, ms: round(doneMs[i]!) });
+        } else {
+          this.logger.log('warn', 'job.result_rejected', { job: job.id, queue: job.queue, name: job.name, attempt: job.attempts, reason: 'the lease was lost (the job was recovered and may run elsewhere)' });
+        }
+      }
+    }
+    if (outcomes.length > 0) {
+      this.outcomes = [];
+      for (let i = 0; i < outcomes.length; i++) this.afterOutcome(outcomes[i]!, results[i]!, now);
+    }
+    if (late.length > 0) {
+      this.late = [];
+      for (let i = 0; i < late.length; i++) {
+        const r = late[i]!;
+        const fields = { job: r.job.id, queue: r.job.queue, name: r.job.name, attempt: r.job.attempts, token: r.job.token };
+        if (lateOk[i]) this.logger.log('warn', 'job.completed', { ...fields, late: true });
+        else this.logger.log('warn', 'job.late_result_rejected', { ...fields, reason: 'its lease was given up (timeout, lost lease or shutdown); the fencing token no longer matches' });
+      }
+    }
+    return claimed;
+  }
+
+  /** True when `job` is completed under this lease by the commit at `now` (inside that transaction). */
+  private wasCompletedBy(job: ClaimedJob, now: number): boolean {
+    const row = stmt(this.db, `SELECT state, lease_token, finished_at FROM jobs WHERE id = ?`).get(job.id) as { state: string; lease_token: number; finished_at: number | null } | undefined;
+    return row !== undefined && row.state === 'completed' && row.lease_token === job.token && row.finished_at === now;
+  }
+
+  /** Count row changes for the idle checkpoint. */
+  private wrote(changes: number): void {
+    this.changesSinceCheckpoint += changes;
+  }
+
+  /** Idle now: checkpoint (after this turn) if enough was written since the last one. */
+  private idleCheckpoint(): void {
+    const every = this.options.checkpointEvery ?? 200;
+    if (every <= 0 || this.changesSinceCheckpoint < every || this.checkpointScheduled || this.db.memory) return;
+    this.checkpointScheduled = true;
+    setImmediate(() => {
+      this.checkpointScheduled = false;
+      if (this.state !== 'running' || this.running > 0) return;
+      this.changesSinceCheckpoint = 0;
+      try {
+        this.db.pragma('wal_checkpoint(PASSIVE)');
+      } catch (err) {
+        this.logger.log('warn', 'worker.checkpoint_failed', { error: err as Error });
+      }
+    });
+  }
+
+  private applyOutcome(o: Pending, now: number): Outcome {
+    const info = { message: o.error.message, stack: o.error.stack };
+    switch (o.kind) {
+      case 'fail':
+        return failInTx(this.db, o.job, info, now);
+      case 'delay':
+        return delayInTx(this.db, o.job, o.until, o.error.message, now);
+      case 'shutdown':
+        return delayInTx(this.db, o.job, now, o.error.message, now);
+      case 'lost':
+        return { kind: 'lost' };
+      default:
+        return releaseInTx(this.db, o.job, info, now);
+    }
+  }
+
+  private afterOutcome(o: Pending, result: Outcome, now: number): void {
+    const job = o.job;
+    const base = { job: job.id, queue: job.queue, name: job.name, attempt: job.attempts };
+    switch (result.kind) {
+      case 'released':
+        o.c.released++;
+        this.logger.log('info', 'job.released', { ...base, error: o.error.message, availableAt: result.availableAt, ms: round(o.ms) });
+        if (result.availableAt > now) this.armDueAt(result.availableAt);
+        break;
+      case 'delayed':
+        if (o.kind !== 'shutdown') o.c.delayed++;
+        this.logger.log('info', o.kind === 'shutdown' ? 'job.released' : 'job.delayed', { ...base, reason: o.error.message, availableAt: result.availableAt, attemptSpent: false });
+        if (result.availableAt > now) this.armDueAt(result.availableAt);
+        break;
+      case 'failed':
+        o.c.failed++;
+        this.logger.log('error', 'job.failed', { ...base, error: result.reason, failedUuid: result.failedUuid });
+        if (o.handler?.failed) this.runHook(o.handler, o.payload, new Error(result.reason, { cause: o.error }), job);
+        break;
+      case 'lost':
+        if (o.kind !== 'lost') this.logger.log('warn', 'job.result_rejected', { ...base, reason: 'the lease was lost (the job was recovered and may run elsewhere)' });
+        break;
+      default:
+        break;
+    }
+  }
+
+  private runHook(handler: Handler, payload: unknown, error: Error, job: { id: number; name: string; queue: string }): void {
+    const p = (async () => {
+      try {
+        await handler.failed!(payload as never, error);
+      } catch (err) {
+        this.logger.log('error', 'job.failed_hook_error', { job: job.id, queue: job.queue, name: job.name, error: err as Error });
+      }
+    })();
+    this.hooks.add(p);
+    void p.finally(() => this.hooks.delete(p));
+  }
+
+  private claim(free: number, now: number): ClaimedJob[] {
+    const base = { workerId: this.id, leaseMs: this.leaseMs, now };
+    if (this.balance === 'strict' || this.queues.length === 1) return claimInTx(this.db, { ...base, queues: this.queues, limit: free });
+    let out: ClaimedJob[] = [];
+    for (const q of this.queues) {
+      const room = Math.min((this.allocation.get(q) ?? 0) - (this.runningByQueue.get(q) ?? 0), free - out.length);
+      if (room > 0) out = out.concat(claimInTx(this.db, { ...base, queues: [q], limit: room }));
+    }
+    // Work-conserving: slots a queue's share leaves unused go to whoever has work, in order.
+    if (out.length < free) out = out.concat(claimInTx(this.db, { ...base, queues: this.queues, limit: free - out.length }));
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Running one job
+  // -------------------------------------------------------------------------------------
+
+  private startJob(job: ClaimedJob, now: number): void {
+    this.running++;
+    this.started++;
+    this.runningByQueue.set(job.queue, (this.runningByQueue.get(job.queue) ?? 0) + 1);
+    const c = this.stats.counters(job.queue, job.name);
+    if (this.logJobs) this.logger.log('info', 'job.claimed', { job: job.id, queue: job.queue, name: job.name, attempt: job.attempts, waitMs: now - job.availableAt });
+    const handler = this.registry.get(job.name);
+    if (!handler) {
+      this.finishError(job, c, 0, undefined, undefined, { kind: 'fail', error: new Error(`no handler is registered for job name ${JSON.stringify(job.name)} (known: ${this.registry.names().join(', ') || 'none'})`) });
+      return;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(job.payload);
+    } catch (err) {
+      this.finishError(job, c, 0, undefined, handler, { kind: 'fail', error: new Error(`invalid payload: ${(err as Error).message}`) });
+      return;
+    }
+    const ctx = new Ctx(this, job);
+    const t0 = performance.now();
+    let result: unknown;
+    try {
+      result = handler.handle(payload, ctx);
+    } catch (err) {
+      this.finishError(job, c, performance.now() - t0, payload, handler, classifyError(err));
+      return;
+    }
+    if (result === null || typeof result !== 'object' || typeof (result as PromiseLike<unknown>).then !== 'function') {
+      // Synchronous handler: done now; committed with the next claim.
+      const ms = performance.now() - t0;
+      this.stats.runtime(c, ms);
+      this.release1(job);
+      this.doneJobs.push(job);
+      this.doneCounters.push(c);
+      this.doneMs.push(ms);
+      return;
+    }
+    const timeoutMs = job.timeoutMs ?? this.options.timeoutFor?.(job.name) ?? handler.timeoutMs ?? this.defaultTimeoutMs;
+    const run = new Running(job, ctx, payload, handler, c, t0, timeoutMs, now + this.leaseMs);
+    ctx.run = run;
+    this.inflight.add(run);
+    run.timer = setTimeout(onTimeout, timeoutMs, this, run);
+    (result as PromiseLike<unknown>).then(
+      () => this.settle(run, undefined, false),
+      (err: unknown) => this.settle(run, err, true),
+    );
+  }
+
+  /** Give a slot back. */
+  private release1(job: ClaimedJob): void {
+    this.running--;
+    this.runningByQueue.set(job.queue, (this.runningByQueue.get(job.queue) ?? 1) - 1);
+    if (this.running === 0 && this.idleWaiter) this.idleWaiter();
+  }
+
+  private finishError(job: ClaimedJob, c: JobCounters, ms: number, payload: unknown, handler: Handler | undefined, d: ReturnType<typeof classifyError> | { kind: 'fail'; error: Error }): void {
+    this.stats.runtime(c, ms);
+    this.release1(job);
+    const kind: OutcomeKind = d.kind;
+    this.outcomes.push({ job, kind, error: d.error, until: d.kind === 'delay' ? d.until : 0, payload, handler, c, ms });
+  }
+
+  private settle(run: Running, err: unknown, failed: boolean): void {
+    if (run.abandoned) {
+      // The slot was given back already; a late success is sent with its old token and the
+      // database rejects it (fencing); a late error is only logged.
+      if (!failed) this.late.push(run);
+      else this.logger.log('warn', 'job.late_error', { job: run.job.id, queue: run.job.queue, name: run.job.name, attempt: run.job.attempts, error: err as Error });
+      this.schedulePump();
+      return;
+    }
+    clearTimeout(run.timer);
+    this.inflight.delete(run);
+    const ms = performance.now() - run.t0;
+    if (failed) this.finishError(run.job, run.c, ms, run.payload, run.handler, classifyError(err));
+    else {
+      this.stats.runtime(run.c, ms);
+      this.release1(run.job);
+      this.doneJobs.push(run.job);
+      this.doneCounters.push(run.c);
+      this.doneMs.push(ms);
+    }
+    this.schedulePump();
+  }
+
+  /** The job ran past its timeout: free the slot, fire its signal, retry it (its late result is fenced). */
+  timeout(run: Running): void {
+    if (run.abandoned || !this.inflight.has(run)) return;
+    run.abandoned = true;
+    this.inflight.delete(run);
+    const ms = performance.now() - run.t0;
+    const error = new TimeoutError(`job ${run.job.id} (${run.job.name}) timed out after ${run.timeoutMs} ms`);
+    run.ctx.abort(error);
+    run.c.timedOut++;
+    this.logger.log('warn', 'job.timed_out', { job: run.job.id, queue: run.job.queue, name: run.job.name, attempt: run.job.attempts, timeoutMs: run.timeoutMs });
+    this.finishError(run.job, run.c, ms, run.payload, run.handler, { kind: 'retry', error });
+    this.schedulePump();
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Timers: delayed jobs, safety poll, heartbeats
+  // -------------------------------------------------------------------------------------
+
+  /** Arm a timer for the next delayed job (ours or another process's), if earlier than the armed one. */
+  private armDue(now: number): void {
+    const at = nextDueAt(this.db);
+    if (at !== undefined) this.armDueAt(Math.max(at, now));
+  }
+
+  private armDueAt(at: number): void {
+    if (this.state !== 'running' || at >= this.dueAt) return;
+    clearTimeout(this.dueTimer);
+    this.dueAt = at;
+    this.dueTimer = setTimeout(() => {
+      this.dueTimer = undefined;
+      this.dueAt = Infinity;
+      this.pump(false);
+    }, Math.min(2 ** 31 - 1, Math.max(0, at - Date.now()) + 1));
+  }
+
+  private retryLater(): void {
+    if (this.retryTimer || this.state === 'stopped') return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.pump(false);
+    }, Math.min(this.pollMs, 1000));
+  }
+
+  /** Safety poll: control flags, rebalancing, and a claim in case a wake-up was missed. */
+  private tick(): void {
+    if (this.state !== 'running') return;
+    try {
+      if (this.options.control) this.readControl();
+      if (this.balance === 'auto' && this.queues.length > 1) this.rebalance();
+    } catch (err) {
+      this.logger.log('error', 'worker.database_error', { error: err as Error });
+    }
+    if (this.state === 'running') this.pump(true);
+  }
+
+  private readControl(): void {
+    const control = daemonControl(this.db);
+    if (control.paused !== this.controlPaused) {
+      this.controlPaused = control.paused;
+      this.logger.log('info', control.paused ? 'worker.paused' : 'worker.continued', { busy: this.running });
+      this.beat();
+      if (!control.paused) this.pump(false);
+    }
+    if (control.stopRequestedAt !== null && control.stopRequestedAt >= this.startedAt && this.state === 'running') {
+      this.logger.log('info', 'worker.stop_requested', { requestedAt: new Date(control.stopRequestedAt).toISOString() });
+      if (this.options.onStopRequested) this.options.onStopRequested();
+      else void this.stop(this.graceMs, 'control');
+    }
+  }
+
+  private rebalance(): void {
+    const rows = stmt(this.db, `SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'pending' AND queue IN (SELECT value FROM json_each(?)) GROUP BY queue`).all(this.queuesJson) as { queue: string; n: number }[];
+    const pending = new Map(rows.map((r) => [r.queue, r.n]));
+    const loads = this.queues.map((q) => ({ queue: q, pending: pending.get(q) ?? 0, avgRuntimeMs: this.stats.avgRuntime(q) ?? 1 }));
+    const next = allocateSlots(loads, this.concurrency, this.allocation);
+    const changed = this.queues.some((q) => (next.get(q) ?? 0) !== (this.allocation.get(q) ?? 0));
+    this.allocation = next;
+    if (changed) this.logger.log('debug', 'worker.rebalanced', { slots: Object.fromEntries(next) });
+  }
+
+  /** Heartbeat, extend the leases of running jobs, recover stale workers' jobs. */
+  private beat(): void {
+    if (this.state === 'stopped') return;
+    try {
+      const status = this.state === 'stopping' ? 'stopping' : this.controlPaused ? 'paused' : 'running';
+      this.lastOwnWrite = performance.now();
+      this.wrote(1);
+      if (!heartbeat(this.db, this.id, this.running, status)) {
+        this.logger.log('warn', 'worker.reregistered', { reason: 'its registration was pruned as stale (was the process suspended?)' });
+        registerWorker(this.db, { id: this.id, pid: process.pid, hostname: os.hostname(), version: this.options.version ?? '0.0.0', queues: this.queues, concurrency: this.concurrency });
+      }
+      this.extendLeases();
+      this.recover();
+    } catch (err) {
+      this.logger.log('error', 'worker.database_error', { error: err as Error });
+    }
+  }
+
+  private extendLeases(): void {
+    if (this.inflight.size === 0) return;
+    const now = Date.now();
+    const lost: Running[] = [];
+    immediate(this.db, () => {
+      for (const run of this.inflight) {
+        if (run.leaseExpiresAt - now > this.leaseMs / 2) continue;
+        if (extendLease(this.db, run.job, this.leaseMs, now)) run.leaseExpiresAt = now + this.leaseMs;
+        else lost.push(run);
+      }
+    });
+    for (const run of lost) {
+      run.abandoned = true;
+      clearTimeout(run.timer);
+      this.inflight.delete(run);
+      run.ctx.abort(new Error(`job ${run.job.id} lost its lease (it was recovered by another worker)`));
+      this.logger.log('warn', 'job.lease_lost', { job: run.job.id, queue: run.job.queue, name: run.job.name, attempt: run.job.attempts });
+      this.outcomes.push({ job: run.job, kind: 'lost', error: new Error('lease lost'), until: 0, payload: run.payload, handler: run.handler, c: run.c, ms: 0 });
+      this.release1(run.job);
+    }
+    if (lost.length > 0) this.schedulePump();
+  }
+
+  private recover(): void {
+    const result = recoverLeases(this.db, this.staleMs);
+    if (result.prunedWorkers.length > 0) this.logger.log('warn', 'worker.pruned', { workers: result.prunedWorkers, reason: `no heartbeat for ${this.staleMs} ms` });
+    if (result.requeued.length > 0) this.logger.log('warn', 'lease.recovered', { jobs: result.requeued });
+    for (const id of result.failed) {
+      const job = getJob(this.db, id);
+      const reason = job?.errors.at(-1)?.message ?? 'its worker stopped and its tries are used up';
+      this.logger.log('error', 'job.failed', { job: id, queue: job?.queue, name: job?.name, error: reason, recovered: true });
+      const handler = job ? this.registry.get(job.name) : undefined;
+      if (job && handler?.failed) this.runHook(handler, job.payload, new Error(reason), job);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Stopping
+  // -------------------------------------------------------------------------------------
+
+  private checkEnd(): void {
+    if (this.state !== 'running') return;
+    const o = this.options;
+    if (o.until?.()) void this.stop(this.graceMs, 'until');
+    else if (o.maxJobs !== undefined && this.started >= o.maxJobs && this.running === 0 && !this.hasBuffered()) void this.stop(this.graceMs, 'max-jobs');
+    else if (o.stopWhenEmpty && this.lastClaimEmpty && this.running === 0 && !this.hasBuffered() && !this.controlPaused) void this.stop(this.graceMs, 'empty');
+  }
+
+  stop(graceMs: number, reason: string): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.state = 'stopping';
+    this.reason = reason;
+    this.stopping = this.shutdown(graceMs);
+    return this.stopping;
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
+    clearInterval(this.pollTimer);
+    clearTimeout(this.dueTimer);
+    clearTimeout(this.echoTimer);
+    this.watcher?.close();
+    this.unsubscribe?.();
+    this.logger.log('info', 'worker.stopping', { reason: this.reason, busy: this.running, graceMs });
+    this.beat();
+    if (this.running > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, graceMs);
+        this.idleWaiter = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.idleWaiter = undefined;
+    }
+    // Whatever still runs is given up: abort it and put it back without spending an attempt.
+    for (const run of [...this.inflight]) {
+      run.abandoned = true;
+      clearTimeout(run.timer);
+      this.inflight.delete(run);
+      const error = new Error(`released at shutdown after a ${graceMs} ms grace period`);
+      run.ctx.abort(error);
+      this.outcomes.push({ job: run.job, kind: 'shutdown', error, until: 0, payload: run.payload, handler: run.handler, c: run.c, ms: performance.now() - run.t0 });
+      this.release1(run.job);
+    }
+    for (let i = 0; i < 3 && this.hasBuffered(); i++) {
+      try {
+        this.commitAndClaim(0, Date.now());
+      } catch (err) {
+        this.logger.log('error', 'worker.database_error', { error: err as Error });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    if (this.hooks.size > 0) await Promise.race([Promise.allSettled([...this.hooks]), new Promise((r) => setTimeout(r, Math.min(graceMs, 10_000)))]);
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.retryTimer);
+    try {
+      deregisterWorker(this.db, this.id);
+    } catch (err) {
+      this.logger.log('error', 'worker.database_error', { error: err as Error });
+    }
+    this.state = 'stopped';
+    this.logger.log('info', 'worker.stopped', { reason: this.reason, started: this.started });
+    this.resolveDone();
+  }
+}
+
+function onTimeout(engine: Engine, run: Running): void {
+  engine.timeout(run);
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
