@@ -1,5 +1,7 @@
 import { safeLine } from '../util/terminal.js';
 
+export { duration } from '../util/format.js';
+
 /** Write one JSON value as a line to stdout. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
@@ -13,18 +15,6 @@ export function print(text: string): void {
 /** Write a diagnostic line to stderr. */
 export function info(text: string): void {
   process.stderr.write(`${text}\n`);
-}
-
-/** Format a duration in ms as a short human string (`850ms`, `12s`, `3m 4s`, `2h 5m`, `3d 4h`). */
-export function duration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${s % 60}s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h ${m % 60}m`;
-  return `${Math.floor(h / 24)}d ${h % 24}h`;
 }
 
 /**

@@ -1,20 +1,9 @@
 /** Pure formatting helpers for the monitor: durations, sparklines, bars, fitted tables. */
+import { duration } from '../util/format.js';
 import { safeLine } from '../util/terminal.js';
-import type { JobQuery } from './types.js';
 
-/** Format a duration in ms as a short string (`850ms`, `12s`, `3m 4s`, `2h 5m`, `3d 4h`); `-` for null. */
-export function duration(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
-  if (ms < 0) ms = 0;
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${s % 60}s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h ${m % 60}m`;
-  return `${Math.floor(h / 24)}d ${h % 24}h`;
-}
+export { duration };
+import type { JobQuery } from './types.js';
 
 /** `12s ago` from two times; `-` when `at` is null. */
 export function ago(at: number | null | undefined, now: number): string {
