@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { Octokit } from '@octokit/rest';
 import { DelayError, PermanentError } from '../queue/errors.js';
-import { safeText } from '../util/terminal.js';
+import { quoteUntrusted, safeText } from '../util/terminal.js';
 import {
   topOriginals,
   type EventsSummary,
@@ -78,8 +78,7 @@ export interface CollectOptions {
  */
 export function validateLogin(value: string): string | undefined {
   if (/^[A-Za-z0-9-]{1,39}$/.test(value)) return undefined;
-  const shown = JSON.stringify(safeText(value).slice(0, 60));
-  return `invalid GitHub username ${shown}: use 1–39 letters, digits or hyphens`;
+  return `invalid GitHub username ${quoteUntrusted(value)}: use 1–39 letters, digits or hyphens`;
 }
 
 /** Return the GraphQL endpoint for a REST base URL (GitHub Enterprise: /api/v3 -> /api/graphql). */

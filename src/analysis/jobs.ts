@@ -212,7 +212,11 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
       const db = getDb();
       const a = getAnalysis(db, p.analysisId);
       if (!a) return dropped(ctx, p.analysisId);
-      await postWebhook(url, webhookMessage(a), { signal: ctx.signal, fetch: deps.fetch ?? globalThis.fetch, now: now() });
+      const message = webhookMessage(a);
+      // Delivery is at least once (a daemon killed between the POST and its commit posts
+      // again): the key is the same on every repeat, so a receiver can drop duplicates.
+      const key = `${a.id}:${String(message.event)}`;
+      await postWebhook(url, message, { signal: ctx.signal, fetch: deps.fetch ?? globalThis.fetch, now: now(), idempotencyKey: key });
       ctx.log('info', 'analysis.notified', { analysis: a.id, webhook: maskUrl(url), event: a.status });
     },
   });
@@ -506,13 +510,13 @@ export function webhookMessage(a: Analysis): Record<string, unknown> {
  * POST `body` to the webhook. A 429 comes back at retry-after without spending an attempt;
  * another 4xx (a wrong URL) fails for good; 5xx and network errors are retried.
  */
-async function postWebhook(url: string, body: unknown, o: { signal: AbortSignal; fetch: typeof fetch; now: number }): Promise<void> {
+async function postWebhook(url: string, body: unknown, o: { signal: AbortSignal; fetch: typeof fetch; now: number; idempotencyKey: string }): Promise<void> {
   const where = maskUrl(url);
   let res: Response;
   try {
     res = await o.fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'gitroast' },
+      headers: { 'content-type': 'application/json', 'user-agent': 'gitroast', 'idempotency-key': o.idempotencyKey },
       body: JSON.stringify(body),
       signal: AbortSignal.any([o.signal, AbortSignal.timeout(WEBHOOK_TIMEOUT_MS)]),
     });

@@ -30,3 +30,13 @@ export function colorEnabled(stream: { isTTY?: boolean } = process.stdout): bool
   const noColor = process.env.NO_COLOR;
   return Boolean(stream.isTTY) && (noColor === undefined || noColor === '');
 }
+
+/**
+ * Quote untrusted text for an error message: JSON-style quotes with every control,
+ * bidi and zero-width character shown as a `\uXXXX` escape, so the bad value is visible
+ * and harmless (`"ada\u001b[31m"`), cut to `max` characters.
+ */
+export function quoteUntrusted(value: string, max = 60): string {
+  const cut = value.length > max ? `${value.slice(0, max)}…` : value;
+  return JSON.stringify(cut).replace(/[\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
