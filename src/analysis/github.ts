@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { Octokit } from '@octokit/rest';
 import { DelayError, PermanentError } from '../queue/errors.js';
-import { quoteUntrusted, safeText } from '../util/terminal.js';
+import { safeText } from '../util/terminal.js';
+import { validateLogin } from './login.js';
 import {
   topOriginals,
   type EventsSummary,
@@ -70,16 +71,7 @@ export interface CollectOptions {
   signal?: AbortSignal;
 }
 
-/**
- * Check a login before anything is fetched or queued: GitHub's sign-up rule is 1–39
- * letters, digits and single inner hyphens, but old accounts may break the hyphen part,
- * so anything matching ^[A-Za-z0-9-]{1,39}$ is looked up and GitHub's 404 decides.
- * Return an error message, or undefined when the login may be looked up.
- */
-export function validateLogin(value: string): string | undefined {
-  if (/^[A-Za-z0-9-]{1,39}$/.test(value)) return undefined;
-  return `invalid GitHub username ${quoteUntrusted(value)}: use 1–39 letters, digits or hyphens`;
-}
+export { validateLogin } from './login.js';
 
 /** Return the GraphQL endpoint for a REST base URL (GitHub Enterprise: /api/v3 -> /api/graphql). */
 export function graphqlUrl(baseUrl: string): string {

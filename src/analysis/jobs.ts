@@ -28,7 +28,7 @@ import {
 } from '../queue/index.js';
 import { safeLine } from '../util/terminal.js';
 import { isDenied, type AnalysisConfig } from './config.js';
-import { collectProfile, SqliteHttpCache, validateLogin } from './github.js';
+import { validateLogin } from './login.js';
 import { CATEGORIES, scoreProfile } from './score.js';
 import {
   completeAnalysis,
@@ -46,7 +46,6 @@ import {
   type Analysis,
   type AnalysisStage,
 } from './store.js';
-import { writeReview } from './writer.js';
 
 /** The job names of the analysis room. */
 export const JOB = {
@@ -169,6 +168,8 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
       setStage(db, a.id, 'fetching', now());
       stage(a.id, 'fetching');
       const e = env();
+      // The GitHub client and the model writer load on first use, not at daemon start.
+      const { collectProfile, SqliteHttpCache } = await import('./github.js');
       const snapshot = await collectProfile(p.login, {
         baseUrl: e.GITROAST_GITHUB_API_URL || undefined,
         token: e.GITHUB_TOKEN?.trim() || undefined,
@@ -197,6 +198,7 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
       }
       if (!a.snapshot || !a.scorecard) throw new PermanentError('nothing was collected from GitHub for this analysis; run it again');
       setStage(db, a.id, 'writing', now());
+      const { writeReview } = await import('./writer.js');
       const result = await writeReview({ snapshot: a.snapshot, scorecard: a.scorecard }, env(), { signal: ctx.signal, fetch: deps.fetch });
       if (!completeAnalysis(db, a.id, result.review, result.usage, result.model, now())) return dropped(ctx, a.id);
       stage(a.id, 'done');

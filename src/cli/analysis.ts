@@ -230,10 +230,9 @@ async function findAnalysis(db: Db, ref: string): Promise<Analysis> {
   let a: Analysis | undefined;
   if (UUID.test(ref)) a = store.getAnalysis(db, ref);
   else {
-    // GitHub's look-up rule (github.ts's validateLogin), without loading octokit.
-    if (!/^[A-Za-z0-9-]{1,39}$/.test(ref)) {
-      throw new UsageError(`invalid GitHub username ${JSON.stringify(safeLine(ref).slice(0, 60))}: use 1–39 letters, digits or hyphens, or pass an analysis id from \`gitroast list\``);
-    }
+    const { validateLogin } = await import('../analysis/login.js');
+    const problem = validateLogin(ref);
+    if (problem) throw new UsageError(`${problem}, or pass an analysis id from \`gitroast list\``);
     a = store.findLatestByUsername(db, ref);
   }
   if (!a) throw new WorkFailed(`no analysis ${UUID.test(ref) ? ref : `of ${ref}`} (see \`gitroast list\`)`);

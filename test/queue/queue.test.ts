@@ -75,6 +75,22 @@ describe('enqueue', () => {
     expect(ids.map((j) => getJob(db, j.id)?.name)).toEqual(['a', 'b']);
   });
 
+  it('returns each job\'s own id from a large enqueueMany, around unique jobs in the middle', () => {
+    const db = open();
+    const held = enqueue(db, { name: 'u', uniqueKey: 'held' });
+    const specs = Array.from({ length: 137 }, (_, i) => ({ name: 'a', payload: { i }, ...(i === 60 ? { uniqueKey: 'held' } : i === 61 ? { uniqueKey: 'new' } : {}), ...(i === 100 ? { delayMs: 5000, tags: ['t'] } : {}) }));
+    const out = enqueueMany(db, specs);
+    expect(out).toHaveLength(137);
+    expect(out[60]).toEqual({ id: held.id, existing: true });
+    for (const [i, e] of out.entries()) {
+      if (i === 60) continue;
+      expect(e.existing).toBe(false);
+      expect(getJob(db, e.id)?.payload).toEqual({ i });
+    }
+    expect(getJob(db, out[100]!.id)).toMatchObject({ state: 'delayed', tags: ['t'] });
+    expect(new Set(out.map((e) => e.id)).size).toBe(137);
+  });
+
   it('returns the job holding a unique key instead of making a second one, until it finishes', () => {
     const db = open();
     const first = enqueue(db, { name: 'a', uniqueKey: 'k' });
