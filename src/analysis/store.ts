@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
+import { immediate } from '../queue/index.js';
 import type { Review } from './prompt.js';
 import type { Scorecard } from './score.js';
 import type { ProfileSnapshot } from './snapshot.js';
@@ -111,11 +112,6 @@ function toAnalysis(row: Row): Analysis {
   };
 }
 
-/** Run `fn` in a BEGIN IMMEDIATE transaction. */
-function write<T>(db: Database, fn: () => T): T {
-  return db.transaction(fn).immediate();
-}
-
 /** Create a pending analysis for `username` (the canonical login when known). */
 export function createAnalysis(
   db: Database,
@@ -123,7 +119,7 @@ export function createAnalysis(
 ): Analysis {
   const id = opts.id ?? randomUUID();
   const now = opts.now ?? Date.now();
-  write(db, () =>
+  immediate(db, () =>
     db
       .prepare(
         `INSERT INTO analyses (id, username, status, stage, created_at, updated_at)
@@ -180,7 +176,7 @@ export function listAnalyses(
 
 /** Move an analysis to `stage` (processing unless done); false when there is no such row. */
 export function setStage(db: Database, id: string, stage: AnalysisStage, now = Date.now()): boolean {
-  return write(db, () =>
+  return immediate(db, () =>
     db
       .prepare(
         `UPDATE analyses SET stage = ?, status = CASE WHEN ? = 'queued' THEN status ELSE 'processing' END,
@@ -202,7 +198,7 @@ export function saveCollected(
 ): boolean {
   const { snapshot, scorecard } = data;
   const c = scorecard.categories;
-  return write(db, () =>
+  return immediate(db, () =>
     db
       .prepare(
         `UPDATE analyses SET username = @username, status = 'processing', stage = 'writing',
@@ -237,7 +233,7 @@ export function completeAnalysis(
   model: string,
   now = Date.now(),
 ): boolean {
-  return write(db, () =>
+  return immediate(db, () =>
     db
       .prepare(
         `UPDATE analyses SET status = 'completed', stage = 'done', report = ?, prompt_tokens = ?,
@@ -250,7 +246,7 @@ export function completeAnalysis(
 
 /** Mark an analysis failed with a reason (truncated to 2,000 characters). */
 export function failAnalysis(db: Database, id: string, reason: string, now = Date.now()): boolean {
-  return write(db, () =>
+  return immediate(db, () =>
     db
       .prepare(`UPDATE analyses SET status = 'failed', error = ?, completed_at = ?, updated_at = ? WHERE id = ?`)
       .run(reason.slice(0, ERROR_LIMIT), now, now, id),
@@ -259,7 +255,7 @@ export function failAnalysis(db: Database, id: string, reason: string, now = Dat
 
 /** Keep an analysis forever (pruning skips it); `kept` defaults to true. */
 export function keepAnalysis(db: Database, id: string, kept = true, now = Date.now()): boolean {
-  return write(db, () =>
+  return immediate(db, () =>
     db.prepare('UPDATE analyses SET kept = ?, updated_at = ? WHERE id = ?').run(kept ? 1 : 0, now, id),
   ).changes > 0;
 }
@@ -271,7 +267,7 @@ export function keepAnalysis(db: Database, id: string, kept = true, now = Date.n
  */
 export function pruneAnalyses(db: Database, now: number, opts: { olderThanDays?: number } = {}): number {
   const cutoff = now - (opts.olderThanDays ?? 90) * DAY_MS;
-  return write(db, () =>
+  return immediate(db, () =>
     db
       .prepare(`DELETE FROM analyses WHERE kept = 0 AND status IN ('completed', 'failed') AND created_at < ?`)
       .run(cutoff),
@@ -280,7 +276,7 @@ export function pruneAnalyses(db: Database, now: number, opts: { olderThanDays?:
 
 /** Delete cached GitHub answers fetched more than `olderThanHours` (default 24) ago. */
 export function pruneHttpCache(db: Database, now: number, olderThanHours = 24): number {
-  return write(db, () =>
+  return immediate(db, () =>
     db.prepare('DELETE FROM http_cache WHERE fetched_at < ?').run(now - olderThanHours * 3_600_000),
   ).changes;
 }
@@ -290,7 +286,7 @@ export function pruneHttpCache(db: Database, now: number, olderThanHours = 24): 
  * list); false when there is no such failed row.
  */
 export function reopenAnalysis(db: Database, id: string, now = Date.now()): boolean {
-  return write(db, () =>
+  return immediate(db, () =>
     db
       .prepare(
         `UPDATE analyses SET status = 'pending', stage = CASE WHEN overall IS NULL THEN 'queued' ELSE 'writing' END,
@@ -303,7 +299,7 @@ export function reopenAnalysis(db: Database, id: string, now = Date.now()): bool
 /** Record the queue batch that created these analyses. */
 export function setBatch(db: Database, ids: readonly string[], batchId: string): void {
   const stmt = db.prepare('UPDATE analyses SET batch_id = ? WHERE id = ?');
-  write(db, () => {
+  immediate(db, () => {
     for (const id of ids) stmt.run(batchId, id);
   });
 }
