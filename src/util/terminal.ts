@@ -5,9 +5,11 @@
 
 // CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC (ESC P|X|^|_ ... ST),
 // two-byte escapes (ESC + one char), and their 8-bit C1 forms (U+009B CSI, U+009D OSC, ...).
+// A string sequence without its terminator loses only its introducer (below, as a two-byte
+// escape or a C1 control): the text after it stays visible, with no control left in it.
 const ANSI_SEQUENCE =
   // eslint-disable-next-line no-control-regex
-  /(?:\u001b\[|\u009b)[\u0020-\u003f]*[\u0020-\u002f]*[\u0040-\u007e]?|(?:\u001b[\]PX^_]|[\u009d\u0090\u0098\u009e\u009f])[\s\S]*?(?:\u0007|\u001b\\|\u009c|$)|\u001b[\u0020-\u002f]*[\u0030-\u007e]?/g;
+  /(?:\u001b\[|\u009b)[\u0020-\u003f]*[\u0020-\u002f]*[\u0040-\u007e]?|(?:\u001b[\]PX^_]|[\u009d\u0090\u0098\u009e\u009f])[^\u0007\u001b\u009c]*(?:\u0007|\u001b\\|\u009c)|\u001b[\u0020-\u002f]*[\u0030-\u007e]?/g;
 // Every remaining C0 control but tab and newline, DEL, and every C1 control.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
