@@ -196,7 +196,9 @@ export async function idleCpu(seconds = 10): Promise<number> {
   const child = spawnDaemon(file, { GITROAST_CONFIG: '' }, []);
   try {
     await waitUntil(() => (db.prepare('SELECT COUNT(*) AS n FROM workers').get() as { n: number }).n > 0, 10_000, 'the daemon to register');
-    await new Promise((r) => setTimeout(r, 500));
+    // Let start-up settle (module compilation, the first GC of start-up garbage): the figure
+    // is what a daemon left idle for hours costs.
+    await new Promise((r) => setTimeout(r, 3000));
     const hz = 100; // USER_HZ on Linux
     const before = procTicks(child.pid!);
     const t0 = performance.now();
