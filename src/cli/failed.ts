@@ -29,14 +29,16 @@ function target(ids: readonly string[], f: FilterFlags): { uuids?: string[]; all
   return { ...(all ? { all: true } : ids.length ? { uuids: [...ids] } : {}), queue: f.queue, name: f.name, tag: f.tag };
 }
 
+/** Add the --queue / --name / --tag filters to a command. */
+function withFilters(cmd: Command): Command {
+  return cmd.option('--queue <queue>', 'only this queue').option('--name <name>', 'only this job name').option('--tag <tag>', 'only jobs with this tag');
+}
+
 export function registerFailed(program: Command, ctx: Context, run: Runner): void {
   const failed = program.command('failed').description('list, show, retry and forget failed jobs');
-  failed
+  withFilters(failed
     .command('list')
-    .description('list failed jobs, newest first')
-    .option('--queue <queue>', 'only this queue')
-    .option('--name <name>', 'only this job name')
-    .option('--tag <tag>', 'only jobs with this tag')
+    .description('list failed jobs, newest first'))
     .option('--limit <n>', 'at most this many (default 100)', intOption('--limit', 1, 100_000))
     .option('--json', 'print JSON')
     .action(run(async (opts: FilterFlags & { json?: boolean; limit?: number }) => {
@@ -65,12 +67,9 @@ export function registerFailed(program: Command, ctx: Context, run: Runner): voi
         ...(row.stack ? ['', 'stack', row.stack] : []),
       ].join('\n')));
     }));
-  failed
+  withFilters(failed
     .command('retry [uuids...]')
-    .description('retry failed jobs (uuids, `all`, or by --queue / --name / --tag): fresh copies with attempts reset')
-    .option('--queue <queue>', 'only this queue')
-    .option('--name <name>', 'only this job name')
-    .option('--tag <tag>', 'only jobs with this tag')
+    .description('retry failed jobs (uuids, `all`, or by --queue / --name / --tag): fresh copies with attempts reset'))
     .option('--json', 'print JSON')
     .action(run(async (ids: string[], opts: FilterFlags & { json?: boolean }) => {
       await checkFilter(opts);
@@ -82,12 +81,9 @@ export function registerFailed(program: Command, ctx: Context, run: Runner): voi
       const missing = filter.uuids?.filter((u) => !retried.some((r) => r.uuid === u)) ?? [];
       if (missing.length) throw new WorkFailed(`no failed job ${missing.join(', ')}`);
     }));
-  failed
+  withFilters(failed
     .command('forget [uuids...]')
-    .description('delete failed jobs (uuids, `all`, or by --queue / --name / --tag)')
-    .option('--queue <queue>', 'only this queue')
-    .option('--name <name>', 'only this job name')
-    .option('--tag <tag>', 'only jobs with this tag')
+    .description('delete failed jobs (uuids, `all`, or by --queue / --name / --tag)'))
     .option('--json', 'print JSON')
     .action(run(async (ids: string[], opts: FilterFlags & { json?: boolean }) => {
       await checkFilter(opts);
