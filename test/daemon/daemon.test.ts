@@ -158,6 +158,8 @@ describe('gitroast daemon: errors, timeouts and delays', () => {
     expect(job.attempts).toBe(1);
     const runs = notes(notesFile);
     expect(runs.map((n) => `${n.attempt} ${n.what}`)).toEqual(['1 start', '1 start', '1 done']);
+    // The job row can show completed before the daemon's log lines reach our pipe.
+    await waitFor(() => d.count('job.completed', (l) => l.job === id) === 1, 5_000, 'the completion log line');
     const started = d.logs.filter((l) => l.event === 'job.claimed' && l.job === id);
     expect(started).toHaveLength(2);
     expect(Date.parse(started[1]!.time as string) - Date.parse(delayed.time as string)).toBeGreaterThanOrEqual(300);

@@ -101,7 +101,8 @@ export function spawnDaemon(db: string, args: string[], env: NodeJS.ProcessEnv =
     }
   });
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': it fires after the last log line has been read from the pipe.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const find = (event: string, match?: (l: Record<string, unknown>) => boolean) => logs.find((l) => l.event === event && (!match || match(l)));
   return {
     child, logs, exited, stderr: () => err,
@@ -119,7 +120,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ c
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
