@@ -304,6 +304,16 @@ export function sanitize<T>(value: T): T {
   return value;
 }
 
+const SUMMARY_KEYS = ['id', 'username', 'status', 'stage', 'overallScore', 'scores', 'error', 'kept', 'batchId', 'createdAt', 'completedAt'];
+
+/** The short JSON of an analysis in lists (`list --json`, `batches show`): analysisJson without the report, on one-line errors. */
+export function analysisSummaryJson(a: Analysis): Record<string, unknown> {
+  const full = analysisJson(a);
+  const out = Object.fromEntries(SUMMARY_KEYS.map((k) => [k, full[k]]));
+  out.error = a.error === null ? null : safeLine(a.error);
+  return out;
+}
+
 /**
  * The JSON shape of an analysis: id, username, status, stage, overallScore, scores, report,
  * error and bookkeeping; with `detail`, also every signal, the deal breakers and the

@@ -74,23 +74,6 @@ function describe(item: EnqueuedAnalysis, now: number): string {
   return `${login}: completed ${duration(now - (a.completedAt ?? a.createdAt))} ago (${a.id}); use --force for a new one`;
 }
 
-/** The short JSON of an analysis in lists. */
-function summaryJson(a: Analysis): Record<string, unknown> {
-  return {
-    id: a.id,
-    username: a.username,
-    status: a.status,
-    stage: a.stage,
-    overallScore: a.overall,
-    scores: a.scores,
-    error: a.error === null ? null : safeLine(a.error),
-    kept: a.kept,
-    batchId: a.batchId,
-    createdAt: new Date(a.createdAt).toISOString(),
-    completedAt: a.completedAt === null ? null : new Date(a.completedAt).toISOString(),
-  };
-}
-
 function finished(a: Analysis | undefined): boolean {
   return !a || a.status === 'completed' || a.status === 'failed';
 }
@@ -299,8 +282,8 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       const { listAnalyses } = await import('../analysis/store.js');
       const rows = listAnalyses(ctx.db(), { status: opts.status as AnalysisStatus | undefined, limit: opts.limit ?? 20 });
       if (opts.json) {
-        const { sanitize } = await import('../analysis/report.js');
-        return printJson(sanitize(rows.map(summaryJson)));
+        const { sanitize, analysisSummaryJson } = await import('../analysis/report.js');
+        return printJson(sanitize(rows.map(analysisSummaryJson)));
       }
       if (rows.length === 0) return info('no analyses');
       const now = Date.now();
@@ -385,8 +368,8 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       const { listBatchAnalyses } = await import('../analysis/store.js');
       const analyses = listBatchAnalyses(db, b.id);
       if (opts.json) {
-        const { sanitize } = await import('../analysis/report.js');
-        return printJson({ ...b, analyses: sanitize(analyses.map(summaryJson)) });
+        const { sanitize, analysisSummaryJson } = await import('../analysis/report.js');
+        return printJson({ ...b, analyses: sanitize(analyses.map(analysisSummaryJson)) });
       }
       const state = b.cancelledAt ? 'cancelled' : b.finishedAt ? 'finished' : 'running';
       print(`batch     ${b.id}${b.name ? ` (${safeLine(b.name)})` : ''}\nstate     ${state}\njobs      ${b.total} total, ${b.pending} pending, ${b.processed} processed, ${b.failed} failed\ncreated   ${new Date(b.createdAt).toISOString()}\n`);
