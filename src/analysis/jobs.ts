@@ -25,6 +25,7 @@ import {
   ValidationError,
   type Db,
   type JobSpec,
+  type LeasedWrite,
 } from '../queue/index.js';
 import { safeLine } from '../util/terminal.js';
 import { isDenied, type AnalysisConfig } from './config.js';
@@ -68,11 +69,27 @@ const WEBHOOK_TIMEOUT_MS = 10_000;
 // ---------------------------------------------------------------------------------------
 // The registry, structurally (src/daemon/registry.ts's Registry satisfies it).
 
-/** What a handler gets besides the payload (a subset of the daemon's JobContext). */
+/**
+ * What a handler gets besides the payload (a subset of the daemon's JobContext). Every
+ * write a handler makes to the analyses goes through `commit` (with its result) or `write`
+ * (a progress stage, now): both run only while the job's lease holds, so a worker that was
+ * suspended, pruned and replaced changes nothing when it comes back.
+ */
 export interface AnalysisJobContext {
   readonly attempt: number;
   readonly signal: AbortSignal;
   log(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>): void;
+  commit(write: LeasedWrite): void;
+  write(write: LeasedWrite): Promise<boolean>;
+}
+
+/** The attempt lost its lease while running: whatever it would write is refused. */
+export class LeaseLostError extends Error {
+  readonly code = 'E_LEASE_LOST';
+  constructor(what: string) {
+    super(`the job's lease was lost (it was recovered and may run elsewhere); ${what} was not written`);
+    this.name = 'LeaseLostError';
+  }
 }
 
 /** A job handler as the daemon's registry takes it. */
@@ -161,11 +178,14 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
       const a = getAnalysis(db, p.analysisId);
       if (!a) return dropped(ctx, p.analysisId);
       if (a.status === 'completed') return;
-      // A copy retried from the failed list reopens its analysis.
-      if (a.status === 'failed') reopenAnalysis(db, a.id, now());
       // The deny list may have grown while the job waited.
       if (isDenied(p.login, config().denyList)) throw new PermanentError(new DeniedError(p.login).message);
-      setStage(db, a.id, 'fetching', now());
+      // A copy retried from the failed list reopens its analysis.
+      const started = await ctx.write((tx) => {
+        if (a.status === 'failed') reopenAnalysis(tx, a.id, now());
+        setStage(tx, a.id, 'fetching', now());
+      });
+      if (!started) throw new LeaseLostError('the fetching stage');
       stage(a.id, 'fetching');
       const e = env();
       // The GitHub client and the model writer load on first use, not at daemon start.
@@ -179,7 +199,9 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
         signal: ctx.signal,
       });
       const scorecard = scoreProfile(snapshot, snapshot.fetchedAt);
-      if (!saveCollected(db, a.id, { snapshot, scorecard }, now())) return dropped(ctx, a.id);
+      ctx.commit((tx) => {
+        if (!saveCollected(tx, a.id, { snapshot, scorecard }, now())) dropped(ctx, a.id);
+      });
       stage(a.id, 'writing');
       ctx.log('info', 'analysis.collected', { analysis: a.id, login: snapshot.user.login, requests: snapshot.requests, overall: scorecard.overall });
     },
@@ -189,18 +211,20 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
     timeoutMs: 120_000,
     async handle(p, ctx) {
       const db = getDb();
-      let a = getAnalysis(db, p.analysisId);
+      const a = getAnalysis(db, p.analysisId);
       if (!a) return dropped(ctx, p.analysisId);
       if (a.status === 'completed') return;
-      if (a.status === 'failed') {
-        reopenAnalysis(db, a.id, now());
-        a = getAnalysis(db, a.id) ?? a;
-      }
       if (!a.snapshot || !a.scorecard) throw new PermanentError('nothing was collected from GitHub for this analysis; run it again');
-      setStage(db, a.id, 'writing', now());
+      const started = await ctx.write((tx) => {
+        if (a.status === 'failed') reopenAnalysis(tx, a.id, now());
+        setStage(tx, a.id, 'writing', now());
+      });
+      if (!started) throw new LeaseLostError('the writing stage');
       const { writeReview } = await import('./writer.js');
       const result = await writeReview({ snapshot: a.snapshot, scorecard: a.scorecard }, env(), { signal: ctx.signal, fetch: deps.fetch });
-      if (!completeAnalysis(db, a.id, result.review, result.usage, result.model, now())) return dropped(ctx, a.id);
+      ctx.commit((tx) => {
+        if (!completeAnalysis(tx, a.id, result.review, result.usage, result.model, now())) dropped(ctx, a.id);
+      });
       stage(a.id, 'done');
       ctx.log('info', 'analysis.completed', { analysis: a.id, login: a.username, model: result.model, usage: result.usage });
     },
@@ -230,21 +254,23 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
       if (!a) return dropped(ctx, p.analysisId);
       if (a.status === 'completed' || a.status === 'failed') return;
       const reason = p.failure?.message ?? 'the analysis failed';
-      failAnalysis(db, a.id, reason, now());
+      // The failure and its notification commit with this job's completion, or not at all.
+      ctx.commit((tx) => {
+        if (failAnalysis(tx, a.id, reason, now())) enqueueInTx(tx, withDefaults(notifySpec(a.id, 'failed', a.username)));
+      });
       stage(a.id, 'failed');
-      immediate(db, () => enqueueInTx(db, withDefaults(notifySpec(a.id, 'failed', a.username))));
-      notifyEnqueued(db);
       ctx.log('warn', 'analysis.failed', { analysis: a.id, login: a.username, reason: safeLine(reason).slice(0, 300) });
     },
   });
 
   registry.register<Record<string, never>>(JOB.prune, {
     async handle(_p, ctx) {
-      const db = getDb();
       const t = now();
-      const analyses = pruneAnalyses(db, t, { olderThanDays: PRUNE_ANALYSES_DAYS });
-      const cached = pruneHttpCache(db, t, PRUNE_HTTP_CACHE_HOURS);
-      ctx.log('info', 'analysis.pruned', { analyses, httpCache: cached });
+      ctx.commit((tx) => {
+        const analyses = pruneAnalyses(tx, t, { olderThanDays: PRUNE_ANALYSES_DAYS });
+        const cached = pruneHttpCache(tx, t, PRUNE_HTTP_CACHE_HOURS);
+        ctx.log('info', 'analysis.pruned', { analyses, httpCache: cached });
+      });
     },
   });
 

@@ -8,7 +8,7 @@
  * - schedule: a named cron expression whose ticks run once across every daemon on the
  *   database (a guarded UPDATE decides which daemon runs a tick).
  */
-import type { JobSpec } from '../queue/index.js';
+import type { JobSpec, LeasedWrite } from '../queue/index.js';
 
 /** Log levels, most verbose first. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -39,6 +39,19 @@ export interface JobContext {
   readonly log: (level: 'debug' | 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>) => void;
   /** Extend the lease to now + `ms` (default the worker's lease length); false when the lease was lost. */
   extendLease(ms?: number): boolean;
+  /**
+   * Hand back database writes to commit with this attempt's result: they run in the
+   * transaction that completes the job, only if that completion is accepted (the lease still
+   * holds). A failed or rejected attempt's writes never run. Use it for everything a handler
+   * records as its result, so a suspended worker that comes back late changes nothing.
+   */
+  commit(write: LeasedWrite): void;
+  /**
+   * Run a write now, in its own transaction, only while this attempt holds its lease (a
+   * progress stage); resolves false, with nothing written, once the lease was lost or the
+   * attempt was given up (timeout, shutdown).
+   */
+  write(write: LeasedWrite): Promise<boolean>;
 }
 
 /**

@@ -1,9 +1,9 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
-  DEFAULT_QUEUES, TimeoutError, claimInTx, completeInTx, completeManyInTx, daemonControl, delayInTx, deregisterWorker, extendLease, failInTx, getJob,
-  heartbeat, immediate, newWorkerId, nextDueAt, onEnqueued, recoverLeases, registerWorker, releaseInTx, stmt, assertQueues,
-  type ClaimedJob, type Db, type Outcome,
+  DEFAULT_QUEUES, TimeoutError, claimInTx, completeManyInTx, completeWithWritesInTx, daemonControl, delayInTx, deregisterWorker, extendLease, failInTx, getJob,
+  heartbeat, immediate, newWorkerId, nextDueAt, onEnqueued, recoverLeases, registerWorker, releaseInTx, stmt, assertQueues, writeUnderLease,
+  type ClaimedJob, type Db, type LeasedWrite, type Outcome,
 } from '../queue/index.js';
 import { allocateSlots } from './balance.js';
 import { classifyError } from './classify.js';
@@ -98,6 +98,18 @@ interface Pending {
   ms: number;
 }
 
+/** One finished job waiting for its completion to be committed (the commit buffer's record). */
+interface Done {
+  job: ClaimedJob;
+  c: JobCounters;
+  ms: number;
+  /** The handler's writes (ctx.commit), committed with the completion or not at all. */
+  writes: LeasedWrite[] | undefined;
+  /** For the failed hook, should the writes fail the job. */
+  payload: unknown;
+  handler: Handler;
+}
+
 /** One job whose handler returned a promise. */
 class Running {
   timer: NodeJS.Timeout | undefined;
@@ -114,6 +126,8 @@ class Ctx implements JobContext {
   private abortedWith: unknown;
   private aborted = false;
   run: Running | undefined;
+  /** Writes handed back with ctx.commit, in order. */
+  writes: LeasedWrite[] | undefined;
   constructor(private readonly engine: Engine, private readonly job: ClaimedJob) {}
   get id(): number { return this.job.id; }
   get name(): string { return this.job.name; }
@@ -143,7 +157,24 @@ class Ctx implements JobContext {
     if (ok && this.run) this.run.leaseExpiresAt = now + len;
     return ok;
   }
+  commit(write: LeasedWrite): void {
+    if (typeof write !== 'function') throw new Error('ctx.commit takes a function of the database');
+    (this.writes ??= []).push(write);
+  }
+  write(write: LeasedWrite): Promise<boolean> {
+    if (this.aborted || this.run?.abandoned) return Promise.resolve(false);
+    try {
+      return Promise.resolve(writeUnderLease(this.engine.db, this.job, write));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
 }
+
+/** What became of a finished job in a commit. */
+const LOST = 0;
+const ACCEPTED = 1;
+const WRITE_FAILED = 2;
 
 /** How long to keep re-reading after a WAL event found nothing visible yet. */
 const RECHECK_MS = 1.5;
@@ -194,9 +225,7 @@ class Engine {
   private readonly runningByQueue = new Map<string, number>();
   private allocation = new Map<string, number>();
   private readonly inflight = new Set<Running>();
-  private doneJobs: ClaimedJob[] = [];
-  private doneCounters: JobCounters[] = [];
-  private doneMs: number[] = [];
+  private done: Done[] = [];
   private outcomes: Pending[] = [];
   private late: Running[] = [];
   private readonly hooks = new Set<Promise<unknown>>();
@@ -298,7 +327,7 @@ class Engine {
   }
 
   private hasBuffered(): boolean {
-    return this.doneJobs.length > 0 || this.outcomes.length > 0 || this.late.length > 0;
+    return this.done.length > 0 || this.outcomes.length > 0 || this.late.length > 0;
   }
 
   /** True when a claim could find something: a ready job in our queues or a due delayed one. */
@@ -406,44 +435,46 @@ class Engine {
 
   /** Commit buffered completions and outcomes, then claim up to `free` jobs; all in one transaction. */
   private commitAndClaim(free: number, now: number): ClaimedJob[] {
-    const doneJobs = this.doneJobs;
-    const doneCounters = this.doneCounters;
-    const doneMs = this.doneMs;
+    const done = this.done;
     const outcomes = this.outcomes;
     const late = this.late;
-    const accepted = doneJobs.length > 0 ? new Uint8Array(doneJobs.length) : undefined;
-    const results: Outcome[] = [];
-    const lateOk: boolean[] = [];
+    // Per finished job: ACCEPTED, LOST (fenced out), or WRITE_FAILED (its writes threw).
+    const status = done.length > 0 ? new Uint8Array(done.length) : undefined;
+    let results: Outcome[] = [];
+    let writeFailed: Pending[] = [];
+    let writeResults: Outcome[] = [];
+    let lateOk: boolean[] = [];
     const db = this.db;
     const claimed = immediate(db, () => {
-      if (doneJobs.length > 0) {
-        // One statement for the whole batch; in the rare case a lease was lost, find which.
-        if (completeManyInTx(db, doneJobs, now) === doneJobs.length) accepted!.fill(1);
-        else for (let i = 0; i < doneJobs.length; i++) accepted![i] = this.wasCompletedBy(doneJobs[i]!, now) ? 1 : 0;
-      }
+      // Filled afresh on every try: a transaction that throws leaves the buffers as they were.
+      results = [];
+      writeFailed = [];
+      writeResults = [];
+      lateOk = [];
+      if (done.length > 0) this.completeDone(done, status!, writeFailed, now);
       for (const o of outcomes) results.push(this.applyOutcome(o, now));
-      for (const r of late) lateOk.push(completeInTx(db, r.job, now));
+      for (const o of writeFailed) writeResults.push(this.applyOutcome(o, now));
+      for (const r of late) lateOk.push(completeWithWritesInTx(db, r.job, r.ctx.writes ?? [], now) === true);
       return free > 0 ? this.claim(free, now) : [];
     });
-    const changes = claimed.length + doneJobs.length + outcomes.length + late.length;
+    const changes = claimed.length + done.length + outcomes.length + late.length;
     if (changes > 0) {
       this.lastOwnWrite = performance.now();
       this.wrote(changes);
     }
     // Committed: now the buffers can go, and the side effects (logs, counters, hooks) happen.
-    if (doneJobs.length > 0) {
-      this.doneJobs = [];
-      this.doneCounters = [];
-      this.doneMs = [];
-      for (let i = 0; i < doneJobs.length; i++) {
-        const job = doneJobs[i]!;
-        if (accepted![i]) {
-          doneCounters[i]!.processed++;
-          if (this.logJobs) this.logger.log('info', 'job.completed', { job: job.id, queue: job.queue, name: job.name, attempt: job.attempts, ms: round(doneMs[i]!) });
-        } else {
+    if (done.length > 0) {
+      this.done = [];
+      for (let i = 0; i < done.length; i++) {
+        const { job, c, ms } = done[i]!;
+        if (status![i] === ACCEPTED) {
+          c.processed++;
+          if (this.logJobs) this.logger.log('info', 'job.completed', { job: job.id, queue: job.queue, name: job.name, attempt: job.attempts, ms: round(ms) });
+        } else if (status![i] === LOST) {
           this.logger.log('warn', 'job.result_rejected', { job: job.id, queue: job.queue, name: job.name, attempt: job.attempts, reason: 'the lease was lost (the job was recovered and may run elsewhere)' });
         }
       }
+      for (let i = 0; i < writeFailed.length; i++) this.afterOutcome(writeFailed[i]!, writeResults[i]!, now);
     }
     if (outcomes.length > 0) {
       this.outcomes = [];
@@ -459,6 +490,36 @@ class Engine {
       }
     }
     return claimed;
+  }
+
+  /**
+   * Complete the finished jobs inside the open transaction. Jobs without writes go in one
+   * statement; a job with writes completes in its own savepoint with them (both or neither).
+   * Marks each in `status`; a job whose writes threw gets a retry outcome in `writeFailed`.
+   */
+  private completeDone(done: readonly Done[], status: Uint8Array, writeFailed: Pending[], now: number): void {
+    let plain: ClaimedJob[] | undefined;
+    let plainIdx: number[] | undefined;
+    for (let i = 0; i < done.length; i++) {
+      const d = done[i]!;
+      if (d.writes === undefined) {
+        (plain ??= []).push(d.job);
+        (plainIdx ??= []).push(i);
+        continue;
+      }
+      const r = completeWithWritesInTx(this.db, d.job, d.writes, now);
+      if (r === true) status[i] = ACCEPTED;
+      else if (r === false) status[i] = LOST;
+      else {
+        status[i] = WRITE_FAILED;
+        const error = new Error(`its writes failed: ${r.message}`, { cause: r });
+        writeFailed.push({ job: d.job, kind: classifyError(r).kind === 'fail' ? 'fail' : 'retry', error, until: 0, payload: d.payload, handler: d.handler, c: d.c, ms: d.ms });
+      }
+    }
+    if (!plain) return;
+    // One statement for the whole batch; in the rare case a lease was lost, find which.
+    if (completeManyInTx(this.db, plain, now) === plain.length) for (const i of plainIdx!) status[i] = ACCEPTED;
+    else for (let k = 0; k < plain.length; k++) status[plainIdx![k]!] = this.wasCompletedBy(plain[k]!, now) ? ACCEPTED : LOST;
   }
 
   /** True when `job` is completed under this lease by the commit at `now` (inside that transaction). */
@@ -593,9 +654,7 @@ class Engine {
       const ms = performance.now() - t0;
       this.stats.runtime(c, ms);
       this.release1(job);
-      this.doneJobs.push(job);
-      this.doneCounters.push(c);
-      this.doneMs.push(ms);
+      this.done.push({ job, c, ms, writes: ctx.writes, payload, handler });
       return;
     }
     const timeoutMs = job.timeoutMs ?? this.options.timeoutFor?.(job.name) ?? handler.timeoutMs ?? this.defaultTimeoutMs;
@@ -639,9 +698,7 @@ class Engine {
     else {
       this.stats.runtime(run.c, ms);
       this.release1(run.job);
-      this.doneJobs.push(run.job);
-      this.doneCounters.push(run.c);
-      this.doneMs.push(ms);
+      this.done.push({ job: run.job, c: run.c, ms, writes: run.ctx.writes, payload: run.payload, handler: run.handler });
     }
     this.schedulePump();
   }

@@ -74,6 +74,9 @@ const INSERT_FAILED = `
   INSERT INTO failed_jobs (uuid, job_id, queue, name, payload, options, tags, batch_id, attempts, error, stack, failed_at)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
+/** Whether a lease is still held: the job is reserved under this token. */
+const HOLDS_LEASE = `SELECT 1 FROM jobs WHERE id = ? AND lease_token = ? AND state = 'reserved'`;
+
 /** Extend a lease (fenced). */
 const EXTEND = `
   UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_token = ? AND state = 'reserved'`;
@@ -305,6 +308,67 @@ export function completeManyInTx(db: Db, leases: readonly Lease[], now = Date.no
   const rows = stmt(db, COMPLETE_MANY).raw(true).all(now, `${list}]`) as [number, string | null, string | null][];
   for (const [, chain, batchId] of rows) if (chain !== null || batchId !== null) afterComplete(db, chain, batchId, now);
   return rows.length;
+}
+
+// ---------------------------------------------------------------------------------------
+// Fenced handler writes: a handler's own database writes commit only under its lease
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Database writes a handler hands back with its result (an analysis row, say). They run
+ * inside the transaction that completes the job, and only when that completion is accepted:
+ * a worker that lost its lease (suspended, pruned, its job recovered and finished elsewhere)
+ * changes nothing. Synchronous, like every write transaction here.
+ */
+export type LeasedWrite = (db: Db) => void;
+
+/** Marks a savepoint rolled back because the lease was lost. */
+const LEASE_LOST = Symbol('lease lost');
+
+/**
+ * Complete a leased job and run `writes` after it, in one savepoint of the caller's
+ * transaction: both or neither. Returns true when completed, false when the lease was lost
+ * (nothing written), or the error a write threw (nothing written, the lease still held, so
+ * the caller can release or fail the job). Caller holds the transaction.
+ */
+export function completeWithWritesInTx(db: Db, lease: Lease, writes: readonly LeasedWrite[], now = Date.now()): boolean | Error {
+  try {
+    // A nested better-sqlite3 transaction is a SAVEPOINT: a throw rolls back only this job.
+    savepoint(db, () => {
+      if (!completeInTx(db, lease, now)) throw LEASE_LOST;
+      for (const write of writes) write(db);
+    });
+    return true;
+  } catch (err) {
+    if (err === LEASE_LOST) return false;
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/**
+ * Run `write` now in its own transaction, only while `lease` is held (the job is reserved
+ * under its token); false, with nothing written, when the lease was lost. For a handler's
+ * writes that cannot wait for its completion (a progress stage).
+ */
+export function writeUnderLease(db: Db, lease: Lease, write: LeasedWrite): boolean {
+  return immediate(db, () => {
+    if (!stmt(db, HOLDS_LEASE).get(lease.id, lease.token)) return false;
+    write(db);
+    return true;
+  });
+}
+
+const savepoints = new WeakMap<Db, (fn: () => void) => void>();
+
+/** Run `fn` in a savepoint of the open transaction: a throw undoes only what `fn` wrote. */
+function savepoint(db: Db, fn: () => void): void {
+  let run = savepoints.get(db);
+  if (!run) {
+    const tx = db.transaction((f: () => void) => f());
+    run = (f) => tx(f);
+    savepoints.set(db, run);
+  }
+  run(fn);
 }
 
 interface LeasedRow {

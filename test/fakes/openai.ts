@@ -40,6 +40,8 @@ export interface FakeOpenAI {
   requests: LoggedChat[];
   /** Replace the remaining behaviours. */
   setBehaviours(list: OpenAIBehaviour[]): void;
+  /** Hold every answer this many ms before sending it (0: answer at once). */
+  setLatency(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -130,6 +132,7 @@ function answer(b: OpenAIBehaviour, body: ChatRequest): [number, unknown, Record
 /** Start the fake on 127.0.0.1 with a free port. */
 export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   let behaviours = [...(opts.behaviours ?? ['valid'])];
+  let latencyMs = 0;
   const requests: LoggedChat[] = [];
 
   function next(): OpenAIBehaviour {
@@ -152,7 +155,8 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       return send(401, { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' } });
     }
     const [status, data, extra] = answer(next(), body);
-    send(status, data, extra);
+    if (latencyMs > 0) setTimeout(() => send(status, data, extra), latencyMs);
+    else send(status, data, extra);
   }
 
   const server = createServer((req, res) => {
@@ -166,6 +170,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
     url: `${origin}/v1`,
     requests,
     setBehaviours: (list) => void (behaviours = [...list]),
+    setLatency: (ms) => void (latencyMs = ms),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
