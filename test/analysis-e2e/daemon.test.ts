@@ -17,8 +17,18 @@ describe('gitroast analyze with a daemon running', () => {
     // Every job of the chain was claimed by the daemon, not run inline by the CLI.
     await waitFor(() => daemon.count('job.completed', (l) => l.name === 'notify') === 1, 10_000, 'notify completed by the daemon');
     for (const name of ['fetch-github', 'write-review', 'notify']) expect(daemon.count('job.completed', (l) => l.name === name)).toBe(1);
-    const workers = w.query<{ reserved_by: string | null }>('SELECT DISTINCT reserved_by FROM jobs');
-    expect(workers.every((x) => x.reserved_by === null)).toBe(true);
+    // Each link ran once, on its first attempt, and was recorded as finished.
+    const jobs = w.query<{ name: string; state: string; attempts: number; finished_at: number | null }>(
+      'SELECT name, state, attempts, finished_at FROM jobs ORDER BY id',
+    );
+    expect(jobs.map(({ name, state, attempts }) => ({ name, state, attempts }))).toEqual(
+      ['fetch-github', 'write-review', 'notify'].map((name) => ({ name, state: 'completed', attempts: 1 })),
+    );
+    for (const j of jobs) expect(j.finished_at).toEqual(expect.any(Number));
+    const [analysis] = w.query<{ status: string; stage: string; overall: number | null; report: string | null }>(
+      'SELECT status, stage, overall, report FROM analyses',
+    );
+    expect(analysis).toMatchObject({ status: 'completed', stage: 'done', overall: expect.any(Number), report: expect.stringMatching(/\S/) });
     daemon.child.kill('SIGTERM');
     expect(await daemon.exited).toBe(0);
   }, 60_000);

@@ -49,13 +49,6 @@ describe('scoreProfile', () => {
     expect(scoreProfile(snap, NOW).formulaVersion).toBe(FORMULA_VERSION);
   });
 
-  it('computes the overall score as the 0.15/0.30/0.20/0.20/0.15 weighted mean', () => {
-    const card = scoreProfile(makeSnapshot(NOW), NOW);
-    const c = card.categories;
-    const want = Math.round(0.15 * c.profile.score + 0.3 * c.projects.score + 0.2 * c.consistency.score + 0.2 * c.technical.score + 0.15 * c.community.score);
-    expect(card.overall).toBe(want);
-  });
-
   it('keeps every score within 0..100 and every signal with evidence', () => {
     const card = scoreProfile(makeSnapshot(NOW), NOW);
     for (const c of Object.values(card.categories)) expect(c.score).toBeGreaterThanOrEqual(0);
@@ -151,6 +144,145 @@ describe('scoreProfile', () => {
     expect(m).toBeGreaterThan(e!);
     expect(s).toBeGreaterThanOrEqual(80);
     expect(e).toBeLessThan(25);
+  });
+});
+
+/**
+ * Profiles scored by hand from src/analysis/FORMULA.md, each term written out; the numbers
+ * below are not computed from the code's weights. sat(v, f) = log10(1 + v) / log10(1 + f),
+ * capped at 1. NOW is 2026-11-20T12:00Z; makeRepo's defaults: description, README 1,500 B,
+ * MIT, 1 topic, no homepage, pushed 10 days ago, created 400 days ago, 500 KB, TypeScript,
+ * root files LICENSE, package.json, package-lock.json, src, test.
+ */
+describe('hand-worked scores (FORMULA.md)', () => {
+  const scores = (card: Scorecard) => Object.fromEntries(Object.entries(card.categories).map(([k, c]) => [k, c.score]));
+
+  it('scores an empty profile 0 everywhere, with no NaN from the zero denominators', () => {
+    // Edge case: no repositories, so originals / non-empty repositories, licensed / originals
+    // and language shares all divide by zero; each must give 0 (a NaN would poison the sums).
+    const base = makeSnapshot(NOW);
+    const card = scoreProfile(
+      makeSnapshot(NOW, {
+        user: { ...base.user, name: null, bio: null, blog: null, location: null, followers: 0, following: 0 },
+        repos: [],
+        profileReadme: null,
+        events: { total: 0, byType: {}, daysActive: 0, windowDays: 30, externalRepos: [], latestAt: null },
+      }),
+      NOW,
+    );
+    // profile     0 of 85 (pinned needs a token)                        = 0, low
+    // projects    sat(0,10) 0 + three missing tops 0 + share 0 of 0       = 0 of 100 = 0
+    // consistency months 0 + recency (no activity) 0 + events 0 + years 0 = 0 of 65 = 0, low
+    // technical   languages 0 + hygiene (nothing to inspect) 0 + volume 0 + licensed 0 = 0
+    // community   followers 0 + stars 0 + forks 0 + external 0          = 0 of 80 = 0, low
+    // overall 0
+    expect(scores(card)).toEqual({ profile: 0, projects: 0, consistency: 0, technical: 0, community: 0 });
+    expect(card.overall).toBe(0);
+    expect(Object.fromEntries(Object.entries(card.categories).map(([k, c]) => [k, c.confidence]))).toEqual({
+      profile: 'low', projects: 'high', consistency: 'low', technical: 'high', community: 'low',
+    });
+    expect(ids(card)).toEqual(['no_original_repos', 'no_profile_readme', 'empty_bio', 'inactive_year']);
+  });
+
+  it('scores the middling profile without a token', () => {
+    // makeSnapshot(NOW): name Mo, a 40-character bio, 800-byte profile README, website,
+    // Berlin; alpha (30 stars, 2 forks) and beta (Go, 5 stars, 2 forks, no license, no
+    // topics) are originals, gamma is a non-empty fork; 40 followers, following 35; events:
+    // 4 active days, the latest 2 days ago; no GraphQL.
+    const card = scoreProfile(makeSnapshot(NOW), NOW);
+    // profile: name 5 + bio 40/40 × 15 = 15 + README 15 + substance 800/1500 × 15 = 8
+    //   + website 10 + location 5 + company 0 + social 0 + contact 0 = 58 of 85 (no pinned)
+    //   → 100 × 58 / 85 = 68.24 → 68
+    // projects: originals sat(2,10) = 0.4771/1.0414 = 0.4582 × 20 = 9.16
+    //   top 1 alpha: .15 desc + .25 × 1500/2000 = .1875 + .15 license + .1 × 1/3 = .0333
+    //     + 0 homepage + .15 pushed + .15 × sat(30,100) = .15 × 1.4914/2.0043 = .1116
+    //     = .7824 × 20 = 15.65
+    //   top 2 beta: .15 + .1875 + 0 + 0 + 0 + .15 + .15 × sat(5,100) = .15 × .3882 = .0582
+    //     = .5457 × 20 = 10.91
+    //   top 3: none = 0; share 2 of 3 non-empty × 20 = 13.33
+    //   9.16 + 15.65 + 10.91 + 0 + 13.33 = 49.06 → 49 (3 repositories: no fork cap)
+    // consistency: months (pushes 10 d, creations 400 d, event 2 d ago) = 1 of 12 → 1/10 × 20 = 2
+    //   + recency 2 days → 20 + events 4/12 × 10 = 3.33 + years {2025, 2026} 2/5 × 15 = 6
+    //   = 31.33 of 65 (no calendar) → 48.21 → 48
+    // technical: languages TypeScript 50%, Go 50% → 2/4 × 30 = 15
+    //   + hygiene: alpha and beta each tests, lockfile, license (a LICENSE file) = 3/5 → .6 × 40 = 24
+    //   + volume sat(1000 KB, 20000) = 3.0004/4.3011 = .6976 × 20 = 13.95
+    //   + licensed 1 of 2 × 10 = 5  = 57.95 → 58
+    // community: followers sat(40,500) = 1.6128/2.6998 = .5974 × 25 = 14.93
+    //   + stars sat(35,1000) = 1.5563/3.0004 = .5187 × 25 = 12.97
+    //   + forks sat(4,200) = .6990/2.3032 = .3035 × 10 = 3.03 + external 0
+    //   = 30.94 of 80 (no reviews, no organisations) → 38.67 → 39
+    // overall: .15 × 68 + .3 × 49 + .2 × 48 + .2 × 58 + .15 × 39
+    //   = 10.2 + 14.7 + 9.6 + 11.6 + 5.85 = 51.95 → 52
+    expect(scores(card)).toEqual({ profile: 68, projects: 49, consistency: 48, technical: 58, community: 39 });
+    expect(card.overall).toBe(52);
+  });
+
+  it('scores a follow-farming, fork-heavy profile with a token and a one-month burst', () => {
+    // Edge cases where a plausible bug would show (no earlier scoring bug is in the history):
+    // exactly 80% forks (the cap is "80% or more"), follow farming zeroing followers, the
+    // burst penalty counted in the points but not in the maximum, and a contribution on the
+    // calendar's first day that lies inside the 12 months but outside the last 52 weeks.
+    const start = Date.parse('2025-11-21T00:00:00Z'); // calendar day 0; day 364 is 2026-11-20
+    const dayOf = (iso: string) => Math.round((Date.parse(`${iso}T00:00:00Z`) - start) / 86_400_000);
+    const calendar = Array.from({ length: 365 }, () => 0);
+    for (const d of ['2025-11-21', '2026-03-01', '2026-06-09', '2026-09-17']) calendar[dayOf(d)] = 1;
+    for (let d = dayOf('2026-11-06'); d <= dayOf('2026-11-10'); d++) calendar[d] = 5;
+    expect([dayOf('2026-03-01'), dayOf('2026-06-09'), dayOf('2026-09-17'), dayOf('2026-11-06')]).toEqual([100, 200, 300, 350]);
+    const base = makeSnapshot(NOW);
+    const card = scoreProfile(
+      makeSnapshot(NOW, {
+        user: { ...base.user, login: 'fork-farmer', name: 'Fen', bio: 'Forks everything', blog: null, location: null, company: 'ACME', hireable: true, followers: 20, following: 2000 },
+        profileReadme: { text: '# Hi', length: 3000 },
+        repos: [
+          makeRepo(NOW, { name: 'mine', stars: 99, forks: 10, readmeLength: 1000, topics: ['a', 'b'], homepage: 'https://mine.example' }),
+          makeRepo(NOW, { name: 'also', language: 'Go' }),
+          ...Array.from({ length: 8 }, (_, i) => makeRepo(NOW, { name: `fork${i}`, fork: true, stars: 0, forks: 0 })),
+        ],
+        events: { total: 6, byType: { PushEvent: 6 }, daysActive: 6, windowDays: 30, externalRepos: [], latestAt: daysAgo(NOW, 2) },
+        graphql: makeGraphql(NOW, {
+          calendar,
+          calendarStart: '2025-11-21',
+          pinned: ['a', 'b', 'c', 'd'],
+          reviewContributions: 40,
+          issueContributions: 10,
+          repositoriesContributedTo: 10,
+          organizations: 3,
+        }),
+      }),
+      NOW,
+    );
+    // profile: name 5 + bio 16/40 × 15 = 6 + README 15 + substance 3000 ≥ 1500 → 15 + website 0
+    //   + location 0 + company 5 + social (a GraphQL social account) 5 + contact (hireable) 10
+    //   + pinned 4/4 × 15 = 15  = 76 of 100 → 76
+    // projects: originals sat(2,10) = .4582 × 20 = 9.16
+    //   top 1 mine: .15 + .25 × 1000/2000 = .125 + .15 + .1 × 2/3 = .0667 + .05 homepage + .15
+    //     + .15 × sat(99,100) = .15 × 2/2.0043 = .1497  = .8413 × 20 = 16.83
+    //   top 2 also: .15 + .1875 + .15 + .0333 + 0 + .15 + .15 × sat(10,100) = .15 × 1.0414/2.0043
+    //     = .0779  = .7488 × 20 = 14.98
+    //   top 3: none = 0; share 2 of 10 × 20 = 4
+    //   9.16 + 16.83 + 14.98 + 0 + 4 = 44.97 → 45, capped at 30: 8 of 10 repositories are forks (80%)
+    // consistency: weeks: 7-day blocks back from day 364 hold days 350 and 351–354 (two blocks),
+    //   300, 200 and 100; day 0 is before the 52nd block (days 1–7) → 5/40 × 35 = 4.375
+    //   + months: 30.42-day buckets back from now: 10–14 d → 0, 64 d → 2, 164 d → 5, 264 d → 8,
+    //   364 d → 11 = 5 → 5/10 × 20 = 10 + recency (event 2 days ago) 20 + events 6/12 × 10 = 5
+    //   + years 3 (2024–2026) → 3/5 × 15 = 9 + burst: 25 of 29 contributions in 2026-11 (> half
+    //   of ≥ 20) → −15  = 33.375 of 100 (the penalty has no maximum) → 33
+    // technical: languages TypeScript, Go → 2/4 × 30 = 15 + hygiene .6 × 40 = 24 (forks are not
+    //   top projects) + volume sat(1000 KB of originals, 20000) = 13.95 + licensed 2/2 × 10 = 10
+    //   = 62.95 → 63
+    // community: followers 0 (following 2000 ≥ 300 and ≥ 10 × 20: follow farming)
+    //   + stars sat(109,1000) = 2.0414/3.0004 = .6804 × 25 = 17.01 (99 < 100: not suspicious)
+    //   + forks sat(12,200) = 1.1139/2.3032 = .4837 × 10 = 4.84 + external sat(10,10) × 20 = 20
+    //   + reviews and issues sat(50,50) × 10 = 10 + organisations 3/2 capped → 10
+    //   = 61.85 of 100 → 62
+    // overall: .15 × 76 + .3 × 30 + .2 × 33 + .2 × 63 + .15 × 62
+    //   = 11.4 + 9 + 6.6 + 12.6 + 9.3 = 48.9 → 49
+    expect(scores(card)).toEqual({ profile: 76, projects: 30, consistency: 33, technical: 63, community: 62 });
+    expect(card.categories.projects.cap).toEqual({ at: 30, reason: '8 of 10 repositories are forks' });
+    expect(card.overall).toBe(49);
+    expect(Object.values(card.categories).every((c) => c.confidence === 'high')).toBe(true);
+    expect(ids(card)).toEqual(['mostly_forks', 'follow_farming']);
   });
 });
 

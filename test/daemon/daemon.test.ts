@@ -89,11 +89,16 @@ describe('gitroast daemon: crashes and shutdown', () => {
     await waitFor(() => notes(notesFile).some((n) => n.what === 'start'), 10_000, 'the job to start');
     d.child.kill('SIGINT');
     await d.waitLog('worker.stopping');
-    const t0 = Date.now();
+    let code: number | null | undefined;
+    void d.exited.then((c) => (code = c));
     d.child.kill('SIGINT');
-    expect(await d.exited).toBe(130);
-    expect(Date.now() - t0).toBeLessThan(3000);
+    // "At once" is shown by the outcome: the 30 s job never finished (still reserved, no
+    // `done` note) although the grace period would have waited for it. The 10 s wait is a
+    // hang guard only (about 10x a normal exit), well short of the job's 30 s.
+    await waitFor(() => code !== undefined, 10_000, 'the daemon to exit on the second SIGINT');
+    expect(code).toBe(130);
     expect(getJob(db, id)?.state).toBe('reserved');
+    expect(notes(notesFile).map((n) => n.what)).toEqual(['start']);
     expect(d.count('daemon.exit_now')).toBe(1);
   });
 
@@ -182,18 +187,19 @@ describe('gitroast daemon: errors, timeouts and delays', () => {
 });
 
 describe('gitroast daemon: pause, continue, stop', () => {
-  it('honours queue pause and continue within a second', async () => {
-    const { dbPath, db, cfg, env } = setup();
+  it('honours queue pause, and runs the job on continue without waiting for the safety poll', async () => {
+    // A 60 s safety poll: within this test only a wake-up on the database's change can start the job.
+    const { dbPath, db, cfg, env } = setup({ pollSeconds: 60 });
     const d = spawnDaemon(dbPath, ['--config', cfg], env);
     await d.waitLog('daemon.started');
     expect((await runCli(['--db', dbPath, 'queue', 'pause', 'default'])).code).toBe(0);
     const { id } = enqueue(db, { name: 'noop' });
-    await new Promise((r) => setTimeout(r, 600)); // six safety polls and many WAL events
+    await new Promise((r) => setTimeout(r, 600)); // many WAL events, each a chance to claim
     expect(getJob(db, id)?.state).toBe('pending');
-    const t0 = Date.now();
     expect((await runCli(['--db', dbPath, 'queue', 'continue', 'default'])).code).toBe(0);
-    await waitFor(() => getJob(db, id)?.state === 'completed', 5_000, 'the job to run after continue');
-    expect(Date.now() - t0).toBeLessThan(2_000);
+    // A hang guard only (about 10x the usual wake-up), far short of the 60 s poll; the
+    // latency itself is measured by `npm run bench` (latency_cross_*).
+    await waitFor(() => getJob(db, id)?.state === 'completed', 10_000, 'the job to run after continue');
     d.child.kill('SIGTERM');
     expect(await d.exited).toBe(0);
   });

@@ -360,12 +360,35 @@ describe('batches', () => {
 });
 
 describe('completing many', () => {
-  it('completes a batch of leases in one transaction and counts only the valid ones', () => {
+  it('completes the valid leases and leaves a job with a bad lease reserved with its token', () => {
     const db = open();
     enqueueMany(db, Array.from({ length: 10 }, () => ({ name: 'a' })));
     const jobs = claim(db, { workerId: W, limit: 10 });
     const leases = jobs.map((j, i) => (i === 3 ? { id: j.id, token: 999 } : j));
-    expect(completeMany(db, leases)).toBe(9);
+    expect(completeMany(db, leases, 5_000)).toBe(9);
+    const bad = jobs[3]!;
+    expect(getJob(db, bad.id)).toMatchObject({ state: 'reserved', reservedBy: W, leaseToken: bad.token, finishedAt: null });
+    for (const j of jobs.filter((_, i) => i !== 3)) expect(getJob(db, j.id)).toMatchObject({ state: 'completed', reservedBy: null, finishedAt: 5_000 });
+    // The rightful holder can still complete it.
+    expect(complete(db, bad)).toBe(true);
+  });
+
+  it('runs in one transaction: a failure in the middle leaves every row as it was', () => {
+    const db = open();
+    enqueueMany(db, [{ name: 'a' }, { name: 'b' }, { name: 'c', chain: [{ name: 'next' }] }, { name: 'd' }, { name: 'e' }]);
+    const jobs = claim(db, { workerId: W, limit: 5 });
+    expect(jobs).toHaveLength(5);
+    // The next link of `c` is enqueued after the completing statement has run; make that insert fail.
+    db.exec(`CREATE TEMP TRIGGER fail_next_link BEFORE INSERT ON jobs WHEN NEW.name = 'next' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+    const rows = () => db.prepare('SELECT * FROM jobs ORDER BY id').all();
+    const before = rows();
+    expect(() => completeMany(db, jobs)).toThrow(/injected failure/);
+    expect(rows()).toEqual(before);
+    expect(jobs.map((j) => getJob(db, j.id)?.state)).toEqual(['reserved', 'reserved', 'reserved', 'reserved', 'reserved']);
+    // Once the fault is gone the same leases complete, so nothing was spent by the failed try.
+    db.exec('DROP TRIGGER fail_next_link');
+    expect(completeMany(db, jobs)).toBe(5);
+    expect(listJobs(db, { state: 'pending' }).map((j) => j.name)).toEqual(['next']);
   });
 });
 

@@ -27,9 +27,11 @@ interface Row {
     analysis: 'completed' | 'failed';
     /** attempts and final state of each job of the chain. */
     jobs: Record<string, { attempts: number; state: string }>;
-    /** Bounds on the whole command's wall time, ms. */
+    /**
+     * Least wall time of the whole command, ms: proves a backoff or delay was waited out.
+     * No upper bound: load can stretch any run, and time targets live in `npm run bench`.
+     */
     minMs?: number;
-    maxMs?: number;
     /** How many times GitHub was asked for the user, the model was asked, the webhook was called. */
     userCalls?: number;
     modelCalls?: number;
@@ -74,7 +76,9 @@ const ROWS: Row[] = [
     name: 'GitHub answers slower than the job\'s 3 s timeout: the attempt is cut at the timeout and retried',
     github: () => [{ delayMs: 10_000 }],
     jobs: { 'fetch-github': { timeout: 3, backoff: [0.2] } },
-    expect: { code: 0, analysis: 'completed', jobs: { 'fetch-github': ok(2), 'write-review': ok(), notify: ok() }, minMs: 3000, maxMs: 10_000, userCalls: 2, errors: /time|abort/i },
+    // The cut shows in the outcome, not a clock: had the attempt waited for the 10 s answer it
+    // would have completed on attempt 1, and the error names the 3 s timeout that fired.
+    expect: { code: 0, analysis: 'completed', jobs: { 'fetch-github': ok(2), 'write-review': ok(), notify: ok() }, minMs: 3000, userCalls: 2, errors: /timed out after 3000 ms/ },
   },
   {
     name: 'the model answers 429 with retry-after 2: delayed 2 s, no attempt spent, GitHub not asked again',
@@ -119,6 +123,7 @@ const ROWS: Row[] = [
 
 describe('faults from outside (one analysis through `gitroast analyze`, the loopback fakes, and the queue)', () => {
   for (const row of ROWS) {
+    // The 60 s test timeout is a hang guard only (about 10x the slowest row's few seconds), not a time target.
     it.concurrent(row.name, async () => {
       const now = Date.now();
       const gh: FakeGitHub = await startFakeGitHub({ users: [newbie(now)] });
@@ -175,7 +180,6 @@ describe('faults from outside (one analysis through `gitroast analyze`, the loop
         expect(Object.fromEntries(rows.map((j) => [j.name, { attempts: j.attempts, state: j.state }]))).toEqual(e.jobs);
         expect(rows).toHaveLength(Object.keys(e.jobs).length);
         if (e.minMs !== undefined) expect(ms).toBeGreaterThanOrEqual(e.minMs);
-        expect(ms).toBeLessThan(e.maxMs ?? 30_000);
         if (e.userCalls !== undefined) expect(gh.requests.filter((x) => x.path.split('?')[0] === USER_PATH)).toHaveLength(e.userCalls);
         if (e.modelCalls !== undefined) expect(ai.requests).toHaveLength(e.modelCalls);
         if (e.webhookCalls !== undefined) expect(hook.received).toBe(e.webhookCalls);
@@ -191,6 +195,6 @@ describe('faults from outside (one analysis through `gitroast analyze`, the loop
         await Promise.all([gh.close(), ai.close(), hook.close()]);
         for (const d of cleanup) fs.rmSync(d, { recursive: true, force: true });
       }
-    });
+    }, 60_000);
   }
 });

@@ -29,7 +29,7 @@ describe('reducer', () => {
     { name: 'Ctrl+C quits from a detail', state: at({ screen: 'jobs', jobId: 1 }), events: [key('ctrl+c')], want: { quit: true } },
     { name: 'moves the cursor within bounds', state: jobsState, events: [key('j'), key('j'), key('j'), key('j')], want: (s) => expect(s.cursor['jobs:pending']).toBe(2) },
     { name: 'k at the top stays at 0', state: jobsState, events: [key('k')], want: (s) => expect(s.cursor['jobs:pending']).toBe(0) },
-    { name: 'G then g', state: jobsState, events: [key('G')], want: (s) => expect(s.cursor['jobs:pending']).toBe(2) },
+    { name: 'G jumps to the last row', state: jobsState, events: [key('G')], want: (s) => expect(s.cursor['jobs:pending']).toBe(2) },
     { name: 'g returns to the top', state: jobsState, events: [key('G'), key('g')], want: (s) => expect(s.cursor['jobs:pending']).toBe(0) },
     { name: 'PgDn clamps to the last row', state: jobsState, events: [key('pagedown')], want: (s) => expect(s.cursor['jobs:pending']).toBe(2) },
     { name: 'Enter opens the job under the cursor', state: jobsState, events: [key('j'), key('enter')], want: { jobId: 2 } },
