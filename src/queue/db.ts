@@ -154,8 +154,8 @@ export function diskFull(file: string): boolean {
  * that a later migration changed.
  */
 export function schemaVersion(db: Db): number {
-  if (db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(LEDGER_TABLE)) {
-    return (db.prepare(`SELECT count(*) AS n FROM ${LEDGER_TABLE}`).get() as { n: number }).n;
+  if (stmt(db, `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '${LEDGER_TABLE}'`).get()) {
+    return (stmt(db, `SELECT count(*) AS n FROM ${LEDGER_TABLE}`).get() as { n: number }).n;
   }
   return db.pragma('user_version', { simple: true }) as number;
 }
