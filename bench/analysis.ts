@@ -22,10 +22,10 @@ import { enqueueAnalysis, registerAnalysis } from '../src/analysis/jobs.js';
 import { scoreProfile } from '../src/analysis/score.js';
 import { getAnalysis } from '../src/analysis/store.js';
 import { writeOffline } from '../src/analysis/writer.js';
-import { APP_MIGRATIONS } from '../src/cli/db.js';
+import { openAppDb } from '../src/cli/db.js';
 import { Registry } from '../src/daemon/registry.js';
 import { startWorker } from '../src/daemon/worker.js';
-import { openDatabase, type Db } from '../src/queue/index.js';
+import type { Db } from '../src/queue/index.js';
 import { newbie, startFakeGitHub, strongDev, type FakeGitHub, type FakeUser } from '../test/fakes/github.js';
 
 const TOKEN = 'ghp_benchmarkTokenValue000000000000000000';
@@ -60,7 +60,7 @@ export async function benchAnalysis(): Promise<Record<string, number>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitroast-bench-analysis-'));
   const clones: FakeUser[] = Array.from({ length: N }, (_, i) => ({ ...strongDev(now), login: `bench-dev-${i}` }));
   const gh = await startFakeGitHub({ now, users: [strongDev(now), newbie(now), ...clones] });
-  const db = openDatabase(path.join(dir, 'bench.db'), { migrations: APP_MIGRATIONS });
+  const db = openAppDb(path.join(dir, 'bench.db'));
   const figures: Record<string, number> = {};
   try {
     // Cold, with a token: REST + one GraphQL query.

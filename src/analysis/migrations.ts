@@ -1,6 +1,8 @@
+import type { MigrationRoom } from '../queue/index.js';
+
 /**
- * Schema of the analysis room. Each element is one migration's SQL, run in order with
- * db.exec; the app appends them to its numbered migration list.
+ * Schema of the analysis room. The n-th element has the ledger id `analysis/000n`; the app
+ * opens its database with the queue's and these (docs/migrations.md). Append only.
  */
 export const analysisMigrations: string[] = [
   // analyses: one row per review. JSON columns: report (the written review), snapshot
@@ -51,3 +53,6 @@ export const analysisMigrations: string[] = [
   `ALTER TABLE analyses ADD COLUMN batch_id TEXT;
   CREATE INDEX analyses_batch ON analyses (batch_id) WHERE batch_id IS NOT NULL;`,
 ];
+
+/** The analysis room's migrations, as openers take them. */
+export const analysisRoom: MigrationRoom = { room: 'analysis', migrations: analysisMigrations };

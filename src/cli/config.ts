@@ -7,7 +7,7 @@ import type { JobSpec } from '../queue/index.js';
 import { UsageError } from './context.js';
 
 // ---------------------------------------------------------------------------------------
-// The schema: every key, its type and its default. Documented in docs/daemon.md.
+// The schema: every key, its type and its default. Documented in README.md, section "Configuration".
 // ---------------------------------------------------------------------------------------
 
 const QUEUE = /^[a-z0-9][a-z0-9_-]{0,31}$/;

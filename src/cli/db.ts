@@ -1,22 +1,13 @@
 import os from 'node:os';
 import path from 'node:path';
-import { analysisMigrations } from '../analysis/migrations.js';
-import { openDatabase, queueMigrations, type Db, type Durability } from '../queue/index.js';
+import { analysisRoom } from '../analysis/migrations.js';
+import { openDatabase, queueRoom, type Db, type Durability, type MigrationRoom } from '../queue/index.js';
 
 /**
- * The application's migrations, in the order they were shipped; the database's
- * `user_version` counts how many have run. Append only: a room's new migration is added to
- * its own list AND at the end here, never between shipped entries (spreading the rooms'
- * lists would shift the analysis migrations whenever the queue gained one).
- * test/cli/migrations.test.ts checks that every room's migration appears exactly once.
+ * The rooms whose migrations make the application's database: the queue's, then the
+ * analysis room's. Each room numbers its own migrations (docs/migrations.md).
  */
-export const APP_MIGRATIONS: readonly string[] = [
-  queueMigrations[0]!, // 1: jobs, failed_jobs, batches, queues, workers, metrics_snapshots, settings
-  analysisMigrations[0]!, // 2: analyses
-  analysisMigrations[1]!, // 3: http_cache
-  analysisMigrations[2]!, // 4: analyses.batch_id
-  queueMigrations[1]!, // 5: jobs_delayed_queue index
-];
+export const APP_ROOMS: readonly MigrationRoom[] = [queueRoom, analysisRoom];
 
 /**
  * Where the database lives: `--db`, else `GITROAST_DB`, else
@@ -31,5 +22,5 @@ export function resolveDbPath(flag?: string, env: NodeJS.ProcessEnv = process.en
 
 /** Open the application database (creating and migrating it). */
 export function openAppDb(file: string, options: { readonly?: boolean; durability?: Durability } = {}): Db {
-  return openDatabase(file, { migrations: APP_MIGRATIONS, ...options });
+  return openDatabase(file, { rooms: APP_ROOMS, ...options });
 }

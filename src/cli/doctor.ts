@@ -49,8 +49,8 @@ export function registerDoctor(program: Command, ctx: Context, run: Runner): voi
     .option('--json', 'print JSON')
     .action(run(async (opts: { full?: boolean; stale?: number; json?: boolean }) => {
       const { openForInspection, checkIntegrity, staleWorkers, stuckLeases } = await import('../queue/health.js');
-      const { schemaVersion } = await import('../queue/index.js');
-      const { APP_MIGRATIONS } = await import('./db.js');
+      const { inspectSchema } = await import('../queue/index.js');
+      const { APP_ROOMS } = await import('./db.js');
       const file = ctx.dbPath;
       const staleMs = (opts.stale ?? 30) * 1000;
       // Read-only and whatever the schema version: doctor never migrates or repairs. Exit 3 when it cannot be read at all.
@@ -67,11 +67,13 @@ export function registerDoctor(program: Command, ctx: Context, run: Runner): voi
               data: { messages: integrity.messages },
             });
 
-        const expected = APP_MIGRATIONS.length;
-        const version = schemaVersion(db);
-        const schema: Check = { check: 'schema', ok: version === expected, detail: `version ${version} (this gitroast: ${expected})`, data: { version, expected } };
-        if (version > expected) schema.action = 'the database was written by a newer gitroast: upgrade gitroast (this one refuses to use it)';
-        else if (version < expected) schema.action = 'run any writing command (e.g. `gitroast status`) or start the daemon to migrate it';
+        const { version, expected, verdict, missing, unknown } = inspectSchema(db, APP_ROOMS);
+        const ids = unknown.length > 0 ? `; unknown migrations ${unknown.join(', ')}` : missing.length > 0 && verdict !== 'older' ? `; lacks ${missing.join(', ')}` : '';
+        const schema: Check = { check: 'schema', ok: verdict === 'current', detail: `version ${version} (this gitroast: ${expected})${ids}`, data: { version, expected } };
+        if (verdict === 'newer') schema.action = 'the database was written by a newer gitroast: upgrade gitroast (this one refuses to use it)';
+        else if (verdict === 'older') schema.action = 'run any writing command (e.g. `gitroast status`) or start the daemon to migrate it';
+        else if (verdict === 'foreign') schema.action = 'this is not a gitroast database: check --db and GITROAST_DB';
+        else if (verdict === 'damaged') schema.action = 'its schema matches no gitroast release: restore the last good backup (`gitroast backup` makes them)';
         checks.push(schema);
 
         const wal = size(`${file}-wal`);

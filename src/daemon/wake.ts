@@ -3,7 +3,7 @@ import path from 'node:path';
 
 /**
  * Call `onChange` when another process may have committed to the database at `dbFile`:
- * an `fs.watch` on its `-wal` file (WAKE-UP.md: 0.12 ms p50 from commit to claim, ~0
+ * an `fs.watch` on its `-wal` file (docs/wake-up.md: 0.12 ms p50 from commit to claim, ~0
  * idle CPU). Events are hints, never counts: they coalesce, repeat, and may arrive a hair
  * before the commit is visible, so the caller claims on every event and re-checks once
  * shortly after an empty claim. When the `-wal` file does not exist yet, or is renamed

@@ -57,7 +57,7 @@ export interface WorkerOptions {
    * When the worker goes idle with at least this many row changes since its last
    * checkpoint, run a PASSIVE checkpoint right then, so SQLite's auto-checkpoint (every
    * 1,000 pages, inside whichever commit crosses the line) rarely lands inside a claim or an
-   * enqueue (WAKE-UP.md: a checkpoint inside a claim made it take 4-10 ms). A busy worker
+   * enqueue (docs/wake-up.md: a checkpoint inside a claim made it take 4-10 ms). A busy worker
    * leaves checkpoints to SQLite. 0 turns it off. Default 200.
    */
   checkpointEvery?: number;
@@ -304,7 +304,7 @@ class Engine {
     this.pump(false);
   }
 
-  /** Another process may have committed. Claim on every event (WAKE-UP.md: lost wake-ups). */
+  /** Another process may have committed. Claim on every event (docs/wake-up.md: lost wake-ups). */
   private onWalEvent(): void {
     if (this.state !== 'running' || this.freeSlots() === 0) return;
     this.pump(true);

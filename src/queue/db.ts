@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { DatabaseError } from './errors.js';
-import { queueMigrations } from './migrations.js';
+import { LEDGER_SQL, LEDGER_TABLE, planMigrations, readSchemaState, type LedgerPlan, type MigrationRoom, type SchemaState } from './ledger.js';
+import { queueRoom } from './migrations.js';
 
 export type Db = Database.Database;
 
@@ -17,8 +18,8 @@ export type Db = Database.Database;
 export type Durability = 'normal' | 'full';
 
 export interface OpenOptions {
-  /** The migrations to apply, in order (default: the queue's own). */
-  migrations?: readonly string[];
+  /** The rooms whose migrations to apply, each room's in its order (default: the queue alone). */
+  rooms?: readonly MigrationRoom[];
   /** Default `normal`. */
   durability?: Durability;
   /** Open read-only (the monitor); the file must exist and be migrated. Default false. */
@@ -29,12 +30,15 @@ export interface OpenOptions {
 
 /**
  * Open (creating if needed) the database at `file`: the folder is created 0700 and the file
- * 0600, WAL on, busy_timeout ≥ 5 s, foreign keys on, and the migrations applied. A database
- * whose schema is newer than `migrations` is refused with a DatabaseError and left untouched,
- * as is a file that is not a SQLite database.
+ * 0600, WAL on, busy_timeout ≥ 5 s, foreign keys on, and the missing migrations of `rooms`
+ * applied, each in its own transaction and recorded in the migration ledger (ledger.ts). A
+ * database made before the ledger is upgraded in place. A database that a newer gitroast
+ * migrated, a file that is not SQLite and another program's SQLite file are refused with a
+ * DatabaseError and left untouched. Read-only, nothing is migrated: a database that lacks a
+ * migration is refused.
  */
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
-  const migrations = options.migrations ?? queueMigrations;
+  const rooms = options.rooms ?? [queueRoom];
   const readonly = options.readonly ?? false;
   if (file !== ':memory:') {
     if (readonly) {
@@ -51,25 +55,18 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   }
   try {
     db.pragma(`busy_timeout = ${Math.max(5000, options.busyTimeoutMs ?? 5000)}`);
-    let version: number;
+    let state: SchemaState;
     try {
-      version = db.pragma('user_version', { simple: true }) as number;
+      state = readSchemaState(db);
     } catch (err) {
       throw describeOpenError(file, err, 'cannot read database');
     }
-    if (version > migrations.length) {
-      throw new DatabaseError(
-        `database ${file} has schema version ${version}, newer than this gitroast understands (${migrations.length}); upgrade gitroast to use it`,
-      );
-    }
-    // Version 0 with tables: some other program's SQLite file (a mistyped --db). Checked before
-    // the switch to WAL, which would already rewrite its header.
-    if (version === 0 && db.prepare(`SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') LIMIT 1`).get()) {
-      throw new DatabaseError(`${file} is a SQLite database but not a gitroast one (it has tables but no gitroast schema version); it was left untouched`);
-    }
+    // Every refusal comes before the switch to WAL, which would already rewrite the header.
+    const plan = usablePlan(file, state, rooms);
     if (readonly) {
-      if (version < migrations.length) {
-        throw new DatabaseError(`database ${file} has schema version ${version}, older than ${migrations.length}; run any writing command (e.g. \`gitroast status\`) to migrate it`);
+      if (state.kind !== 'ledger' || plan.pending.length > 0) {
+        const lacking = state.kind === 'ledger' ? plan.pending.map((m) => m.id).join(', ') : 'its migration ledger';
+        throw new DatabaseError(`database ${file} is not fully migrated (it lacks ${lacking}); run any writing command (e.g. \`gitroast status\`) to migrate it`);
       }
     } else {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
@@ -77,16 +74,46 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
     }
     db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('foreign_keys = ON');
-    // UPDATE … RETURNING inside a transaction: 0.23 ms → 0.023 ms with in-memory temp storage (WAKE-UP.md).
+    // UPDATE … RETURNING inside a transaction: 0.23 ms → 0.023 ms with in-memory temp storage (docs/wake-up.md).
     db.pragma('temp_store = MEMORY');
     // Keep a checkpointed WAL from staying huge on disk.
     if (!readonly) db.pragma('journal_size_limit = 67108864');
-    if (!readonly && version < migrations.length) migrate(db, migrations, file);
+    if (!readonly && (state.kind !== 'ledger' || plan.pending.length > 0)) migrate(db, rooms, file);
     return db;
   } catch (err) {
     db.close();
     if (err instanceof DatabaseError) throw err;
     throw describeOpenError(file, err, 'cannot use database');
+  }
+}
+
+/**
+ * Check that a database in `state` may be used with `rooms`, and return what it lacks; throw
+ * a DatabaseError saying why when it may not (newer, another program's, damaged).
+ */
+function usablePlan(file: string, state: SchemaState, rooms: readonly MigrationRoom[]): LedgerPlan {
+  switch (state.kind) {
+    case 'empty':
+      return planMigrations([], rooms);
+    case 'foreign':
+      throw new DatabaseError(`${file} is a SQLite database but not a gitroast one (it has tables but no gitroast schema); it was left untouched`);
+    case 'legacy-newer':
+      throw new DatabaseError(`database ${file} has schema version ${state.userVersion}, newer than this gitroast understands; upgrade gitroast to use it`);
+    case 'legacy-unknown':
+      throw new DatabaseError(
+        `database ${file} has schema version ${state.userVersion} but tables that no gitroast release wrote at that version (it has ${state.found.join(', ')}); it was left untouched`,
+      );
+    case 'legacy':
+    case 'ledger': {
+      const plan = planMigrations(state.applied, rooms);
+      if (plan.unknown.length > 0) {
+        throw new DatabaseError(`database ${file} has migrations ${plan.unknown.join(', ')}, newer than this gitroast understands; upgrade gitroast to use it`);
+      }
+      if (plan.gaps.length > 0) {
+        throw new DatabaseError(`database ${file} lacks migrations ${plan.gaps.join(', ')} although later ones are recorded; it was left untouched: restore it from a backup (\`gitroast backup\`)`);
+      }
+      return plan;
+    }
   }
 }
 
@@ -120,8 +147,16 @@ export function diskFull(file: string): boolean {
   }
 }
 
-/** Read the schema version recorded in the database. */
+/**
+ * Count the migrations applied to the database: the ids in its ledger (every room's), or
+ * for a database from before the ledger, its PRAGMA user_version. The opener keeps
+ * user_version equal to this count, so a release from before the ledger refuses a database
+ * that a later migration changed.
+ */
 export function schemaVersion(db: Db): number {
+  if (stmt(db, `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '${LEDGER_TABLE}'`).get()) {
+    return (stmt(db, `SELECT count(*) AS n FROM ${LEDGER_TABLE}`).get() as { n: number }).n;
+  }
   return db.pragma('user_version', { simple: true }) as number;
 }
 
@@ -139,17 +174,38 @@ function createFile(file: string): void {
   }
 }
 
-function migrate(db: Db, migrations: readonly string[], file: string): void {
-  immediate(db, () => {
-    // Another process may have migrated between our check and this write lock.
-    const current = schemaVersion(db);
-    if (current > migrations.length) throw new DatabaseError(`database schema version ${current} is newer than this gitroast understands (${migrations.length})`);
-    if (current === 0 && db.prepare(`SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') LIMIT 1`).get()) {
-      throw new DatabaseError(`${file} is a SQLite database but not a gitroast one (it has tables but no gitroast schema version); it was left untouched`);
+/**
+ * Apply the missing migrations of `rooms`. The first transaction creates the ledger (recording
+ * what a database from before the ledger already has); then each migration runs in its own
+ * BEGIN IMMEDIATE transaction with its ledger row, so two processes opening a new file at
+ * once never both apply one: the second finds it recorded and skips it.
+ */
+function migrate(db: Db, rooms: readonly MigrationRoom[], file: string): void {
+  const now = Date.now();
+  const record = (id: string) => db.prepare(`INSERT INTO ${LEDGER_TABLE} (id, applied_at) VALUES (?, ?)`).run(id, now);
+  const syncUserVersion = () => {
+    const { n } = db.prepare(`SELECT count(*) AS n FROM ${LEDGER_TABLE}`).get() as { n: number };
+    db.pragma(`user_version = ${n}`);
+  };
+  const pending = immediate(db, () => {
+    // Read again under the write lock: another process may have migrated since the first look.
+    const state = readSchemaState(db);
+    const plan = usablePlan(file, state, rooms);
+    if (state.kind !== 'ledger') {
+      db.exec(LEDGER_SQL);
+      if (state.kind === 'legacy') for (const id of state.applied) record(id);
+      syncUserVersion();
     }
-    for (let v = current; v < migrations.length; v++) db.exec(migrations[v]!);
-    db.pragma(`user_version = ${migrations.length}`);
+    return plan.pending;
   });
+  for (const m of pending) {
+    immediate(db, () => {
+      if (db.prepare(`SELECT 1 FROM ${LEDGER_TABLE} WHERE id = ?`).get(m.id)) return;
+      db.exec(m.sql);
+      record(m.id);
+      syncUserVersion();
+    });
+  }
 }
 
 const runners = new WeakMap<Db, { immediate: (fn: () => unknown) => unknown }>();

@@ -2,7 +2,8 @@
 export * from './types.js';
 export * from './errors.js';
 export { openDatabase, immediate, schemaVersion, stmt, type Db, type Durability, type OpenOptions } from './db.js';
-export { queueMigrations } from './migrations.js';
+export { queueMigrations, queueRoom } from './migrations.js';
+export { LEDGER_TABLE, migrationId, migrationsOf, inspectSchema, type Migration, type MigrationRoom, type SchemaReport } from './ledger.js';
 export { MAX_PAYLOAD_BYTES, assertJobName, assertQueueName, backoffSeconds } from './validate.js';
 export {
   enqueue, enqueueInTx, enqueueMany, claim, claimInTx, nextDueAt, complete, completeInTx, completeMany, completeManyInTx,

@@ -1,6 +1,8 @@
+import type { MigrationRoom } from './ledger.js';
+
 /**
- * The queue's schema as numbered migrations. Each element is one migration's SQL, applied
- * in order inside one BEGIN IMMEDIATE transaction and recorded in PRAGMA user_version.
+ * The queue's schema as numbered migrations: the n-th element has the ledger id
+ * `queue/000n` and runs in its own BEGIN IMMEDIATE transaction (docs/migrations.md).
  * Never edit a shipped migration: append a new one.
  *
  * Index design (why the claim is cheap):
@@ -131,3 +133,6 @@ export const queueMigrations: string[] = [
   CREATE INDEX jobs_delayed_queue ON jobs (queue) WHERE state = 'delayed';
   `,
 ];
+
+/** The queue room's migrations, as openers take them. */
+export const queueRoom: MigrationRoom = { room: 'queue', migrations: queueMigrations };

@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { claim, enqueue, fail, openDatabase, registerWorker } from '../../src/queue/index.js';
-import { APP_MIGRATIONS } from '../../src/cli/db.js';
+import { LEDGER_TABLE, claim, enqueue, fail, migrationsOf, openDatabase, registerWorker } from '../../src/queue/index.js';
+import { APP_ROOMS } from '../../src/cli/db.js';
 import { gitroast } from '../support/cli.js';
 import { tempDbPath, tempDir } from '../support/tmp.js';
 
 function seedFailed(file: string): string[] {
-  const db = openDatabase(file, { migrations: APP_MIGRATIONS });
+  const db = openDatabase(file, { rooms: APP_ROOMS });
   enqueue(db, { name: 'fetch-github', tags: ['analysis', 'username:octocat'], payload: { login: 'octocat' } });
   enqueue(db, { name: 'notify', queue: 'low', payload: { to: 'x' } });
   enqueue(db, { name: 'fetch-github', queue: 'high', payload: { login: 'b' } });
@@ -23,7 +23,7 @@ function seedFailed(file: string): string[] {
 describe('gitroast status, queue and failed through the built binary', () => {
   it('status --json reports the database, the three configured queues and live daemons', async () => {
     const file = tempDbPath();
-    const db = openDatabase(file, { migrations: APP_MIGRATIONS });
+    const db = openDatabase(file, { rooms: APP_ROOMS });
     enqueue(db, { name: 'a' });
     enqueue(db, { name: 'a', delayMs: 60_000 });
     registerWorker(db, { id: 'w_alive', pid: 42, hostname: 'h', version: 't', queues: ['default'], concurrency: 10 });
@@ -31,7 +31,7 @@ describe('gitroast status, queue and failed through the built binary', () => {
     const r = await gitroast(['--db', file, 'status', '--json']);
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout);
-    expect(s.database).toEqual({ path: file, schemaVersion: APP_MIGRATIONS.length });
+    expect(s.database).toEqual({ path: file, schemaVersion: migrationsOf(APP_ROOMS).length });
     expect(s.queues.map((q: { queue: string }) => q.queue)).toEqual(['high', 'default', 'low']);
     expect(s.queues[1]).toMatchObject({ pending: 1, delayed: 1, reserved: 0, completed: 0, failed: 0, paused: false });
     expect(s.daemons).toEqual([expect.objectContaining({ id: 'w_alive', pid: 42, concurrency: 10 })]);
@@ -82,7 +82,7 @@ describe('gitroast status, queue and failed through the built binary', () => {
     const retried = await gitroast(['--db', file, 'failed', 'retry', uuids[0]!, '--json']);
     expect(retried.code).toBe(0);
     const [r] = JSON.parse(retried.stdout);
-    const db = openDatabase(file, { migrations: APP_MIGRATIONS });
+    const db = openDatabase(file, { rooms: APP_ROOMS });
     expect(db.prepare('SELECT state, attempts FROM jobs WHERE id = ?').get(r.jobId)).toEqual({ state: 'pending', attempts: 0 });
     db.close();
     expect((await gitroast(['--db', file, 'failed', 'retry', '--name', 'notify'])).code).toBe(0);
@@ -121,8 +121,8 @@ describe('gitroast status, queue and failed through the built binary', () => {
 
   it('exits 3 with a clear message for a newer database and for a file that is not SQLite', async () => {
     const file = tempDbPath();
-    const db = openDatabase(file, { migrations: APP_MIGRATIONS });
-    db.pragma(`user_version = ${APP_MIGRATIONS.length + 1}`);
+    const db = openDatabase(file, { rooms: APP_ROOMS });
+    db.prepare(`INSERT INTO ${LEDGER_TABLE} (id, applied_at) VALUES ('queue/0099', 0)`).run();
     db.close();
     const newer = await gitroast(['--db', file, 'status']);
     expect(newer.code).toBe(3);

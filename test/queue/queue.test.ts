@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  DatabaseError, ValidationError, backoffSeconds, claim, complete, completeMany, createBatch, delay, enqueue, enqueueMany, extendLease,
+  DatabaseError, LEDGER_TABLE, ValidationError, backoffSeconds, claim, complete, completeMany, createBatch, delay, enqueue, enqueueMany, extendLease,
   fail, getBatch, getJob, listFailed, openDatabase, queueMigrations, recoverLeases, registerWorker, release, schemaVersion,
   pauseQueue, continueQueue, queueStats, cancelBatch, retryBatch, heartbeat, listJobs, nextDueAt,
   computeMetrics, throughputSeries, snapshotMetrics, listSnapshots, trimJobs,
@@ -36,7 +36,7 @@ describe('opening a database', () => {
   it('refuses a database written by a newer gitroast and leaves it byte-for-byte unchanged', () => {
     const file = tempDbPath();
     const db = openDatabase(file);
-    db.pragma(`user_version = ${queueMigrations.length + 5}`);
+    db.prepare(`INSERT INTO ${LEDGER_TABLE} (id, applied_at) VALUES ('queue/0099', 0)`).run();
     db.pragma('wal_checkpoint(TRUNCATE)');
     db.pragma('journal_mode = DELETE');
     db.close();

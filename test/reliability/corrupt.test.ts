@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { APP_MIGRATIONS } from '../../src/cli/db.js';
+import { APP_ROOMS } from '../../src/cli/db.js';
 import { gitroast } from '../support/cli.js';
-import { tempDbPath, tempDir } from '../support/tmp.js';
-import { enqueueMany } from '../../src/queue/index.js';
+import { ROOT, tempDbPath, tempDir } from '../support/tmp.js';
+import { LEDGER_TABLE, enqueueMany, migrationsOf } from '../../src/queue/index.js';
 import { appDb, fingerprint, seedDb } from './helpers.js';
 
 /** Ways a file at the database path can be something gitroast must not touch. */
@@ -39,14 +39,25 @@ const CASES: { name: string; make: (file: string) => void; message: RegExp }[] =
     message: /is a SQLite database but not a gitroast one/,
   },
   {
-    name: 'a database from a newer gitroast',
+    name: 'a database from a newer gitroast (a migration id this build does not know)',
     make: (f) => {
       seedDb(f);
       const db = new Database(f);
-      db.pragma(`user_version = ${APP_MIGRATIONS.length + 1}`);
+      db.prepare(`INSERT INTO ${LEDGER_TABLE} (id, applied_at) VALUES ('queue/0099', 0)`).run();
+      db.pragma(`user_version = ${migrationsOf(APP_ROOMS).length + 1}`);
       db.close();
     },
     message: /newer than this gitroast understands.*upgrade gitroast/,
+  },
+  {
+    name: 'a database from before the migration ledger with a newer schema version',
+    make: (f) => {
+      fs.copyFileSync(path.join(ROOT, 'test', 'fixtures', 'legacy', 'app-v5.db'), f);
+      const db = new Database(f);
+      db.pragma('user_version = 6');
+      db.close();
+    },
+    message: /schema version 6, newer than this gitroast understands.*upgrade gitroast/,
   },
 ];
 
@@ -142,6 +153,6 @@ describe('a corrupt or non-SQLite file at the database path', () => {
     const copy = path.join(tempDir(), 'copy.db');
     const b = await gitroast(['--db', file, 'backup', copy, '--json']);
     expect(b.code, b.stderr).toBe(0);
-    expect(JSON.parse(b.stdout)).toMatchObject({ schemaVersion: APP_MIGRATIONS.length + 1, integrity: 'ok' });
+    expect(JSON.parse(b.stdout)).toMatchObject({ schemaVersion: migrationsOf(APP_ROOMS).length + 1, integrity: 'ok' });
   });
 });

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { APP_MIGRATIONS } from '../../src/cli/db.js';
-import { claim, enqueue, registerWorker } from '../../src/queue/index.js';
+import { APP_ROOMS } from '../../src/cli/db.js';
+import { claim, enqueue, migrationsOf, registerWorker } from '../../src/queue/index.js';
 import { gitroast } from '../support/cli.js';
 import { QUEUE_JS, tempDbPath, tempDir, waitFor } from '../support/tmp.js';
 import { APP_DB_JS, appDb, count, fingerprint, integrity, mode, node, seedDb, SUPPORT } from './helpers.js';
@@ -132,7 +132,7 @@ describe('gitroast backup', () => {
       process.umask(old);
     }
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ source: file, destination: dest, schemaVersion: APP_MIGRATIONS.length, integrity: 'ok' });
+    expect(JSON.parse(r.stdout)).toMatchObject({ source: file, destination: dest, schemaVersion: migrationsOf(APP_ROOMS).length, integrity: 'ok' });
     expect(mode(dest).toString(8)).toBe('600');
     expect(integrity(dest)).toBe('ok');
     expect(count(dest, 'SELECT count(*) FROM jobs')).toBe(count(file, 'SELECT count(*) FROM jobs'));

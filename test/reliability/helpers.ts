@@ -4,11 +4,11 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { APP_MIGRATIONS } from '../../src/cli/db.js';
+import { APP_ROOMS } from '../../src/cli/db.js';
 import { claim, enqueue, fail, openDatabase, registerWorker, type Db } from '../../src/queue/index.js';
 
 export const SUPPORT = path.join(import.meta.dirname, 'support');
-/** The built module exporting APP_MIGRATIONS, for child processes. */
+/** The built module exporting APP_ROOMS, for child processes. */
 export const APP_DB_JS = path.join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli', 'db.js');
 
 /** A fingerprint of the database and its WAL: sha256 of each, or null when absent. */
@@ -19,7 +19,7 @@ export function fingerprint(file: string): { db: string | null; wal: string | nu
 
 /** Open the application database (created and migrated). */
 export function appDb(file: string): Db {
-  return openDatabase(file, { migrations: APP_MIGRATIONS });
+  return openDatabase(file, { rooms: APP_ROOMS });
 }
 
 /**

@@ -3,8 +3,8 @@
 // argv: <queueLibPath> <appDbLibPath> <dbPath> <n>
 const [lib, appLib, dbPath, nArg] = process.argv.slice(2);
 const q = await import(lib);
-const { APP_MIGRATIONS } = await import(appLib);
-const db = q.openDatabase(dbPath, { migrations: APP_MIGRATIONS });
+const { APP_ROOMS } = await import(appLib);
+const db = q.openDatabase(dbPath, { rooms: APP_ROOMS });
 const n = Number(nArg);
 const specs = Array.from({ length: n }, (_, i) => ({ name: 'bulk.job', queue: 'low', payload: { i }, tags: ['bulk'] }));
 process.stdout.write('start\n');

@@ -3,8 +3,8 @@
 // argv: <queueLibPath> <appDbLibPath> <dbPath> <batchSize>
 const [lib, appLib, dbPath, sizeArg] = process.argv.slice(2);
 const q = await import(lib);
-const { APP_MIGRATIONS } = await import(appLib);
-const db = q.openDatabase(dbPath, { migrations: APP_MIGRATIONS });
+const { APP_ROOMS } = await import(appLib);
+const db = q.openDatabase(dbPath, { rooms: APP_ROOMS });
 const size = Number(sizeArg ?? 50);
 let batch = 0;
 const pad = 'x'.repeat(300);
