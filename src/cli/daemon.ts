@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { intOption, UsageError, type Context } from './context.js';
-import { duration, info, print, printJson, table } from './output.js';
+import { duration, info, keepRunningWhenOutputCloses, print, printJson, table } from './output.js';
 import type { Runner } from './program.js';
 
 interface DaemonFlags {
@@ -88,6 +88,7 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
         return;
       }
       const { openAppDb } = await import('./db.js');
+      keepRunningWhenOutputCloses();
       const { buildRegistry } = await import('./handlers.js');
       const { VERSION } = await import('./version.js');
       const db = openAppDb(ctx.dbPath, { durability: config.durability });
