@@ -14,8 +14,9 @@ export function registerConfig(program: Command, _ctx: Context, run: Runner): vo
     .option('--config <path>', 'config file (env GITROAST_CONFIG; default $XDG_CONFIG_HOME/gitroast/config.json)')
     .option('--json', 'print JSON')
     .action(run(async (opts: { config?: string; json?: boolean }) => {
-      const { loadConfig, maskConfig, flattenConfig } = await import('./config.js');
+      const { loadConfig, maskConfig, flattenConfig, warnExposedSecrets } = await import('./config.js');
       const loaded = loadConfig({ configFlag: opts.config });
+      warnExposedSecrets(loaded);
       const masked = maskConfig(loaded.config);
       const environment = Object.fromEntries(ENV_SECRETS.map((k) => [k, process.env[k]?.trim() ? '********' : null]));
       if (opts.json) return printJson({ file: loaded.file ?? null, config: masked, sources: loaded.sources, environment });

@@ -110,6 +110,8 @@ export interface LoadedConfig {
   config: GitroastConfig;
   /** The file read, or undefined when none exists (defaults, env and flags only). */
   file: string | undefined;
+  /** Set when the file holds secrets and is readable by group or others (see exposedSecrets). */
+  exposed?: ExposedSecrets;
   /** Which source set each key path that was not a default (`file`, `env GITROAST_…`, `--flag`). */
   sources: Record<string, string>;
 }
@@ -134,6 +136,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   let raw: Record<string, unknown> = {};
   let used: string | undefined;
   let text: string | undefined;
+  let exposed: ExposedSecrets | undefined;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
@@ -151,6 +154,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`config file ${file} must hold a JSON object`);
     raw = parsed as Record<string, unknown>;
     for (const p of leafPaths(raw)) sources[p] = 'file';
+    // Before the environment and flags are merged in: only secrets stored in the file count.
+    exposed = exposedSecrets(file, raw);
   }
   for (const [name, spec] of Object.entries(CONFIG_ENV)) {
     const v = env[name];
@@ -176,7 +181,60 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     });
     throw new UsageError(`invalid configuration: ${problems.join('; ')}`);
   }
-  return { config: result.data, file: used, sources };
+  return { config: result.data, file: used, sources, ...(exposed ? { exposed } : {}) };
+}
+
+/** A config file that holds secrets and that group or others may read. */
+export interface ExposedSecrets {
+  file: string;
+  /** The permission bits, as four octal digits (`0644`). */
+  mode: string;
+  /** Who besides the owner may read or change it: `group`, `others`, or `group and others`. */
+  who: string;
+  /** The secret key paths set in the file (`http.token`, `webhookUrl`). */
+  keys: string[];
+}
+
+/**
+ * Return how the config `file` exposes secrets, or undefined when it does not: it exists, its
+ * mode lets group or others in (mode & 0o077, links followed), and it sets a secret key
+ * (SECRET_KEYS: `http.token`, and `webhookUrl`, since a Slack or Discord webhook's secret is
+ * in its path). `content` is the parsed file when the caller has it; otherwise the file is
+ * read, and one that cannot be read or parsed counts as holding none (loading it reports that).
+ */
+export function exposedSecrets(file: string, content?: Record<string, unknown>): ExposedSecrets | undefined {
+  const mode = fs.statSync(file, { throwIfNoEntry: false })?.mode;
+  if (mode === undefined || (mode & 0o077) === 0) return undefined;
+  let raw = content;
+  if (raw === undefined) {
+    try {
+      const parsed: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+      raw = parsed as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+  }
+  const keys = SECRET_PATHS.filter((p) => {
+    const v = p.split('.').reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), raw);
+    return typeof v === 'string' && v.trim() !== '';
+  });
+  if (keys.length === 0) return undefined;
+  const who = [mode & 0o070 ? 'group' : '', mode & 0o007 ? 'others' : ''].filter(Boolean).join(' and ');
+  return { file, mode: (mode & 0o777).toString(8).padStart(4, '0'), who, keys };
+}
+
+let warnedExposed = false;
+
+/**
+ * Warn once per process on stderr, as ssh does for a key file, when the loaded config file
+ * exposes secrets: one line naming the file, its mode and the chmod to run.
+ */
+export function warnExposedSecrets(loaded: Pick<LoadedConfig, 'exposed'>): void {
+  const e = loaded.exposed;
+  if (!e || warnedExposed) return;
+  warnedExposed = true;
+  process.stderr.write(`gitroast: warning: config file ${e.file} holds secrets (${e.keys.join(', ')}) and is readable by ${e.who} (mode ${e.mode}): run chmod 600 ${e.file}\n`);
 }
 
 function where(keyPath: string, sources: Record<string, string>, file: string | undefined): string {

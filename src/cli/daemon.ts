@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { intOption, UsageError, type Context } from './context.js';
-import { duration, info, print, printJson, table } from './output.js';
+import { duration, info, keepRunningWhenOutputCloses, print, printJson, table } from './output.js';
 import type { Runner } from './program.js';
 
 interface DaemonFlags {
@@ -54,8 +54,10 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
     .option('--http-token <token>', 'require this bearer token on /health and /metrics (prefer env GITROAST_HTTP_TOKEN)')
     .option('--print-systemd-unit', 'print a systemd unit running this daemon with these flags, and exit')
     .action(run(async (opts: DaemonFlags) => {
-      const { loadConfig, graceSecondsOf } = await import('./config.js');
-      const { config, file } = loadConfig({ configFlag: opts.config, flags: configFlags(opts) });
+      const { loadConfig, graceSecondsOf, warnExposedSecrets } = await import('./config.js');
+      const loaded = loadConfig({ configFlag: opts.config, flags: configFlags(opts) });
+      warnExposedSecrets(loaded);
+      const { config, file } = loaded;
       const d = await import('../daemon/index.js');
       let http: { host: string; port: number; token?: string } | undefined;
       if (config.http.listen) {
@@ -88,6 +90,7 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
         return;
       }
       const { openAppDb } = await import('./db.js');
+      keepRunningWhenOutputCloses();
       const { buildRegistry } = await import('./handlers.js');
       const { VERSION } = await import('./version.js');
       const db = openAppDb(ctx.dbPath, { durability: config.durability });

@@ -43,11 +43,12 @@ function size(file: string): number {
 export function registerDoctor(program: Command, ctx: Context, run: Runner): void {
   program
     .command('doctor')
-    .description('check the database: integrity, schema version, WAL size, stale daemons, stuck leases, disk space, file modes (exit 1 when something needs attention)')
+    .description('check the database: integrity, schema version, WAL size, stale daemons, stuck leases, disk space, file modes of the database and of a config file holding secrets (exit 1 when something needs attention)')
     .option('--full', 'run PRAGMA integrity_check (slower, also compares index contents) instead of quick_check')
     .option('--stale <seconds>', 'a daemon whose heartbeat is older than this is stale (default 30)', intOption('--stale', 1, 86_400))
+    .option('--config <path>', 'config file whose mode to check (env GITROAST_CONFIG; default $XDG_CONFIG_HOME/gitroast/config.json)')
     .option('--json', 'print JSON')
-    .action(run(async (opts: { full?: boolean; stale?: number; json?: boolean }) => {
+    .action(run(async (opts: { full?: boolean; stale?: number; config?: string; json?: boolean }) => {
       const { openForInspection, checkIntegrity, staleWorkers, stuckLeases } = await import('../queue/health.js');
       const { inspectSchema } = await import('../queue/index.js');
       const { APP_ROOMS } = await import('./db.js');
@@ -123,14 +124,19 @@ export function registerDoctor(program: Command, ctx: Context, run: Runner): voi
 
       const loose = [file, `${file}-wal`, `${file}-shm`]
         .map((f) => ({ file: f, mode: fs.statSync(f, { throwIfNoEntry: false })?.mode }))
-        .filter((f): f is { file: string; mode: number } => f.mode !== undefined && (f.mode & 0o077) !== 0);
+        .filter((f): f is { file: string; mode: number } => f.mode !== undefined && (f.mode & 0o077) !== 0)
+        .map((f) => ({ file: f.file, mode: (f.mode & 0o777).toString(8).padStart(4, '0'), what: '' }));
+      // A config file holding secrets counts too; doctor does not validate it (`gitroast config` does).
+      const { resolveConfigPath, exposedSecrets } = await import('./config.js');
+      const exposed = exposedSecrets(resolveConfigPath(opts.config).file);
+      if (exposed) loose.push({ file: exposed.file, mode: exposed.mode, what: `config file holding ${exposed.keys.join(', ')}, ` });
       checks.push(loose.length === 0
         ? { check: 'permissions', ok: true, detail: 'database files are 0600' }
         : {
             check: 'permissions', ok: false,
-            detail: `readable by others: ${loose.map((f) => `${f.file} (${(f.mode & 0o777).toString(8).padStart(4, '0')})`).join(', ')}`,
+            detail: `readable by others: ${loose.map((f) => `${f.file} (${f.what}${f.mode})`).join(', ')}`,
             action: `chmod 600 ${loose.map((f) => f.file).join(' ')}`,
-            data: { files: loose.map((f) => ({ file: f.file, mode: (f.mode & 0o777).toString(8).padStart(4, '0') })) },
+            data: { files: loose.map((f) => ({ file: f.file, mode: f.mode })) },
           });
 
       const attention = checks.filter((c) => !c.ok);

@@ -2,6 +2,30 @@ import { safeLine } from '../util/terminal.js';
 
 export { duration } from '../util/format.js';
 
+/** What a closed output pipe does: see handleClosedPipes. */
+let closedPipe: 'exit' | 'ignore' = 'exit';
+
+/**
+ * Handle a reader that goes away (`gitroast list | head -1`: EPIPE on stdout or stderr) once,
+ * for every command: the command stops writing and exits 0 at once, quietly, because the
+ * reader took what it wanted; work already committed stays committed (a write transaction is
+ * synchronous, so it is never cut in half). A command that must outlive its reader (the
+ * daemon) calls keepRunningWhenOutputCloses. Other write errors are thrown as before.
+ */
+export function handleClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      if (closedPipe === 'exit') process.exit(0);
+    });
+  }
+}
+
+/** Keep running when stdout or stderr closes, dropping what is written to it (the daemon: logging must never stop work). */
+export function keepRunningWhenOutputCloses(): void {
+  closedPipe = 'ignore';
+}
+
 /** Write one JSON value as a line to stdout. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);

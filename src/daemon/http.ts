@@ -42,14 +42,40 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
+/** Milliseconds a client has to send its complete request headers before it gets 408 and is dropped. */
+export const HTTP_HEADERS_TIMEOUT_MS = 10_000;
+/** Milliseconds a client has to send its whole request (headers and any body). Never applies to the response. */
+export const HTTP_REQUEST_TIMEOUT_MS = 30_000;
+
+/** Limits on slow clients; defaults HTTP_HEADERS_TIMEOUT_MS and HTTP_REQUEST_TIMEOUT_MS (tests use short ones). */
+export interface HttpTimeouts {
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+/** `Authorization: Bearer <token>`, the scheme in any case (RFC 9110 §11.1) and one or more spaces before the token. */
+const BEARER = /^bearer +(\S.*)$/i;
+
 /**
  * Serve GET /health and GET /metrics on `listen`. With a `token`, every request must carry
- * `Authorization: Bearer <token>` (compared in constant time) or gets 401. The caller
- * enforces "loopback only unless a token is set" before calling.
+ * `Authorization: Bearer <token>` (scheme in any case; the token compared in constant time)
+ * or gets 401. A client that has not sent its complete headers within `headersTimeoutMs`
+ * (default 10 s), or its whole request within `requestTimeoutMs` (default 30 s), gets 408
+ * and is dropped; both limit receiving the request only, so a long response to a slow
+ * reader (a stream) is never cut. Headers above Node's 16 KiB get 431. The caller enforces
+ * "loopback only unless a token is set" before calling.
  */
-export function startHttp(listen: Listen, endpoints: HttpEndpoints, logger: Logger, token?: string): Promise<HttpServer> {
+export function startHttp(listen: Listen, endpoints: HttpEndpoints, logger: Logger, token?: string, timeouts: HttpTimeouts = {}): Promise<HttpServer> {
   const want = token ? digest(token) : undefined;
-  const server = http.createServer((req, res) => {
+  const headersTimeout = timeouts.headersTimeoutMs ?? HTTP_HEADERS_TIMEOUT_MS;
+  const requestTimeout = Math.max(headersTimeout, timeouts.requestTimeoutMs ?? HTTP_REQUEST_TIMEOUT_MS);
+  const server = http.createServer({
+    headersTimeout,
+    requestTimeout,
+    // Node checks both timeouts on this interval; its default, 30 s, would let a slow client
+    // stay up to 30 s past its limit. A quarter of the headers timeout, at most 1 s.
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))),
+  }, (req, res) => {
     const send = (code: number, type: string, body: string) => {
       res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
@@ -57,7 +83,7 @@ export function startHttp(listen: Listen, endpoints: HttpEndpoints, logger: Logg
     try {
       if (want) {
         const auth = req.headers.authorization ?? '';
-        const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+        const given = BEARER.exec(auth)?.[1] ?? '';
         if (!timingSafeEqual(digest(given), want)) {
           res.setHeader('www-authenticate', 'Bearer');
           return send(401, 'text/plain; charset=utf-8', 'unauthorized\n');

@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { schemaVersion } from './db.js';
 import { DatabaseError, ValidationError } from './errors.js';
+import { assertNotDatabaseFile } from './files.js';
 import { openForInspection } from './health.js';
 
 export interface BackupOptions {
@@ -24,9 +25,6 @@ export interface BackupResult {
 
 /** Check that `destination` may receive a backup of `source`, or throw a ValidationError naming it. */
 function assertDestination(source: string, destination: string, force: boolean): void {
-  if ([source, `${source}-wal`, `${source}-shm`, `${source}-journal`].includes(destination)) {
-    throw new ValidationError(`invalid backup file ${destination}: it is the database itself; name another file`);
-  }
   const dir = path.dirname(destination);
   let dirStat: fs.Stats;
   try {
@@ -49,11 +47,15 @@ function removeCopy(file: string): void {
  * SQLite's online backup API: the copy is one consistent snapshot. The copy is written 0600
  * next to the destination, switched to a rollback journal (one self-contained file), checked
  * with PRAGMA integrity_check and its schema version compared, then moved into place
- * atomically. An existing destination is refused unless `force` (ValidationError); a missing
- * or unreadable source is a DatabaseError. Nothing is left behind on failure.
+ * atomically. A destination that is the database or one of its side files by any route (links,
+ * hard links, `..`) is refused, even with `force`, and an existing destination is refused
+ * unless `force` (both ValidationErrors); a missing or unreadable source is a DatabaseError.
+ * Nothing is left behind on failure.
  */
 export async function backupDatabase(source: string, destination: string, options: BackupOptions = {}): Promise<BackupResult> {
   const src = path.resolve(source);
+  // Compared by device and inode, so no link, hard link or `..` reaches the live files.
+  assertNotDatabaseFile(destination, src, 'backup file');
   const dest = path.resolve(destination);
   assertDestination(src, dest, options.force ?? false);
   const db = openForInspection(src);
