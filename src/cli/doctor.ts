@@ -45,14 +45,14 @@ export function registerDoctor(program: Command, ctx: Context, run: Runner): voi
     .command('doctor')
     .description('check the database: integrity, schema version, WAL size, stale daemons, stuck leases, disk space, file modes (exit 1 when something needs attention)')
     .option('--full', 'run PRAGMA integrity_check (slower, also compares index contents) instead of quick_check')
-    .option('--stale <seconds>', 'a daemon whose heartbeat is older than this is stale (default 30)', intOption('--stale', 1, 86_400))
+    .option('--stale <seconds>', 'a daemon whose heartbeat is older than this is stale (default the config\'s staleSeconds, 30)', intOption('--stale', 1, 86_400))
     .option('--json', 'print JSON')
     .action(run(async (opts: { full?: boolean; stale?: number; json?: boolean }) => {
       const { openForInspection, checkIntegrity, staleWorkers, stuckLeases } = await import('../queue/health.js');
       const { schemaVersion } = await import('../queue/index.js');
       const { APP_MIGRATIONS } = await import('./db.js');
       const file = ctx.dbPath;
-      const staleMs = (opts.stale ?? 30) * 1000;
+      const staleMs = opts.stale !== undefined ? opts.stale * 1000 : await ctx.aliveMs();
       // Read-only and whatever the schema version: doctor never migrates or repairs. Exit 3 when it cannot be read at all.
       const db = openForInspection(file);
       const checks: Check[] = [];

@@ -33,13 +33,14 @@ export function registerMonitor(program: Command, ctx: Context, run: Runner): vo
         if (configured.length === 0) throw new UsageError('invalid --queues "": expected comma-separated queue names such as high,default,low');
         for (const q of configured) assertQueueName(q);
       }
+      const aliveMs = await ctx.aliveMs();
       const { openAppDb } = await import('./db.js');
       const file = ctx.dbPath;
       // Fail early with one line (exit 3) when there is no usable database yet.
       openAppDb(file, { readonly: true }).close();
 
       const { createDbSource } = await import('../tui/source.js');
-      const source = createDbSource({ open: ({ readonly }) => openAppDb(file, { readonly }), configured, readonly: opts.readonly ?? false });
+      const source = createDbSource({ open: ({ readonly }) => openAppDb(file, { readonly }), configured, aliveMs, readonly: opts.readonly ?? false });
       source.analyses = (limit) =>
         source.read((db) => {
           if (!db.prepare(HAS_ANALYSES).get()) return [];

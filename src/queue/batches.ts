@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { immediate, stmt, type Db } from './db.js';
+import { BATCHES_LIST_LIMIT } from './defaults.js';
 import { ValidationError } from './errors.js';
 import { cancelBatchInTx, dispatchBatchCallbacks, enqueueInTx, type Enqueued } from './jobs.js';
 import { notifyEnqueued } from './notify.js';
@@ -87,7 +88,7 @@ export function getBatch(db: Db, id: string): Batch | undefined {
 }
 
 /** List batches, newest first. */
-export function listBatches(db: Db, limit = 100): Batch[] {
+export function listBatches(db: Db, limit = BATCHES_LIST_LIMIT): Batch[] {
   return (stmt(db, `SELECT * FROM batches ORDER BY created_at DESC LIMIT ?`).all(limit) as BatchRow[]).map(toBatch);
 }
 

@@ -1,4 +1,5 @@
 import { immediate, stmt, type Db } from './db.js';
+import { FAILED_READ_LIMIT } from './defaults.js';
 import { enqueueInTx, parseJson } from './jobs.js';
 import { notifyEnqueued } from './notify.js';
 import type { ChainState, FailedJob, JobSpec } from './types.js';
@@ -68,7 +69,7 @@ function toFailed(r: FailedRow): FailedJob {
 /** List failed jobs, newest first (all of them when the filter names none). */
 export function listFailed(db: Db, filter: Omit<FailedFilter, 'all'> = {}): FailedJob[] {
   const w = where({ ...filter, all: true });
-  const limit = filter.limit ?? 1000;
+  const limit = filter.limit ?? FAILED_READ_LIMIT;
   return (db.prepare(`SELECT * FROM failed_jobs ${w.sql} ORDER BY failed_at DESC, id DESC LIMIT ?`).all(...w.params, limit) as FailedRow[]).map(toFailed);
 }
 

@@ -3,6 +3,7 @@ export * from './types.js';
 export * from './errors.js';
 export { openDatabase, immediate, schemaVersion, stmt, type Db, type Durability, type OpenOptions } from './db.js';
 export { queueMigrations } from './migrations.js';
+export * from './defaults.js';
 export { MAX_PAYLOAD_BYTES, assertJobName, assertQueueName, backoffSeconds } from './validate.js';
 export {
   enqueue, enqueueInTx, enqueueMany, claim, claimInTx, nextDueAt, complete, completeInTx, completeMany, completeManyInTx,
@@ -11,7 +12,7 @@ export {
 } from './jobs.js';
 export { onEnqueued, notifyEnqueued } from './notify.js';
 export {
-  newWorkerId, registerWorker, heartbeat, deregisterWorker, listWorkers, liveWorkers, recoverLeases,
+  newWorkerId, registerWorker, heartbeat, deregisterWorker, listWorkers, liveWorkers, isAlive, recoverLeases,
   type WorkerRegistration, type RecoveryResult,
 } from './workers.js';
 export { listFailed, getFailed, countFailed, retryFailed, forgetFailed, flushFailed, type FailedFilter, type Retried } from './failed.js';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { immediate, stmt, type Db } from './db.js';
+import { LEASE_MS } from './defaults.js';
 import { ValidationError } from './errors.js';
 import { notifyEnqueued } from './notify.js';
 import type { AttemptError, ChainState, ClaimedJob, JobSpec, Lease, Outcome } from './types.js';
@@ -201,7 +202,7 @@ export interface ClaimOptions {
   workerId: string;
   /** How many jobs at most, over all queues. Default 1. */
   limit?: number;
-  /** Lease length in ms. Default 90,000 (Laravel's retry_after). */
+  /** Lease length in ms. Default LEASE_MS (90,000: Laravel's retry_after). */
   leaseMs?: number;
   now?: number;
 }
@@ -228,7 +229,7 @@ export function claimInTx(db: Db, options: ClaimOptions): ClaimedJob[] {
   const out: ClaimedJob[] = [];
   // Raw mode (arrays, not objects): measurably cheaper per row on the hot path.
   const claimStmt = stmt(db, CLAIM).raw(true);
-  const params = { now, worker: options.workerId, leaseMs: options.leaseMs ?? 90_000, queue: '', limit: 0 };
+  const params = { now, worker: options.workerId, leaseMs: options.leaseMs ?? LEASE_MS, queue: '', limit: 0 };
   for (const queue of options.queues ?? ['high', 'default', 'low']) {
     params.queue = queue;
     params.limit = limit - out.length;

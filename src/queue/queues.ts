@@ -1,4 +1,5 @@
 import { immediate, stmt, type Db } from './db.js';
+import { COMPLETED_WINDOW_MS, JOBS_LIST_LIMIT } from './defaults.js';
 import { parseJson } from './jobs.js';
 import type { AttemptError, ChainState, Job, JobState } from './types.js';
 import { DEFAULT_QUEUES, JOB_STATES } from './types.js';
@@ -56,7 +57,7 @@ export interface QueueStats {
  */
 export function queueStats(db: Db, options: { since?: number; now?: number; configured?: readonly string[] } = {}): QueueStats[] {
   const now = options.now ?? Date.now();
-  const since = options.since ?? now - 3_600_000;
+  const since = options.since ?? now - COMPLETED_WINDOW_MS;
   const map = new Map<string, QueueStats>();
   const get = (q: string) => {
     let s = map.get(q);
@@ -170,6 +171,6 @@ export function listJobs(db: Db, filter: JobFilter): Job[] {
     filter.state === 'pending' ? 'queue, priority DESC, id' :
     filter.state === 'delayed' ? 'available_at' :
     filter.state === 'reserved' ? 'reserved_at DESC' : 'finished_at DESC';
-  params.push(filter.limit ?? 100);
+  params.push(filter.limit ?? JOBS_LIST_LIMIT);
   return (db.prepare(`SELECT * FROM jobs WHERE ${clauses.join(' AND ')} ORDER BY ${order} LIMIT ?`).all(...params) as JobRow[]).map(toJob);
 }

@@ -7,7 +7,7 @@
  */
 import {
   DEFAULT_QUEUES, computeMetrics, throughputSeries, cancelBatch, continueQueue, countFailed, daemonControl, forgetFailed, getJob, listBatches, listFailed, listJobs,
-  listSnapshots, listWorkers, pauseQueue, queueStats, requestDaemonStop, retryBatch, retryFailed, setDaemonsPaused, stmt,
+  listSnapshots, listWorkers, liveWorkers, pauseQueue, queueStats, requestDaemonStop, retryBatch, retryFailed, setDaemonsPaused, stmt, STALE_MS,
   type Db, type Worker,
 } from '../queue/index.js';
 import type { Actions, DataSource, HeaderData, JobEvent, MetricRow, MetricsWindow, OverviewData, OverviewQueue, QueueRow } from './types.js';
@@ -17,7 +17,7 @@ export interface DbSourceOptions {
   open(options: { readonly: boolean }): Db;
   /** Queues always listed, even when empty. Default high, default, low. */
   configured?: readonly string[];
-  /** A daemon whose heartbeat is older than this counts as gone. Default 30,000 ms. */
+  /** A daemon whose heartbeat is older than this counts as gone (the config's staleSeconds). Default STALE_MS (30,000 ms). */
   aliveMs?: number;
   /** Disable every action. Default false. */
   readonly?: boolean;
@@ -36,8 +36,8 @@ const DAY = 24 * HOUR;
 const TAIL = 12;
 
 /** Build the header from the workers table and the daemon control flags. */
-export function headerData(db: Db, now: number, aliveMs = 30_000): HeaderData {
-  const live = listWorkers(db).filter((w) => now - w.heartbeatAt <= aliveMs);
+export function headerData(db: Db, now: number, aliveMs = STALE_MS): HeaderData {
+  const live = liveWorkers(db, aliveMs, now);
   return headerFrom(live, daemonControl(db).paused);
 }
 
@@ -176,7 +176,7 @@ function plural(n: number, word: string): string {
 export function createDbSource(options: DbSourceOptions): DbSource {
   let reader: Db | undefined;
   const configured = options.configured ?? DEFAULT_QUEUES;
-  const aliveMs = options.aliveMs ?? 30_000;
+  const aliveMs = options.aliveMs ?? STALE_MS;
   const read = <T>(fn: (db: Db) => T): T => {
     reader ??= options.open({ readonly: true });
     const db = reader;
@@ -224,7 +224,7 @@ export function createDbSource(options: DbSourceOptions): DbSource {
       }),
     metrics: (window, now) =>
       read((db) => sortMetrics(window === '1h' ? computeMetrics(db, HOUR, now) : snapshotMetrics(db, WINDOWS[window], now))),
-    workers: () => read((db) => ({ workers: listWorkers(db), control: daemonControl(db) })),
+    workers: () => read((db) => ({ workers: listWorkers(db), control: daemonControl(db), aliveMs })),
     batches: (limit) => read((db) => listBatches(db, limit)),
     ...(options.readonly ? {} : { actions }),
   };
