@@ -26,6 +26,7 @@ import {
   type Db,
   type JobSpec,
 } from '../queue/index.js';
+import { randomUUID } from 'node:crypto';
 import { safeLine } from '../util/terminal.js';
 import { isDenied, type AnalysisConfig } from './config.js';
 import { validateLogin } from './login.js';
@@ -35,13 +36,12 @@ import {
   createAnalysis,
   failAnalysis,
   findActive,
+  findLatestCompleted,
   getAnalysis,
-  listAnalyses,
   pruneAnalyses,
   pruneHttpCache,
   reopenAnalysis,
   saveCollected,
-  setBatch,
   setStage,
   type Analysis,
   type AnalysisStage,
@@ -342,7 +342,7 @@ function existingFor(db: Db, login: string, force: boolean, now: number): Enqueu
   const active = findActive(db, login);
   if (active) return { analysis: active, created: false, reason: 'active' };
   if (force) return undefined;
-  const [done] = listAnalyses(db, { username: login, status: 'completed', limit: 1 });
+  const done = findLatestCompleted(db, login);
   if (done && now - (done.completedAt ?? done.createdAt) < FRESH_MS) return { analysis: done, created: false, reason: 'recent' };
   return undefined;
 }
@@ -386,6 +386,8 @@ export function enqueueBatch(db: Db, logins: readonly string[], opts: EnqueueBat
   assertQueueName(queue);
   for (const login of logins) checkLogin(login, opts.denyList);
   const now = opts.now ?? Date.now();
+  // The batch's id is known first, so each analysis row records it as it is created.
+  const batchId = randomUUID();
   return immediate(db, () => {
     const items: EnqueuedAnalysis[] = [];
     const jobs: JobSpec[] = [];
@@ -399,18 +401,15 @@ export function enqueueBatch(db: Db, logins: readonly string[], opts: EnqueueBat
       }
       let item = existingFor(db, login, opts.force ?? false, now);
       if (!item) {
-        const analysis = createAnalysis(db, { username: login, now });
+        const analysis = createAnalysis(db, { username: login, now, batchId });
         jobs.push(analysisChain(analysis.id, login, queue, opts.jobOptions));
         item = { analysis, created: true };
       }
       seen.set(key, item);
       items.push(item);
     }
-    const batch = createBatch(db, { name: opts.name, jobs, allowFailures: true }, now);
-    const created = items.filter((i) => i.created).map((i) => i.analysis.id);
-    setBatch(db, created, batch.id);
-    for (const i of items) if (i.created) i.analysis = { ...i.analysis, batchId: batch.id };
-    return { batchId: batch.id, items };
+    createBatch(db, { id: batchId, name: opts.name, jobs, allowFailures: true }, now);
+    return { batchId, items };
   });
 }
 

@@ -40,7 +40,9 @@ async function analysisConfig(ctx: Context) {
   const { applyJobOptions } = await import('./config.js');
   const config = await ctx.config();
   const settings = { denyList: config.denyList, webhookUrl: config.webhookUrl ?? undefined };
-  return { ...settings, settings, aliveMs: config.staleSeconds * 1000, jobOptions: (spec: JobSpec) => applyJobOptions(spec, config) };
+  // No per-job options (the usual case): nothing to apply, so no copy of every spec of a batch.
+  const jobOptions = Object.keys(config.jobs).length > 0 ? (spec: JobSpec) => applyJobOptions(spec, config) : undefined;
+  return { ...settings, settings, aliveMs: config.staleSeconds * 1000, jobOptions };
 }
 
 /**

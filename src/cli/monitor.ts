@@ -35,6 +35,7 @@ export function registerMonitor(program: Command, ctx: Context, run: Runner): vo
       }
       const aliveMs = await ctx.aliveMs();
       const { openAppDb } = await import('./db.js');
+      const { stmt } = await import('../queue/index.js');
       const file = ctx.dbPath;
       // Fail early with one line (exit 3) when there is no usable database yet.
       openAppDb(file, { readonly: true }).close();
@@ -43,8 +44,8 @@ export function registerMonitor(program: Command, ctx: Context, run: Runner): vo
       const source = createDbSource({ open: ({ readonly }) => openAppDb(file, { readonly }), configured, aliveMs, readonly: opts.readonly ?? false });
       source.analyses = (limit) =>
         source.read((db) => {
-          if (!db.prepare(HAS_ANALYSES).get()) return [];
-          return (db.prepare(LIST_ANALYSES).all(limit) as {
+          if (!stmt(db, HAS_ANALYSES).get()) return [];
+          return (stmt(db, LIST_ANALYSES).all(limit) as {
             id: string; username: string; status: string; stage: string; overall: number | null; created_at: number; updated_at: number; error: string | null;
           }[]).map((r) => ({
             id: String(r.id), username: r.username, status: r.status, stage: r.stage, overall: r.overall, createdAt: r.created_at, updatedAt: r.updated_at, error: r.error,

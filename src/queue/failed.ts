@@ -70,7 +70,8 @@ function toFailed(r: FailedRow): FailedJob {
 export function listFailed(db: Db, filter: Omit<FailedFilter, 'all'> = {}): FailedJob[] {
   const w = where({ ...filter, all: true });
   const limit = filter.limit ?? FAILED_READ_LIMIT;
-  return (db.prepare(`SELECT * FROM failed_jobs ${w.sql} ORDER BY failed_at DESC, id DESC LIMIT ?`).all(...w.params, limit) as FailedRow[]).map(toFailed);
+  // A handful of shapes (which filters are set), each prepared once per connection.
+  return (stmt(db, `SELECT * FROM failed_jobs ${w.sql} ORDER BY failed_at DESC, id DESC LIMIT ?`).all(...w.params, limit) as FailedRow[]).map(toFailed);
 }
 
 /** Find one failed job by uuid, or undefined. */

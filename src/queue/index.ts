@@ -6,7 +6,7 @@ export { queueMigrations } from './migrations.js';
 export * from './defaults.js';
 export { MAX_PAYLOAD_BYTES, assertJobName, assertQueueName, backoffSeconds } from './validate.js';
 export {
-  enqueue, enqueueInTx, enqueueMany, claim, claimInTx, nextDueAt, complete, completeInTx, completeMany, completeManyInTx,
+  enqueue, enqueueInTx, enqueueMany, enqueueManyInTx, claim, claimInTx, nextDueAt, complete, completeInTx, completeMany, completeManyInTx,
   release, releaseInTx, delay, delayInTx, fail, failInTx, extendLease, assertQueues, parseJson,
   type Enqueued, type EnqueueContext, type ClaimOptions, type ErrorInfo,
 } from './jobs.js';

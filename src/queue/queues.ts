@@ -172,5 +172,6 @@ export function listJobs(db: Db, filter: JobFilter): Job[] {
     filter.state === 'delayed' ? 'available_at' :
     filter.state === 'reserved' ? 'reserved_at DESC' : 'finished_at DESC';
   params.push(filter.limit ?? JOBS_LIST_LIMIT);
-  return (db.prepare(`SELECT * FROM jobs WHERE ${clauses.join(' AND ')} ORDER BY ${order} LIMIT ?`).all(...params) as JobRow[]).map(toJob);
+  // A bounded set of shapes (state × which filters are set), each prepared once per connection.
+  return (stmt(db, `SELECT * FROM jobs WHERE ${clauses.join(' AND ')} ORDER BY ${order} LIMIT ?`).all(...params) as JobRow[]).map(toJob);
 }
