@@ -16,6 +16,8 @@ export const APP_MIGRATIONS: readonly string[] = [
   analysisMigrations[1]!, // 3: http_cache
   analysisMigrations[2]!, // 4: analyses.batch_id
   queueMigrations[1]!, // 5: jobs_delayed_queue index
+  queueMigrations[2]!, // 6: failed_counts (h4: to be folded into the migration ledger)
+  analysisMigrations[3]!, // 7: analyses_created, analyses_status_created (h4: likewise)
 ];
 
 /**
