@@ -24,6 +24,12 @@ const TARGETS: Target[] = [
   { key: 'daemon_idle_cpu_pct', op: '<=', value: 1, what: 'idle daemon CPU %' },
   { key: 'daemon_rss_mb', op: '<=', value: 100, what: 'daemon RSS under load MB' },
   { key: 'monitor_overview_100k_ms', op: '<=', value: 50, what: 'monitor overview frame data at 100,000 jobs ms' },
+  { key: 'scale_batch_200k_s', op: '>=', value: 15_000, what: '`batch --detach` of 200,000 logins, logins/s (wall)' },
+  { key: 'scale_batch_200k_cpu_s', op: '>=', value: 15_000, what: '`batch --detach` of 200,000 logins, logins per CPU second' },
+  { key: 'scale_batch_ratio_200k_to_20k', op: '>=', value: 0.8, what: 'batch rate at 200,000 vs 20,000 logins (wall)' },
+  { key: 'scale_batch_cpu_ratio_200k_to_20k', op: '>=', value: 0.8, what: 'batch rate at 200,000 vs 20,000 logins (CPU)' },
+  { key: 'scale_analyze_ratio_big_to_empty', op: '<=', value: 1.2, what: '`analyze --detach` on 1M analyses + 1M jobs vs empty (wall)' },
+  { key: 'scale_analyze_cpu_ratio_big_to_empty', op: '<=', value: 1.2, what: '`analyze --detach` on 1M analyses + 1M jobs vs empty (CPU)' },
 ];
 
 function fmt(v: number): string {
@@ -69,6 +75,11 @@ async function main(): Promise<void> {
     log('analysis…');
     const a = await optional('./analysis.js', 'benchAnalysis');
     for (const [k, v] of Object.entries(a)) figures[k.startsWith('analysis_') ? k : `analysis_${k}`] = v;
+  }
+  if (want('scale')) {
+    log('scale…');
+    const s = await optional('./scale.js', 'benchScale');
+    for (const [k, v] of Object.entries(s)) figures[k.startsWith('scale_') ? k : `scale_${k}`] = v;
   }
   const width = Math.max(...Object.keys(figures).map((k) => k.length));
   process.stdout.write(`gitroast bench — node ${process.version}, ${new Date().toISOString()}\n\n`);

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { Octokit } from '@octokit/rest';
+import { immediate, stmt } from '../queue/db.js';
 import { DelayError, PermanentError } from '../queue/errors.js';
 import { safeText } from '../util/terminal.js';
 import { validateLogin } from './login.js';
@@ -42,18 +43,16 @@ export class SqliteHttpCache implements HttpCache {
 
   /** Return the cached entry for `key`, or undefined. */
   get(key: string): { etag: string; body: string } | undefined {
-    return this.db.prepare('SELECT etag, body FROM http_cache WHERE key = ?').get(key) as
+    return stmt(this.db, 'SELECT etag, body FROM http_cache WHERE key = ?').get(key) as
       | { etag: string; body: string }
       | undefined;
   }
 
   /** Store or replace the entry for `key` in one short transaction. */
   put(key: string, etag: string, body: string, now: number): void {
-    const stmt = this.db.prepare(
-      `INSERT INTO http_cache (key, etag, body, fetched_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (key) DO UPDATE SET etag = excluded.etag, body = excluded.body, fetched_at = excluded.fetched_at`,
-    );
-    this.db.transaction(() => stmt.run(key, etag, body, now)).immediate();
+    const upsert = stmt(this.db, `INSERT INTO http_cache (key, etag, body, fetched_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET etag = excluded.etag, body = excluded.body, fetched_at = excluded.fetched_at`);
+    immediate(this.db, () => upsert.run(key, etag, body, now));
   }
 }
 

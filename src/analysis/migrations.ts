@@ -52,6 +52,12 @@ export const analysisMigrations: string[] = [
   // show` can list its analyses after the batch's job rows have been trimmed.
   `ALTER TABLE analyses ADD COLUMN batch_id TEXT;
   CREATE INDEX analyses_batch ON analyses (batch_id) WHERE batch_id IS NOT NULL;`,
+
+  // The newest analyses, all or of one status (\`gitroast list\`, the monitor's analyses
+  // view), read from an index instead of sorting the whole table.
+  `CREATE INDEX analyses_created ON analyses (created_at);
+  CREATE INDEX analyses_status_created ON analyses (status, created_at);
+  DROP INDEX analyses_status;`,
 ];
 
 /** The analysis room's migrations, as openers take them. */

@@ -1,11 +1,13 @@
 /**
  * The analyses table: one row per review, read and written through these functions. Every
  * write is one short BEGIN IMMEDIATE transaction, never held across an await. Usernames
- * are compared case-insensitively (GitHub logins are).
+ * are compared case-insensitively (GitHub logins are). Every statement is prepared once per
+ * connection (stmt) and reads an index: a lookup by login is a seek on
+ * analyses_username_created, never a scan of the table (test/queue/plans.test.ts checks it).
  */
 import { randomUUID } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
-import { immediate } from '../queue/index.js';
+import { immediate, stmt } from '../queue/index.js';
 import type { Review } from './prompt.js';
 import type { Scorecard } from './score.js';
 import type { ProfileSnapshot } from './snapshot.js';
@@ -112,77 +114,85 @@ function toAnalysis(row: Row): Analysis {
   };
 }
 
-/** Create a pending analysis for `username` (the canonical login when known). */
+/** Create a pending analysis for `username` (the canonical login when known), of queue batch `batchId` if given. */
 export function createAnalysis(
   db: Database,
-  opts: { username: string; id?: string; now?: number },
+  opts: { username: string; id?: string; now?: number; batchId?: string },
 ): Analysis {
   const id = opts.id ?? randomUUID();
   const now = opts.now ?? Date.now();
   immediate(db, () =>
-    db
-      .prepare(
-        `INSERT INTO analyses (id, username, status, stage, created_at, updated_at)
-         VALUES (?, ?, 'pending', 'queued', ?, ?)`,
-      )
-      .run(id, opts.username, now, now),
+    stmt(db, `INSERT INTO analyses (id, username, status, stage, created_at, updated_at, batch_id)
+              VALUES (?, ?, 'pending', 'queued', ?, ?, ?)`).run(id, opts.username, now, now, opts.batchId ?? null),
   );
-  return getAnalysis(db, id)!;
+  // The row as inserted (the columns not named above take their defaults): no read-back.
+  return {
+    id, username: opts.username, status: 'pending', stage: 'queued', overall: null, scores: null, formulaVersion: null, report: null,
+    snapshot: null, scorecard: null, error: null, usage: null, model: null, kept: false, batchId: opts.batchId ?? null, createdAt: now, updatedAt: now, completedAt: null,
+  };
 }
 
 /** Return the analysis with this id, or undefined. */
 export function getAnalysis(db: Database, id: string): Analysis | undefined {
-  const row = db.prepare('SELECT * FROM analyses WHERE id = ?').get(id) as Row | undefined;
+  const row = stmt(db, 'SELECT * FROM analyses WHERE id = ?').get(id) as Row | undefined;
   return row && toAnalysis(row);
 }
 
 /** Return the newest analysis of `username` (any case, any status), or undefined. */
 export function findLatestByUsername(db: Database, username: string): Analysis | undefined {
-  const row = db
-    .prepare(
-      `SELECT * FROM analyses WHERE lower(username) = lower(?)
-       ORDER BY created_at DESC, rowid DESC LIMIT 1`,
-    )
+  const row = stmt(db, `SELECT * FROM analyses WHERE lower(username) = lower(?) ORDER BY created_at DESC, rowid DESC LIMIT 1`)
     .get(username) as Row | undefined;
   return row && toAnalysis(row);
 }
 
 /** Return the newest pending or processing analysis of `username`, or undefined. */
 export function findActive(db: Database, username: string): Analysis | undefined {
-  const row = db
-    .prepare(
-      `SELECT * FROM analyses WHERE lower(username) = lower(?) AND status IN ('pending', 'processing')
-       ORDER BY created_at DESC, rowid DESC LIMIT 1`,
-    )
-    .get(username) as Row | undefined;
+  // `+status`: the status index must not be chosen over the login's own rows (a million
+  // completed rows and a 200,000-login batch of pending ones would make it a long walk).
+  const row = stmt(db, `SELECT * FROM analyses WHERE lower(username) = lower(?) AND +status IN ('pending', 'processing')
+                        ORDER BY created_at DESC, rowid DESC LIMIT 1`).get(username) as Row | undefined;
   return row && toAnalysis(row);
 }
 
-/** List analyses newest first; `status` filters, `limit` defaults to 20. */
+/** Return the newest completed analysis of `username`, or undefined. */
+export function findLatestCompleted(db: Database, username: string): Analysis | undefined {
+  const row = stmt(db, `SELECT * FROM analyses WHERE lower(username) = lower(?) AND +status = 'completed'
+                        ORDER BY created_at DESC, rowid DESC LIMIT 1`).get(username) as Row | undefined;
+  return row && toAnalysis(row);
+}
+
+/**
+ * The statements of listAnalyses, one per filter combination, so each can use its index
+ * (an `(@x IS NULL OR …)` filter cannot: it made every enqueue read the whole table).
+ */
+const LIST = {
+  all: `SELECT * FROM analyses ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+  status: `SELECT * FROM analyses WHERE status = ? ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+  username: `SELECT * FROM analyses WHERE lower(username) = lower(?) ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+  both: `SELECT * FROM analyses WHERE lower(username) = lower(?) AND +status = ? ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+} as const;
+
+/** List analyses newest first; `status` and `username` filter, `limit` defaults to 20. */
 export function listAnalyses(
   db: Database,
   opts: { status?: AnalysisStatus; username?: string; limit?: number } = {},
 ): Analysis[] {
-  const rows = db
-    .prepare(
-      `SELECT * FROM analyses
-       WHERE (@status IS NULL OR status = @status)
-         AND (@username IS NULL OR lower(username) = lower(@username))
-       ORDER BY created_at DESC, rowid DESC LIMIT @limit`,
-    )
-    .all({ status: opts.status ?? null, username: opts.username ?? null, limit: opts.limit ?? 20 }) as Row[];
+  const limit = opts.limit ?? 20;
+  const { status, username } = opts;
+  const rows = (
+    username !== undefined && status !== undefined ? stmt(db, LIST.both).all(username, status, limit) :
+    username !== undefined ? stmt(db, LIST.username).all(username, limit) :
+    status !== undefined ? stmt(db, LIST.status).all(status, limit) :
+    stmt(db, LIST.all).all(limit)
+  ) as Row[];
   return rows.map(toAnalysis);
 }
 
 /** Move an analysis to `stage` (processing unless done); false when there is no such row. */
 export function setStage(db: Database, id: string, stage: AnalysisStage, now = Date.now()): boolean {
   return immediate(db, () =>
-    db
-      .prepare(
-        `UPDATE analyses SET stage = ?, status = CASE WHEN ? = 'queued' THEN status ELSE 'processing' END,
-         updated_at = ? WHERE id = ? AND status NOT IN ('completed', 'failed')`,
-      )
-      .run(stage, stage, now, id),
+    stmt(db, `UPDATE analyses SET stage = ?, status = CASE WHEN ? = 'queued' THEN status ELSE 'processing' END,
+         updated_at = ? WHERE id = ? AND status NOT IN ('completed', 'failed')`).run(stage, stage, now, id),
   ).changes > 0;
 }
 
@@ -199,15 +209,11 @@ export function saveCollected(
   const { snapshot, scorecard } = data;
   const c = scorecard.categories;
   return immediate(db, () =>
-    db
-      .prepare(
-        `UPDATE analyses SET username = @username, status = 'processing', stage = 'writing',
+    stmt(db, `UPDATE analyses SET username = @username, status = 'processing', stage = 'writing',
            overall = @overall, score_profile = @profile, score_projects = @projects,
            score_consistency = @consistency, score_technical = @technical, score_community = @community,
            formula_version = @formula, snapshot = @snapshot, signals = @signals, updated_at = @now
-         WHERE id = @id AND status NOT IN ('completed', 'failed')`,
-      )
-      .run({
+         WHERE id = @id AND status NOT IN ('completed', 'failed')`).run({
         id,
         username: snapshot.user.login,
         overall: scorecard.overall,
@@ -234,29 +240,23 @@ export function completeAnalysis(
   now = Date.now(),
 ): boolean {
   return immediate(db, () =>
-    db
-      .prepare(
-        `UPDATE analyses SET status = 'completed', stage = 'done', report = ?, prompt_tokens = ?,
+    stmt(db, `UPDATE analyses SET status = 'completed', stage = 'done', report = ?, prompt_tokens = ?,
            completion_tokens = ?, model = ?, error = NULL, completed_at = ?, updated_at = ?
-         WHERE id = ?`,
-      )
-      .run(JSON.stringify(report), usage?.promptTokens ?? null, usage?.completionTokens ?? null, model, now, now, id),
+         WHERE id = ?`).run(JSON.stringify(report), usage?.promptTokens ?? null, usage?.completionTokens ?? null, model, now, now, id),
   ).changes > 0;
 }
 
 /** Mark an analysis failed with a reason (truncated to 2,000 characters). */
 export function failAnalysis(db: Database, id: string, reason: string, now = Date.now()): boolean {
   return immediate(db, () =>
-    db
-      .prepare(`UPDATE analyses SET status = 'failed', error = ?, completed_at = ?, updated_at = ? WHERE id = ?`)
-      .run(reason.slice(0, ERROR_LIMIT), now, now, id),
+    stmt(db, `UPDATE analyses SET status = 'failed', error = ?, completed_at = ?, updated_at = ? WHERE id = ?`).run(reason.slice(0, ERROR_LIMIT), now, now, id),
   ).changes > 0;
 }
 
 /** Keep an analysis forever (pruning skips it); `kept` defaults to true. */
 export function keepAnalysis(db: Database, id: string, kept = true, now = Date.now()): boolean {
   return immediate(db, () =>
-    db.prepare('UPDATE analyses SET kept = ?, updated_at = ? WHERE id = ?').run(kept ? 1 : 0, now, id),
+    stmt(db, 'UPDATE analyses SET kept = ?, updated_at = ? WHERE id = ?').run(kept ? 1 : 0, now, id),
   ).changes > 0;
 }
 
@@ -268,16 +268,14 @@ export function keepAnalysis(db: Database, id: string, kept = true, now = Date.n
 export function pruneAnalyses(db: Database, now: number, opts: { olderThanDays?: number } = {}): number {
   const cutoff = now - (opts.olderThanDays ?? 90) * DAY_MS;
   return immediate(db, () =>
-    db
-      .prepare(`DELETE FROM analyses WHERE kept = 0 AND status IN ('completed', 'failed') AND created_at < ?`)
-      .run(cutoff),
+    stmt(db, `DELETE FROM analyses WHERE kept = 0 AND status IN ('completed', 'failed') AND created_at < ?`).run(cutoff),
   ).changes;
 }
 
 /** Delete cached GitHub answers fetched more than `olderThanHours` (default 24) ago. */
 export function pruneHttpCache(db: Database, now: number, olderThanHours = 24): number {
   return immediate(db, () =>
-    db.prepare('DELETE FROM http_cache WHERE fetched_at < ?').run(now - olderThanHours * 3_600_000),
+    stmt(db, 'DELETE FROM http_cache WHERE fetched_at < ?').run(now - olderThanHours * 3_600_000),
   ).changes;
 }
 
@@ -287,27 +285,21 @@ export function pruneHttpCache(db: Database, now: number, olderThanHours = 24): 
  */
 export function reopenAnalysis(db: Database, id: string, now = Date.now()): boolean {
   return immediate(db, () =>
-    db
-      .prepare(
-        `UPDATE analyses SET status = 'pending', stage = CASE WHEN overall IS NULL THEN 'queued' ELSE 'writing' END,
-           error = NULL, completed_at = NULL, updated_at = ? WHERE id = ? AND status = 'failed'`,
-      )
-      .run(now, id),
+    stmt(db, `UPDATE analyses SET status = 'pending', stage = CASE WHEN overall IS NULL THEN 'queued' ELSE 'writing' END,
+           error = NULL, completed_at = NULL, updated_at = ? WHERE id = ? AND status = 'failed'`).run(now, id),
   ).changes > 0;
 }
 
 /** Record the queue batch that created these analyses. */
 export function setBatch(db: Database, ids: readonly string[], batchId: string): void {
-  const stmt = db.prepare('UPDATE analyses SET batch_id = ? WHERE id = ?');
+  const update = stmt(db, 'UPDATE analyses SET batch_id = ? WHERE id = ?');
   immediate(db, () => {
-    for (const id of ids) stmt.run(batchId, id);
+    for (const id of ids) update.run(batchId, id);
   });
 }
 
 /** List the analyses a batch created, oldest first. */
 export function listBatchAnalyses(db: Database, batchId: string): Analysis[] {
-  const rows = db
-    .prepare('SELECT * FROM analyses WHERE batch_id = ? ORDER BY created_at, rowid')
-    .all(batchId) as Row[];
+  const rows = stmt(db, 'SELECT * FROM analyses WHERE batch_id = ? ORDER BY created_at, rowid').all(batchId) as Row[];
   return rows.map(toAnalysis);
 }

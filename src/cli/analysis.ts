@@ -21,8 +21,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The queues an analysis may be put on. */
 const QUEUES = ['high', 'default', 'low'] as const;
 const STATUSES: readonly AnalysisStatus[] = ['pending', 'processing', 'completed', 'failed'];
-/** A daemon counts as alive when its heartbeat is younger than this (as `status` says). */
-const ALIVE_MS = 30_000;
 /** Jobs the in-process worker runs at once when no daemon is alive. */
 const INLINE_CONCURRENCY = 4;
 
@@ -33,15 +31,18 @@ function checkQueue(queue: string | undefined): string {
 }
 
 /**
- * Load the configuration (src/cli/config.ts: the file at GITROAST_CONFIG or the XDG
+ * Load the configuration (src/cli/config.ts: --config, else GITROAST_CONFIG, else the XDG
  * default, then GITROAST_* variables, validated once); a bad one is a UsageError (exit 2).
- * Returns what the analysis needs: the deny list, the webhook and the per-job options.
+ * Returns what the analysis needs: the deny list, the webhook, the per-job options and the
+ * alive threshold of daemons (staleSeconds, as the daemon and `status` use it).
  */
-async function analysisConfig() {
-  const { loadConfig, applyJobOptions } = await import('./config.js');
-  const { config } = loadConfig();
+async function analysisConfig(ctx: Context) {
+  const { applyJobOptions } = await import('./config.js');
+  const config = await ctx.config();
   const settings = { denyList: config.denyList, webhookUrl: config.webhookUrl ?? undefined };
-  return { ...settings, settings, jobOptions: (spec: JobSpec) => applyJobOptions(spec, config) };
+  // No per-job options (the usual case): nothing to apply, so no copy of every spec of a batch.
+  const jobOptions = Object.keys(config.jobs).length > 0 ? (spec: JobSpec) => applyJobOptions(spec, config) : undefined;
+  return { ...settings, settings, aliveMs: config.staleSeconds * 1000, jobOptions };
 }
 
 /**
@@ -89,7 +90,7 @@ function clock(ms: number): string {
  * included) and stop it once nothing of these analyses is ready or running. Ctrl-C stops
  * waiting; the jobs stay queued.
  */
-async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, settings: AnalysisConfig): Promise<Analysis[]> {
+async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, settings: AnalysisConfig, aliveMs: number): Promise<Analysis[]> {
   const [{ getAnalysis }, jobs, q, { Registry }, { startWorker }] = await Promise.all([
     import('../analysis/store.js'),
     import('../analysis/jobs.js'),
@@ -133,6 +134,8 @@ async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, se
   };
 
   let worker: ReturnType<typeof startWorker> | undefined;
+  /** True once a live daemon was found serving the queue (said once). */
+  let followed = false;
   let interrupted = false;
   const onSigint = () => {
     interrupted = true;
@@ -154,10 +157,12 @@ async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, se
         throw new WorkFailed('');
       }
       if (!done && !worker) {
-        const serving = q.liveWorkers(db, ALIVE_MS).filter((w) => w.queues.includes(queue));
+        const serving = q.liveWorkers(db, aliveMs).filter((w) => w.queues.includes(queue));
         if (serving.length === 0) {
           worker = startWorker(db, registry, { queues: [...new Set([queue, 'high', 'default', 'low'])], concurrency: INLINE_CONCURRENCY, logger, graceMs: 5_000 });
         } else {
+          if (!followed) info(`gitroast: daemon ${serving.map((w) => w.id).join(', ')} serves queue ${queue}; waiting for it`);
+          followed = true;
           for (const a of all) {
             if (!a || finished(a)) continue;
             const d = jobs.delayedUntil(db, a.id);
@@ -234,7 +239,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       const queue = checkQueue(opts.queue);
       const seen = new Set<string>();
       const logins = usernames.filter((u) => !seen.has(u.toLowerCase()) && seen.add(u.toLowerCase()));
-      const config = await analysisConfig();
+      const config = await analysisConfig(ctx);
       await checkLogins(logins.map((login) => ({ login, where: '' })), config.denyList, 'the arguments');
       const { enqueueAnalysis } = await import('../analysis/jobs.js');
       const db = ctx.db();
@@ -251,7 +256,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
         return;
       }
       const ids = [...new Set(items.map((i) => i.analysis.id))];
-      await printResults(await waitForAnalyses(db, ids, queue, config.settings), { json: opts.json });
+      await printResults(await waitForAnalyses(db, ids, queue, config.settings, config.aliveMs), { json: opts.json });
     }));
 
   program
@@ -316,7 +321,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       const { text, source } = readBatch(file);
       const entries = parseBatch(text);
       if (entries.length === 0) throw new UsageError(`no usernames in ${source}: expected one a line (# starts a comment)`);
-      const config = await analysisConfig();
+      const config = await analysisConfig(ctx);
       await checkLogins(entries.map((e) => ({ login: e.login, where: `${source}:${e.line}: ` })), config.denyList, source);
       const { enqueueBatch } = await import('../analysis/jobs.js');
       const db = ctx.db();
@@ -335,7 +340,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
         }
         return;
       }
-      await printResults(await waitForAnalyses(db, unique.map((a) => a.id), queue, config.settings), { json: opts.json, summary: true });
+      await printResults(await waitForAnalyses(db, unique.map((a) => a.id), queue, config.settings, config.aliveMs), { json: opts.json, summary: true });
     }));
 
   const batches = program.command('batches').description('list, show, retry and cancel batches');
@@ -392,7 +397,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       const reopened = reopenAnalyses(db, ids);
       if (opts.json) return printJson({ batchId: b.id, retried, reopened });
       info(`${retried.length} failed job${retried.length === 1 ? '' : 's'} of batch ${b.id} retried, ${reopened} analys${reopened === 1 ? 'is' : 'es'} reopened`);
-      if (retried.length && q.liveWorkers(db, ALIVE_MS).length === 0) info('no daemon is alive: run `gitroast daemon` to process them');
+      if (retried.length && q.liveWorkers(db, await ctx.aliveMs()).length === 0) info('no daemon is alive: run `gitroast daemon` to process them');
     }));
   batches
     .command('cancel <id>')

@@ -7,15 +7,15 @@ import type { Runner } from './program.js';
 const ENV_SECRETS = ['GITHUB_TOKEN', 'OPENAI_API_KEY'] as const;
 
 /** `gitroast config [--json]`: the effective configuration, secrets masked. */
-export function registerConfig(program: Command, _ctx: Context, run: Runner): void {
+export function registerConfig(program: Command, ctx: Context, run: Runner): void {
   program
     .command('config')
     .description('print the effective configuration (file <- environment), secrets masked')
-    .option('--config <path>', 'config file (env GITROAST_CONFIG; default $XDG_CONFIG_HOME/gitroast/config.json)')
     .option('--json', 'print JSON')
-    .action(run(async (opts: { config?: string; json?: boolean }) => {
-      const { loadConfig, maskConfig, flattenConfig, warnExposedSecrets } = await import('./config.js');
-      const loaded = loadConfig({ configFlag: opts.config });
+    .action(run(async (opts: { json?: boolean }) => {
+      const { maskConfig, flattenConfig, warnExposedSecrets } = await import('./config.js');
+      // --config is the program's global option.
+      const loaded = await ctx.loadConfig();
       warnExposedSecrets(loaded);
       const masked = maskConfig(loaded.config);
       const environment = Object.fromEntries(ENV_SECRETS.map((k) => [k, process.env[k]?.trim() ? '********' : null]));

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import nodeCron from 'node-cron';
 import { z } from 'zod';
+import { CONCURRENCY, HEARTBEAT_MS, JOB_TIMEOUT_MS, LEASE_MS, POLL_MS, STALE_MS } from '../queue/defaults.js';
 import type { JobSpec } from '../queue/index.js';
 import { UsageError } from './context.js';
 
@@ -41,14 +42,14 @@ const jobOptions = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  concurrency: z.number().int().min(1).max(1000).default(10),
+  concurrency: z.number().int().min(1).max(1000).default(CONCURRENCY),
   queues: z.array(queueName).min(1).max(32).default(['high', 'default', 'low']),
   balance: z.enum(['strict', 'auto']).default('strict'),
-  leaseSeconds: seconds(86_400).default(90),
-  heartbeatSeconds: seconds(3600).default(5),
-  staleSeconds: seconds(86_400).default(30),
-  pollSeconds: seconds(60).default(1),
-  timeoutSeconds: seconds(86_400).default(60),
+  leaseSeconds: seconds(86_400).default(LEASE_MS / 1000),
+  heartbeatSeconds: seconds(3600).default(HEARTBEAT_MS / 1000),
+  staleSeconds: seconds(86_400).default(STALE_MS / 1000),
+  pollSeconds: seconds(60).default(POLL_MS / 1000),
+  timeoutSeconds: seconds(86_400).default(JOB_TIMEOUT_MS / 1000),
   graceSeconds: z.number().min(0).max(86_400).optional(),
   memoryLimitMb: z.number().int().min(16).max(1_048_576).optional(),
   durability: z.enum(['normal', 'full']).default('normal'),

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DatabaseError, ValidationError, type Db } from '../queue/index.js';
+import type { GitroastConfig, LoadedConfig, LoadOptions } from './config.js';
 import { openAppDb, resolveDbPath } from './db.js';
 
 /** Exit codes: the contract with scripts and systemd. */
@@ -26,7 +27,37 @@ export class WorkFailed extends Error {
 /** What every command action gets: the global options and a lazily opened database. */
 export class Context {
   private opened: Db | undefined;
+  private loaded: LoadedConfig | undefined;
   constructor(readonly program: Command) {}
+
+  /** The global --config flag, or undefined; an empty one is a UsageError. */
+  get configFlag(): string | undefined {
+    const flag = this.program.opts<{ config?: string }>().config;
+    if (flag !== undefined && flag.trim() === '') throw new UsageError(`invalid --config ${JSON.stringify(flag)}: name the config file, or leave --config out to use GITROAST_CONFIG or the default`);
+    return flag;
+  }
+
+  /**
+   * Load the configuration: the file named by --config, else GITROAST_CONFIG, else the XDG
+   * default (src/cli/config.ts), then GITROAST_* variables and `flags`. Without flags it is
+   * loaded once per command. A bad one is a UsageError (exit 2).
+   */
+  async loadConfig(flags?: LoadOptions['flags']): Promise<LoadedConfig> {
+    const { loadConfig } = await import('./config.js');
+    if (flags) return loadConfig({ configFlag: this.configFlag, flags });
+    this.loaded ??= loadConfig({ configFlag: this.configFlag });
+    return this.loaded;
+  }
+
+  /** The configuration (see loadConfig). */
+  async config(): Promise<GitroastConfig> {
+    return (await this.loadConfig()).config;
+  }
+
+  /** How old a daemon's heartbeat may be for it to count as alive: the config's staleSeconds, in ms. */
+  async aliveMs(): Promise<number> {
+    return (await this.config()).staleSeconds * 1000;
+  }
 
   /**
    * The database path from --db, GITROAST_DB or the XDG default. An empty --db, or a --db /

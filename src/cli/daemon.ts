@@ -4,7 +4,6 @@ import { duration, info, keepRunningWhenOutputCloses, print, printJson, table } 
 import type { Runner } from './program.js';
 
 interface DaemonFlags {
-  config?: string;
   concurrency?: number;
   queues?: string;
   balance?: string;
@@ -39,7 +38,6 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
   const daemon = program
     .command('daemon')
     .description('run the worker daemon: claims and runs jobs, runs the housekeeping schedules (status|pause|continue|stop control it)')
-    .option('--config <path>', 'config file (env GITROAST_CONFIG; default $XDG_CONFIG_HOME/gitroast/config.json)')
     .option('--concurrency <n>', 'jobs running at once (default 10)', intOption('--concurrency', 1, 1000))
     .option('--queues <list>', 'queues in claim order, comma-separated (default high,default,low)')
     .option('--balance <mode>', 'strict (queue order) or auto (share slots by pending work × runtime); default strict')
@@ -54,8 +52,9 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
     .option('--http-token <token>', 'require this bearer token on /health and /metrics (prefer env GITROAST_HTTP_TOKEN)')
     .option('--print-systemd-unit', 'print a systemd unit running this daemon with these flags, and exit')
     .action(run(async (opts: DaemonFlags) => {
-      const { loadConfig, graceSecondsOf, warnExposedSecrets } = await import('./config.js');
-      const loaded = loadConfig({ configFlag: opts.config, flags: configFlags(opts) });
+      const { graceSecondsOf, warnExposedSecrets } = await import('./config.js');
+      // --config is the program's global option (gitroast daemon --config FILE still reads it).
+      const loaded = await ctx.loadConfig(configFlags(opts));
       warnExposedSecrets(loaded);
       const { config, file } = loaded;
       const d = await import('../daemon/index.js');
@@ -123,17 +122,14 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
   daemon
     .command('status')
     .description('list the daemons registered on this database and the pause / stop flags')
-    .option('--config <path>', 'config file (for staleSeconds)')
     .option('--json', 'print JSON')
-    .action(run(async (opts: { config?: string; json?: boolean }) => {
-      const { loadConfig } = await import('./config.js');
-      const { config } = loadConfig({ configFlag: opts.config });
+    .action(run(async (opts: { json?: boolean }) => {
+      const staleMs = await ctx.aliveMs();
       const q = await import('../queue/index.js');
       const db = ctx.db();
       const now = Date.now();
       const control = q.daemonControl(db);
-      const staleMs = config.staleSeconds * 1000;
-      const daemons = q.listWorkers(db).map((w) => ({ ...w, alive: now - w.heartbeatAt <= staleMs }));
+      const daemons = q.listWorkers(db).map((w) => ({ ...w, alive: q.isAlive(w, staleMs, now) }));
       if (opts.json) return printJson({ paused: control.paused, stopRequestedAt: control.stopRequestedAt, daemons });
       print(`daemons   ${control.paused ? 'paused (run `gitroast daemon continue`)' : 'running'}${control.stopRequestedAt ? `; last stop requested ${duration(now - control.stopRequestedAt)} ago` : ''}`);
       if (daemons.length === 0) return print('none registered (run `gitroast daemon`)');

@@ -40,20 +40,34 @@ function size(file: string): number {
   return fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
 }
 
+/**
+ * The alive threshold doctor judges daemons by: the config's, or the default when the config
+ * cannot be read. Doctor diagnoses a broken setup, so a bad config file is reported on stderr
+ * and does not stop the database checks.
+ */
+async function doctorAliveMs(ctx: Context): Promise<number> {
+  try {
+    return await ctx.aliveMs();
+  } catch (err) {
+    const { STALE_MS } = await import('../queue/index.js');
+    process.stderr.write(`gitroast: warning: ${safeLine((err as Error).message)}; doctor judges daemons by the default alive threshold (${STALE_MS / 1000} s)\n`);
+    return STALE_MS;
+  }
+}
+
 export function registerDoctor(program: Command, ctx: Context, run: Runner): void {
   program
     .command('doctor')
     .description('check the database: integrity, schema version, WAL size, stale daemons, stuck leases, disk space, file modes of the database and of a config file holding secrets (exit 1 when something needs attention)')
     .option('--full', 'run PRAGMA integrity_check (slower, also compares index contents) instead of quick_check')
-    .option('--stale <seconds>', 'a daemon whose heartbeat is older than this is stale (default 30)', intOption('--stale', 1, 86_400))
-    .option('--config <path>', 'config file whose mode to check (env GITROAST_CONFIG; default $XDG_CONFIG_HOME/gitroast/config.json)')
+    .option('--stale <seconds>', 'a daemon whose heartbeat is older than this is stale (default the config\'s staleSeconds, 30)', intOption('--stale', 1, 86_400))
     .option('--json', 'print JSON')
-    .action(run(async (opts: { full?: boolean; stale?: number; config?: string; json?: boolean }) => {
+    .action(run(async (opts: { full?: boolean; stale?: number; json?: boolean }) => {
       const { openForInspection, checkIntegrity, staleWorkers, stuckLeases } = await import('../queue/health.js');
       const { inspectSchema } = await import('../queue/index.js');
       const { APP_ROOMS } = await import('./db.js');
       const file = ctx.dbPath;
-      const staleMs = (opts.stale ?? 30) * 1000;
+      const staleMs = opts.stale !== undefined ? opts.stale * 1000 : await doctorAliveMs(ctx);
       // Read-only and whatever the schema version: doctor never migrates or repairs. Exit 3 when it cannot be read at all.
       const db = openForInspection(file);
       const checks: Check[] = [];
@@ -128,7 +142,7 @@ export function registerDoctor(program: Command, ctx: Context, run: Runner): voi
         .map((f) => ({ file: f.file, mode: (f.mode & 0o777).toString(8).padStart(4, '0'), what: '' }));
       // A config file holding secrets counts too; doctor does not validate it (`gitroast config` does).
       const { resolveConfigPath, exposedSecrets } = await import('./config.js');
-      const exposed = exposedSecrets(resolveConfigPath(opts.config).file);
+      const exposed = exposedSecrets(resolveConfigPath(ctx.configFlag).file);
       if (exposed) loose.push({ file: exposed.file, mode: exposed.mode, what: `config file holding ${exposed.keys.join(', ')}, ` });
       checks.push(loose.length === 0
         ? { check: 'permissions', ok: true, detail: 'database files are 0600' }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { FAILED_LIST_LIMIT } from '../queue/defaults.js';
 import { safeText } from '../util/terminal.js';
 import { intOption, UsageError, WorkFailed, type Context } from './context.js';
 import { duration, info, print, printJson, table } from './output.js';
@@ -39,12 +40,12 @@ export function registerFailed(program: Command, ctx: Context, run: Runner): voi
   withFilters(failed
     .command('list')
     .description('list failed jobs, newest first'))
-    .option('--limit <n>', 'at most this many (default 100)', intOption('--limit', 1, 100_000))
+    .option('--limit <n>', `at most this many (default ${FAILED_LIST_LIMIT})`, intOption('--limit', 1, 100_000))
     .option('--json', 'print JSON')
     .action(run(async (opts: FilterFlags & { json?: boolean; limit?: number }) => {
       await checkFilter(opts);
       const { listFailed } = await import('../queue/index.js');
-      const rows = listFailed(ctx.db(), { queue: opts.queue, name: opts.name, tag: opts.tag, limit: opts.limit ?? 100 });
+      const rows = listFailed(ctx.db(), { queue: opts.queue, name: opts.name, tag: opts.tag, limit: opts.limit ?? FAILED_LIST_LIMIT });
       if (opts.json) return printJson(rows.map(({ stack: _stack, payload: _payload, ...r }) => r));
       if (rows.length === 0) return info('no failed jobs');
       const now = Date.now();

@@ -10,13 +10,6 @@ interface MonitorFlags {
   queues?: string;
 }
 
-/** Whether the analyses table exists yet (another room adds it by migration). */
-const HAS_ANALYSES = `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'analyses'`;
-/** The newest analyses; bounded. */
-const LIST_ANALYSES = `
-  SELECT id, username, status, stage, overall, created_at, updated_at, error
-    FROM analyses ORDER BY created_at DESC LIMIT ?`;
-
 export function registerMonitor(program: Command, ctx: Context, run: Runner): void {
   program
     .command('monitor')
@@ -33,22 +26,16 @@ export function registerMonitor(program: Command, ctx: Context, run: Runner): vo
         if (configured.length === 0) throw new UsageError('invalid --queues "": expected comma-separated queue names such as high,default,low');
         for (const q of configured) assertQueueName(q);
       }
+      const aliveMs = await ctx.aliveMs();
       const { openAppDb } = await import('./db.js');
       const file = ctx.dbPath;
       // Fail early with one line (exit 3) when there is no usable database yet.
       openAppDb(file, { readonly: true }).close();
 
       const { createDbSource } = await import('../tui/source.js');
-      const source = createDbSource({ open: ({ readonly }) => openAppDb(file, { readonly }), configured, readonly: opts.readonly ?? false });
-      source.analyses = (limit) =>
-        source.read((db) => {
-          if (!db.prepare(HAS_ANALYSES).get()) return [];
-          return (db.prepare(LIST_ANALYSES).all(limit) as {
-            id: string; username: string; status: string; stage: string; overall: number | null; created_at: number; updated_at: number; error: string | null;
-          }[]).map((r) => ({
-            id: String(r.id), username: r.username, status: r.status, stage: r.stage, overall: r.overall, createdAt: r.created_at, updatedAt: r.updated_at, error: r.error,
-          }));
-        });
+      const { readAnalyses } = await import('./monitor-analyses.js');
+      const source = createDbSource({ open: ({ readonly }) => openAppDb(file, { readonly }), configured, aliveMs, readonly: opts.readonly ?? false });
+      source.analyses = (limit) => source.read((db) => readAnalyses(db, limit));
       const clock = { now: () => Date.now() };
       try {
         // React's development build costs about twice the CPU per refresh (measured: 25 % against

@@ -20,6 +20,7 @@ export function buildProgram(extra: readonly Register[] = []): { program: Comman
     .description('Review GitHub profiles on a durable SQLite job queue, with a daemon and a terminal monitor.')
     .version(VERSION, '-V, --version')
     .option('--db <path>', 'database file (env GITROAST_DB; default $XDG_DATA_HOME/gitroast/gitroast.db)')
+    .option('--config <path>', 'config file (env GITROAST_CONFIG; default $XDG_CONFIG_HOME/gitroast/config.json)')
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str.trimEnd().split('\n')[0] + '\n') });

@@ -8,13 +8,12 @@ export function registerSchedule(program: Command, ctx: Context, run: Runner): v
   schedule
     .command('list')
     .description('list each scheduled task with its cron expression, last run and next run')
-    .option('--config <path>', 'config file (schedules may be re-timed or turned off there)')
     .option('--json', 'print JSON')
-    .action(run(async (opts: { config?: string; json?: boolean }) => {
-      const { loadConfig } = await import('./config.js');
+    .action(run(async (opts: { json?: boolean }) => {
       const { buildRegistry } = await import('./handlers.js');
       const { describeSchedules } = await import('../daemon/index.js');
-      const { config } = loadConfig({ configFlag: opts.config });
+      // Schedules may be re-timed or turned off in the config (--config, the program's global option).
+      const config = await ctx.config();
       const registry = await buildRegistry(config);
       const rows = describeSchedules(ctx.db(), registry.listSchedules());
       if (opts.json) return printJson(rows);

@@ -3,23 +3,21 @@ import type { Context } from './context.js';
 import { duration, print, printJson, table } from './output.js';
 import type { Runner } from './program.js';
 
-/** A daemon counts as alive when its heartbeat is younger than this. */
-export const ALIVE_MS = 30_000;
-
 export function registerStatus(program: Command, ctx: Context, run: Runner): void {
   program
     .command('status')
     .description('show the database, per-queue counts and waits, and the daemons alive')
     .option('--json', 'print JSON')
     .action(run(async (opts: { json?: boolean }) => {
+      const aliveMs = await ctx.aliveMs();
       const q = await import('../queue/index.js');
       const db = ctx.db();
       const now = Date.now();
-      const queues = q.queueStats(db, { now, since: now - 3_600_000 });
-      const daemons = q.liveWorkers(db, ALIVE_MS, now);
+      const queues = q.queueStats(db, { now, since: now - q.COMPLETED_WINDOW_MS });
+      const daemons = q.liveWorkers(db, aliveMs, now);
       const report = {
         database: { path: ctx.dbPath, schemaVersion: q.schemaVersion(db) },
-        completedWindowMs: 3_600_000,
+        completedWindowMs: q.COMPLETED_WINDOW_MS,
         queues,
         daemons: daemons.map((w) => ({ id: w.id, pid: w.pid, hostname: w.hostname, version: w.version, queues: w.queues, concurrency: w.concurrency, busy: w.busy, status: w.status, startedAt: w.startedAt, heartbeatAt: w.heartbeatAt })),
       };

@@ -1,4 +1,4 @@
-import { liveWorkers, newWorkerId, queueStats, schemaVersion, stmt, type Db } from '../queue/index.js';
+import { CONCURRENCY, POLL_MS, STALE_MS, liveWorkers, newWorkerId, queueStats, schemaVersion, stmt, type Db } from '../queue/index.js';
 import { LongWaitAlerts } from './alerts.js';
 import { PromText, startHttp, type HttpServer, type Listen } from './http.js';
 import type { Registry } from './registry.js';
@@ -48,7 +48,7 @@ export interface DaemonHandle {
  */
 export async function runDaemon(db: Db, registry: Registry, options: DaemonOptions): Promise<DaemonHandle> {
   const logger = options.logger;
-  const pollMs = options.pollMs ?? 1000;
+  const pollMs = options.pollMs ?? POLL_MS;
   let stopping: Promise<void> | undefined;
   let resolveDone!: (reason: string) => void;
   const done = new Promise<string>((r) => (resolveDone = r));
@@ -67,7 +67,7 @@ export async function runDaemon(db: Db, registry: Registry, options: DaemonOptio
 
   const workerId = options.workerId ?? newWorkerId();
   logger.log('info', 'daemon.started', {
-    worker: workerId, pid: process.pid, db: options.dbPath, queues: options.queues, concurrency: options.concurrency ?? 10,
+    worker: workerId, pid: process.pid, db: options.dbPath, queues: options.queues, concurrency: options.concurrency ?? CONCURRENCY,
     balance: options.balance ?? 'strict', schedules: registry.listSchedules().map((s) => s.name), handlers: registry.names(),
   });
   const worker = startWorker(db, registry, { ...options, workerId, logger, control: true, onStopRequested: () => void stop('control') });
@@ -145,7 +145,7 @@ function health(db: Db, worker: WorkerHandle | undefined, options: DaemonOptions
     // No path: /health may be reachable from other hosts (with a token); it tells state, not layout.
     database = { ok: true, schemaVersion: schemaVersion(db) };
     queues = queueStats(db, { now, configured: options.queues }).map((s) => ({ queue: s.queue, pending: s.pending, delayed: s.delayed, reserved: s.reserved, oldestWaitMs: s.oldestWaitMs, paused: s.paused }));
-    daemons = liveWorkers(db, options.staleMs ?? 30_000, now).map((w) => ({ id: w.id, pid: w.pid, hostname: w.hostname, status: w.status, busy: w.busy, concurrency: w.concurrency, heartbeatAgeMs: now - w.heartbeatAt }));
+    daemons = liveWorkers(db, options.staleMs ?? STALE_MS, now).map((w) => ({ id: w.id, pid: w.pid, hostname: w.hostname, status: w.status, busy: w.busy, concurrency: w.concurrency, heartbeatAgeMs: now - w.heartbeatAt }));
   } catch (err) {
     // SQLite's messages can carry the file's path: only the error code leaves the process.
     database = { ok: false, error: String((err as { code?: unknown }).code ?? 'unreadable') };
@@ -156,7 +156,7 @@ function health(db: Db, worker: WorkerHandle | undefined, options: DaemonOptions
   const ok = reasons.length === 0;
   return {
     ok,
-    body: { status: ok ? 'ok' : 'unhealthy', reasons, database, worker: worker ? { id: worker.id, status, busy: worker.busy(), concurrency: options.concurrency ?? 10 } : null, queues, daemons, pollMs },
+    body: { status: ok ? 'ok' : 'unhealthy', reasons, database, worker: worker ? { id: worker.id, status, busy: worker.busy(), concurrency: options.concurrency ?? CONCURRENCY } : null, queues, daemons, pollMs },
   };
 }
 
@@ -168,7 +168,7 @@ function metrics(db: Db, worker: WorkerHandle | undefined, options: DaemonOption
   let alive = 0;
   try {
     stats = queueStats(db, { now, configured: options.queues });
-    alive = liveWorkers(db, options.staleMs ?? 30_000, now).length;
+    alive = liveWorkers(db, options.staleMs ?? STALE_MS, now).length;
   } catch {
     up = 0;
   }
@@ -194,7 +194,7 @@ function metrics(db: Db, worker: WorkerHandle | undefined, options: DaemonOption
       p.sample('gitroast_job_runtime_seconds', 'summary', '', c.runtimeCount, labels, '_count');
     }
     p.sample('gitroast_busy_slots', 'gauge', 'Jobs running in this daemon now.', worker.busy());
-    p.sample('gitroast_slots', 'gauge', 'Concurrency (async slots) of this daemon.', options.concurrency ?? 10);
+    p.sample('gitroast_slots', 'gauge', 'Concurrency (async slots) of this daemon.', options.concurrency ?? CONCURRENCY);
   }
   for (const s of stats) {
     for (const state of ['pending', 'delayed', 'reserved'] as const) {

@@ -5,6 +5,7 @@ import {
   heartbeat, immediate, newWorkerId, nextDueAt, onEnqueued, recoverLeases, registerWorker, releaseInTx, stmt, assertQueues, writeUnderLease,
   type ClaimedJob, type Db, type LeasedWrite, type Outcome,
 } from '../queue/index.js';
+import { CONCURRENCY, HEARTBEAT_MS, JOB_TIMEOUT_MS, LEASE_MS, POLL_MS, STALE_MS } from '../queue/defaults.js';
 import { allocateSlots } from './balance.js';
 import { classifyError } from './classify.js';
 import { silentLogger } from './logger.js';
@@ -254,14 +255,14 @@ class Engine {
     this.queues = options.queues ?? DEFAULT_QUEUES;
     assertQueues(this.queues);
     this.queuesJson = JSON.stringify(this.queues);
-    this.concurrency = options.concurrency ?? 10;
+    this.concurrency = options.concurrency ?? CONCURRENCY;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new Error('concurrency must be a whole number of at least 1');
     this.balance = options.balance ?? 'strict';
-    this.leaseMs = options.leaseMs ?? 90_000;
-    this.heartbeatMs = options.heartbeatMs ?? 5_000;
-    this.staleMs = options.staleMs ?? 30_000;
-    this.pollMs = options.pollMs ?? 1_000;
-    this.defaultTimeoutMs = options.defaultTimeoutMs ?? 60_000;
+    this.leaseMs = options.leaseMs ?? LEASE_MS;
+    this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
+    this.staleMs = options.staleMs ?? STALE_MS;
+    this.pollMs = options.pollMs ?? POLL_MS;
+    this.defaultTimeoutMs = options.defaultTimeoutMs ?? JOB_TIMEOUT_MS;
     this.graceMs = options.graceMs ?? this.defaultTimeoutMs;
     this.id = options.workerId ?? newWorkerId();
     this.logger = options.logger ?? silentLogger;

@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { immediate, stmt, type Db } from './db.js';
+import { BATCHES_LIST_LIMIT } from './defaults.js';
 import { ValidationError } from './errors.js';
-import { cancelBatchInTx, dispatchBatchCallbacks, enqueueInTx, type Enqueued } from './jobs.js';
+import { cancelBatchInTx, dispatchBatchCallbacks, enqueueManyInTx, type Enqueued } from './jobs.js';
 import { notifyEnqueued } from './notify.js';
 import { retryFailed, type Retried } from './failed.js';
 import type { Batch, JobSpec } from './types.js';
-import { assertChain, toJobRow } from './validate.js';
+import { toJobRow } from './validate.js';
 
 export interface BatchSpec {
+  /** The batch's id. Default a fresh UUID (a caller that records it on its own rows first passes one). */
+  id?: string;
   name?: string;
   jobs: readonly JobSpec[];
   /** Enqueued once when every job has completed (none failed for good). */
@@ -28,12 +31,10 @@ export function createBatch(db: Db, spec: BatchSpec, now = Date.now()): { id: st
   if (spec.name !== undefined && (typeof spec.name !== 'string' || spec.name.length > 200)) {
     throw new ValidationError(`invalid batch name ${JSON.stringify(spec.name)}: expected at most 200 characters`);
   }
-  for (const job of spec.jobs) {
-    toJobRow(job);
-    assertChain(job);
-  }
+  // The jobs are validated once, by enqueueManyInTx, before it writes any (and a bad one
+  // rolls the whole transaction back, batch row included).
   for (const cb of [spec.then, spec.catch, spec.finally]) if (cb) toJobRow(cb);
-  const id = randomUUID();
+  const id = spec.id ?? randomUUID();
   const out = immediate(db, () => {
     stmt(db, `INSERT INTO batches (id, name, total, pending, allow_failures, then_job, catch_job, finally_job, created_at)
               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
@@ -41,7 +42,8 @@ export function createBatch(db: Db, spec: BatchSpec, now = Date.now()): { id: st
       spec.then ? JSON.stringify(spec.then) : null, spec.catch ? JSON.stringify(spec.catch) : null,
       spec.finally ? JSON.stringify(spec.finally) : null, now,
     );
-    const jobs = spec.jobs.map((job) => enqueueInTx(db, job, { now, batchId: id }));
+    // Runs of jobs without a unique key go in multi-row INSERTs.
+    const jobs = enqueueManyInTx(db, spec.jobs, { now, batchId: id });
     // A unique job that already existed is not part of this batch: count it out.
     const existing = jobs.filter((j) => j.existing).length;
     if (existing > 0) stmt(db, `UPDATE batches SET total = total - ?, pending = pending - ? WHERE id = ?`).run(existing, existing, id);
@@ -87,7 +89,7 @@ export function getBatch(db: Db, id: string): Batch | undefined {
 }
 
 /** List batches, newest first. */
-export function listBatches(db: Db, limit = 100): Batch[] {
+export function listBatches(db: Db, limit = BATCHES_LIST_LIMIT): Batch[] {
   return (stmt(db, `SELECT * FROM batches ORDER BY created_at DESC LIMIT ?`).all(limit) as BatchRow[]).map(toBatch);
 }
 

@@ -1,4 +1,5 @@
 import { immediate, stmt, type Db } from './db.js';
+import { FAILED_READ_LIMIT } from './defaults.js';
 import { enqueueInTx, parseJson } from './jobs.js';
 import { notifyEnqueued } from './notify.js';
 import type { ChainState, FailedJob, JobSpec } from './types.js';
@@ -68,8 +69,9 @@ function toFailed(r: FailedRow): FailedJob {
 /** List failed jobs, newest first (all of them when the filter names none). */
 export function listFailed(db: Db, filter: Omit<FailedFilter, 'all'> = {}): FailedJob[] {
   const w = where({ ...filter, all: true });
-  const limit = filter.limit ?? 1000;
-  return (db.prepare(`SELECT * FROM failed_jobs ${w.sql} ORDER BY failed_at DESC, id DESC LIMIT ?`).all(...w.params, limit) as FailedRow[]).map(toFailed);
+  const limit = filter.limit ?? FAILED_READ_LIMIT;
+  // A handful of shapes (which filters are set), each prepared once per connection.
+  return (stmt(db, `SELECT * FROM failed_jobs ${w.sql} ORDER BY failed_at DESC, id DESC LIMIT ?`).all(...w.params, limit) as FailedRow[]).map(toFailed);
 }
 
 /** Find one failed job by uuid, or undefined. */
@@ -78,7 +80,12 @@ export function getFailed(db: Db, uuid: string): FailedJob | undefined {
   return r ? toFailed(r) : undefined;
 }
 
-/** Count failed jobs that failed at or after `since`. */
+/** The number of failed jobs in the list, from the failed_counts counters (no scan). */
+export function failedTotal(db: Db): number {
+  return (stmt(db, `SELECT COALESCE(SUM(n), 0) AS n FROM failed_counts`).get() as { n: number }).n;
+}
+
+/** Count failed jobs that failed at or after `since` (a range of failed_jobs_failed_at: as long as that range). */
 export function countFailed(db: Db, since = 0): number {
   return (stmt(db, `SELECT COUNT(*) AS n FROM failed_jobs WHERE failed_at >= ?`).get(since) as { n: number }).n;
 }

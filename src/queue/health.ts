@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { describeOpenError, type Db } from './db.js';
+import { STALE_MS } from './defaults.js';
 import { DatabaseError } from './errors.js';
 
 /**
@@ -79,8 +80,8 @@ function hasTable(db: Db, name: string): boolean {
   return Boolean(db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name));
 }
 
-/** List workers whose heartbeat is older than `staleMs` (default 30 s); none when there is no workers table yet. */
-export function staleWorkers(db: Db, staleMs = 30_000, now = Date.now()): StaleWorker[] {
+/** List workers whose heartbeat is older than `staleMs` (default STALE_MS, 30 s); none when there is no workers table yet. */
+export function staleWorkers(db: Db, staleMs = STALE_MS, now = Date.now()): StaleWorker[] {
   if (!hasTable(db, 'workers')) return [];
   return (db.prepare(`SELECT id, pid, hostname, heartbeat_at FROM workers WHERE heartbeat_at < ? ORDER BY heartbeat_at`).all(now - staleMs) as {
     id: string; pid: number; hostname: string; heartbeat_at: number;
@@ -92,7 +93,7 @@ export function staleWorkers(db: Db, staleMs = 30_000, now = Date.now()): StaleW
  * expired, or the worker's heartbeat is older than `staleMs`, or the worker is not registered.
  * A running daemon recovers these on its next heartbeat; they stay stuck only while none runs.
  */
-export function stuckLeases(db: Db, staleMs = 30_000, now = Date.now(), limit = 100): { total: number; jobs: StuckLease[] } {
+export function stuckLeases(db: Db, staleMs = STALE_MS, now = Date.now(), limit = 100): { total: number; jobs: StuckLease[] } {
   if (!hasTable(db, 'jobs') || !hasTable(db, 'workers')) return { total: 0, jobs: [] };
   const where = `
     FROM jobs j LEFT JOIN workers w ON w.id = j.reserved_by

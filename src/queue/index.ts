@@ -4,19 +4,20 @@ export * from './errors.js';
 export { openDatabase, immediate, schemaVersion, stmt, type Db, type Durability, type OpenOptions } from './db.js';
 export { queueMigrations, queueRoom } from './migrations.js';
 export { LEDGER_TABLE, migrationId, migrationsOf, inspectSchema, type Migration, type MigrationRoom, type SchemaReport } from './ledger.js';
+export * from './defaults.js';
 export { MAX_PAYLOAD_BYTES, assertJobName, assertQueueName, backoffSeconds } from './validate.js';
 export {
-  enqueue, enqueueInTx, enqueueMany, claim, claimInTx, nextDueAt, complete, completeInTx, completeMany, completeManyInTx,
+  enqueue, enqueueInTx, enqueueMany, enqueueManyInTx, claim, claimInTx, nextDueAt, complete, completeInTx, completeMany, completeManyInTx,
   release, releaseInTx, delay, delayInTx, fail, failInTx, extendLease, assertQueues, parseJson,
   completeWithWritesInTx, writeUnderLease, type LeasedWrite,
   type Enqueued, type EnqueueContext, type ClaimOptions, type ErrorInfo,
 } from './jobs.js';
 export { onEnqueued, notifyEnqueued } from './notify.js';
 export {
-  newWorkerId, registerWorker, heartbeat, deregisterWorker, listWorkers, liveWorkers, recoverLeases,
+  newWorkerId, registerWorker, heartbeat, deregisterWorker, listWorkers, liveWorkers, isAlive, recoverLeases,
   type WorkerRegistration, type RecoveryResult,
 } from './workers.js';
-export { listFailed, getFailed, countFailed, retryFailed, forgetFailed, flushFailed, type FailedFilter, type Retried } from './failed.js';
+export { listFailed, getFailed, countFailed, failedTotal, retryFailed, forgetFailed, flushFailed, type FailedFilter, type Retried } from './failed.js';
 export { createBatch, getBatch, listBatches, cancelBatch, retryBatch, type BatchSpec } from './batches.js';
 export {
   pauseQueue, continueQueue, pausedQueues, getSetting, setSetting, queueStats, getJob, listJobs,

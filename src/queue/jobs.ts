@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { immediate, stmt, type Db } from './db.js';
+import { LEASE_MS } from './defaults.js';
 import { ValidationError } from './errors.js';
 import { notifyEnqueued } from './notify.js';
 import type { AttemptError, ChainState, ClaimedJob, JobSpec, Lease, Outcome } from './types.js';
@@ -136,26 +137,42 @@ function insertJob(db: Db, row: JobRow, spec: JobSpec, ctx: EnqueueContext, now:
  * anything. Returns one Enqueued per spec, in order.
  */
 export function enqueueMany(db: Db, specs: readonly JobSpec[], ctx: EnqueueContext = {}): Enqueued[] {
-  const rows = specs.map((spec) => {
+  const rows = validateAll(specs);
+  const out = immediate(db, () => insertAll(db, rows, specs, ctx));
+  notifyEnqueued(db);
+  return out;
+}
+
+/**
+ * Like enqueueMany, but inside an existing transaction (the caller commits and notifies).
+ * Every spec is validated before anything is written.
+ */
+export function enqueueManyInTx(db: Db, specs: readonly JobSpec[], ctx: EnqueueContext = {}): Enqueued[] {
+  return insertAll(db, validateAll(specs), specs, ctx);
+}
+
+/** Validate every spec (and its chain) once; throws a ValidationError naming the first bad value. */
+function validateAll(specs: readonly JobSpec[]): JobRow[] {
+  return specs.map((spec) => {
     const row = toJobRow(spec);
     if (spec.chain !== undefined || spec.catch !== undefined) assertChain(spec);
     return row;
   });
+}
+
+/** Insert validated rows; caller holds the transaction. */
+function insertAll(db: Db, rows: readonly JobRow[], specs: readonly JobSpec[], ctx: EnqueueContext): Enqueued[] {
   const now = ctx.now ?? Date.now();
-  const out = immediate(db, () => {
-    const result: Enqueued[] = new Array(rows.length);
-    let start = 0;
-    // Runs of rows without a unique key go in multi-row INSERTs; a unique row is checked alone.
-    for (let i = 0; i <= rows.length; i++) {
-      if (i < rows.length && rows[i]!.uniqueKey === null) continue;
-      insertRun(db, rows, specs, start, i, ctx, now, result);
-      if (i < rows.length) result[i] = insertJob(db, rows[i]!, specs[i]!, ctx, now);
-      start = i + 1;
-    }
-    return result;
-  });
-  notifyEnqueued(db);
-  return out;
+  const result: Enqueued[] = new Array(rows.length);
+  let start = 0;
+  // Runs of rows without a unique key go in multi-row INSERTs; a unique row is checked alone.
+  for (let i = 0; i <= rows.length; i++) {
+    if (i < rows.length && rows[i]!.uniqueKey === null) continue;
+    insertRun(db, rows, specs, start, i, ctx, now, result);
+    if (i < rows.length) result[i] = insertJob(db, rows[i]!, specs[i]!, ctx, now);
+    start = i + 1;
+  }
+  return result;
 }
 
 /** Rows per multi-row INSERT: one statement per 50 rows measured 1.6x the throughput of one per row. */
@@ -204,7 +221,7 @@ export interface ClaimOptions {
   workerId: string;
   /** How many jobs at most, over all queues. Default 1. */
   limit?: number;
-  /** Lease length in ms. Default 90,000 (Laravel's retry_after). */
+  /** Lease length in ms. Default LEASE_MS (90,000: Laravel's retry_after). */
   leaseMs?: number;
   now?: number;
 }
@@ -231,7 +248,7 @@ export function claimInTx(db: Db, options: ClaimOptions): ClaimedJob[] {
   const out: ClaimedJob[] = [];
   // Raw mode (arrays, not objects): measurably cheaper per row on the hot path.
   const claimStmt = stmt(db, CLAIM).raw(true);
-  const params = { now, worker: options.workerId, leaseMs: options.leaseMs ?? 90_000, queue: '', limit: 0 };
+  const params = { now, worker: options.workerId, leaseMs: options.leaseMs ?? LEASE_MS, queue: '', limit: 0 };
   for (const queue of options.queues ?? ['high', 'default', 'low']) {
     params.queue = queue;
     params.limit = limit - out.length;

@@ -132,6 +132,22 @@ export const queueMigrations: string[] = [
   -- Count delayed jobs per queue from the index alone (the monitor's overview at 1M jobs).
   CREATE INDEX jobs_delayed_queue ON jobs (queue) WHERE state = 'delayed';
   `,
+  /* 3 */ `
+  -- failed_counts: rows of failed_jobs per queue, kept by triggers in the transaction that
+  -- inserts or deletes them, so status, /health and the monitor read the failed list's
+  -- size without counting it (it holds a week of failures: history, not backlog).
+  CREATE TABLE failed_counts (
+    queue TEXT PRIMARY KEY,
+    n     INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO failed_counts (queue, n) SELECT queue, COUNT(*) FROM failed_jobs GROUP BY queue;
+  CREATE TRIGGER failed_jobs_count_insert AFTER INSERT ON failed_jobs BEGIN
+    INSERT INTO failed_counts (queue, n) VALUES (new.queue, 1) ON CONFLICT (queue) DO UPDATE SET n = n + 1;
+  END;
+  CREATE TRIGGER failed_jobs_count_delete AFTER DELETE ON failed_jobs BEGIN
+    UPDATE failed_counts SET n = n - 1 WHERE queue = old.queue;
+  END;
+  `,
 ];
 
 /** The queue room's migrations, as openers take them. */

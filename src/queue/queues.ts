@@ -1,4 +1,5 @@
 import { immediate, stmt, type Db } from './db.js';
+import { COMPLETED_WINDOW_MS, JOBS_LIST_LIMIT } from './defaults.js';
 import { parseJson } from './jobs.js';
 import type { AttemptError, ChainState, Job, JobState } from './types.js';
 import { DEFAULT_QUEUES, JOB_STATES } from './types.js';
@@ -50,13 +51,22 @@ export interface QueueStats {
 }
 
 /**
- * Count jobs per queue: pending, delayed, reserved, completed since `since`, failed; the
- * oldest ready job's wait; the pause flag. The `configured` queues are always listed, even
- * when empty. Each count reads one partial index.
+ * Count jobs per queue: pending, delayed, reserved, completed since `since` (unless
+ * `completed` is false), failed; the oldest ready job's wait; the pause flag. The
+ * `configured` queues are always listed, even when empty. No count reads rows it does not
+ * count, and none grows with history:
+ * - pending and delayed (the backlog): per queue, a range count on jobs_ready /
+ *   jobs_delayed_queue; the queues themselves are found by index seeks (one per queue);
+ * - the oldest wait: the earliest available_at among the next 100 jobs in claim order;
+ * - reserved: the jobs_reserved index (at most the live daemons' slots, plus lost leases);
+ * - completed: only those finished since `since`, a range of jobs_completed;
+ * - failed: the failed_counts counters, kept by triggers on failed_jobs.
+ * (A GROUP BY over a large range costs a temp b-tree per row: 40,000 rows took 140 ms
+ * grouped against 4 ms as range counts.)
  */
-export function queueStats(db: Db, options: { since?: number; now?: number; configured?: readonly string[] } = {}): QueueStats[] {
+export function queueStats(db: Db, options: { since?: number; now?: number; configured?: readonly string[]; completed?: boolean } = {}): QueueStats[] {
   const now = options.now ?? Date.now();
-  const since = options.since ?? now - 3_600_000;
+  const since = options.since ?? now - COMPLETED_WINDOW_MS;
   const map = new Map<string, QueueStats>();
   const get = (q: string) => {
     let s = map.get(q);
@@ -67,15 +77,27 @@ export function queueStats(db: Db, options: { since?: number; now?: number; conf
     return s;
   };
   for (const q of options.configured ?? DEFAULT_QUEUES) get(q);
-  for (const r of stmt(db, `SELECT queue, COUNT(*) AS n, MIN(available_at) AS oldest FROM jobs WHERE state = 'pending' GROUP BY queue`).all() as { queue: string; n: number; oldest: number }[]) {
-    const s = get(r.queue);
-    s.pending = r.n;
-    s.oldestWaitMs = Math.max(0, now - r.oldest);
+  const nextPending = stmt(db, `SELECT queue FROM jobs WHERE state = 'pending' AND queue > ? ORDER BY queue LIMIT 1`);
+  const pending = stmt(db, `SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending' AND queue = ?`);
+  const oldest = stmt(db, `
+    SELECT MIN(available_at) AS at FROM (
+      SELECT available_at FROM jobs WHERE state = 'pending' AND queue = ? ORDER BY priority DESC, id LIMIT 100)`);
+  for (let q = (nextPending.get('') as { queue: string } | undefined)?.queue; q !== undefined; q = (nextPending.get(q) as { queue: string } | undefined)?.queue) {
+    const s = get(q);
+    s.pending = (pending.get(q) as { n: number }).n;
+    const at = (oldest.get(q) as { at: number | null }).at;
+    s.oldestWaitMs = at === null ? 0 : Math.max(0, now - at);
   }
-  for (const r of stmt(db, `SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'delayed' GROUP BY queue`).all() as { queue: string; n: number }[]) get(r.queue).delayed = r.n;
+  const nextDelayed = stmt(db, `SELECT queue FROM jobs WHERE state = 'delayed' AND queue > ? ORDER BY queue LIMIT 1`);
+  const delayed = stmt(db, `SELECT COUNT(*) AS n FROM jobs WHERE state = 'delayed' AND queue = ?`);
+  for (let q = (nextDelayed.get('') as { queue: string } | undefined)?.queue; q !== undefined; q = (nextDelayed.get(q) as { queue: string } | undefined)?.queue) {
+    get(q).delayed = (delayed.get(q) as { n: number }).n;
+  }
   for (const r of stmt(db, `SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'reserved' GROUP BY queue`).all() as { queue: string; n: number }[]) get(r.queue).reserved = r.n;
-  for (const r of stmt(db, `SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'completed' AND finished_at >= ? GROUP BY queue`).all(since) as { queue: string; n: number }[]) get(r.queue).completed = r.n;
-  for (const r of stmt(db, `SELECT queue, COUNT(*) AS n FROM failed_jobs GROUP BY queue`).all() as { queue: string; n: number }[]) get(r.queue).failed = r.n;
+  if (options.completed !== false) {
+    for (const r of stmt(db, `SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'completed' AND finished_at >= ? GROUP BY queue`).all(since) as { queue: string; n: number }[]) get(r.queue).completed = r.n;
+  }
+  for (const r of stmt(db, `SELECT queue, n FROM failed_counts WHERE n > 0`).all() as { queue: string; n: number }[]) get(r.queue).failed = r.n;
   for (const r of stmt(db, `SELECT name, paused FROM queues`).all() as { name: string; paused: number }[]) {
     if (r.paused || map.has(r.name)) get(r.name).paused = r.paused === 1;
   }
@@ -170,6 +192,7 @@ export function listJobs(db: Db, filter: JobFilter): Job[] {
     filter.state === 'pending' ? 'queue, priority DESC, id' :
     filter.state === 'delayed' ? 'available_at' :
     filter.state === 'reserved' ? 'reserved_at DESC' : 'finished_at DESC';
-  params.push(filter.limit ?? 100);
-  return (db.prepare(`SELECT * FROM jobs WHERE ${clauses.join(' AND ')} ORDER BY ${order} LIMIT ?`).all(...params) as JobRow[]).map(toJob);
+  params.push(filter.limit ?? JOBS_LIST_LIMIT);
+  // A bounded set of shapes (state × which filters are set), each prepared once per connection.
+  return (stmt(db, `SELECT * FROM jobs WHERE ${clauses.join(' AND ')} ORDER BY ${order} LIMIT ?`).all(...params) as JobRow[]).map(toJob);
 }

@@ -63,9 +63,17 @@ export function listWorkers(db: Db): Worker[] {
   }));
 }
 
-/** List the workers whose last heartbeat is within `staleMs` of now. */
+/**
+ * Tell whether a worker is alive: its last heartbeat is at most `staleMs` old (STALE_MS
+ * unless the config's staleSeconds says otherwise). The one definition of "alive".
+ */
+export function isAlive(w: Pick<Worker, 'heartbeatAt'>, staleMs: number, now = Date.now()): boolean {
+  return now - w.heartbeatAt <= staleMs;
+}
+
+/** List the workers whose last heartbeat is within `staleMs` of now (see isAlive). */
 export function liveWorkers(db: Db, staleMs: number, now = Date.now()): Worker[] {
-  return listWorkers(db).filter((w) => now - w.heartbeatAt <= staleMs);
+  return listWorkers(db).filter((w) => isAlive(w, staleMs, now));
 }
 
 export interface RecoveryResult {

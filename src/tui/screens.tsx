@@ -1,5 +1,6 @@
 /** The seven screens, the header, the footer and the help overlay. Pure: they draw a State. */
 import { Box } from 'ink';
+import { STALE_MS } from '../queue/defaults.js';
 import type { Job } from '../queue/index.js';
 import { safeLine } from '../util/terminal.js';
 import { ago, bar, count, duration, rate, sparkline, truncate, type Column } from './format.js';
@@ -350,7 +351,8 @@ const WORKER_COLUMNS: Column[] = [
 export function Workers({ state, width, height }: ViewProps & { height: number }) {
   const w = state.data.workers;
   const now = state.now;
-  const stale = (hb: number) => now - hb > 30_000;
+  const aliveMs = w?.aliveMs ?? STALE_MS;
+  const stale = (hb: number) => now - hb > aliveMs;
   const control = w
     ? `Daemons ${w.control.paused ? 'PAUSED (not claiming)' : 'claiming'}${w.control.stopRequestedAt ? ` · stop requested ${ago(w.control.stopRequestedAt, now)}` : ''}`
     : 'loading…';

@@ -6,8 +6,8 @@
  * Writes open a separate writable connection for the one action and close it at once.
  */
 import {
-  DEFAULT_QUEUES, computeMetrics, throughputSeries, cancelBatch, continueQueue, countFailed, daemonControl, forgetFailed, getJob, listBatches, listFailed, listJobs,
-  listSnapshots, listWorkers, pauseQueue, queueStats, requestDaemonStop, retryBatch, retryFailed, setDaemonsPaused, stmt,
+  DEFAULT_QUEUES, computeMetrics, throughputSeries, cancelBatch, continueQueue, failedTotal, daemonControl, forgetFailed, getJob, listBatches, listFailed, listJobs,
+  listSnapshots, listWorkers, liveWorkers, pauseQueue, queueStats, requestDaemonStop, retryBatch, retryFailed, setDaemonsPaused, stmt, STALE_MS,
   type Db, type Worker,
 } from '../queue/index.js';
 import type { Actions, DataSource, HeaderData, JobEvent, MetricRow, MetricsWindow, OverviewData, OverviewQueue, QueueRow } from './types.js';
@@ -17,7 +17,7 @@ export interface DbSourceOptions {
   open(options: { readonly: boolean }): Db;
   /** Queues always listed, even when empty. Default high, default, low. */
   configured?: readonly string[];
-  /** A daemon whose heartbeat is older than this counts as gone. Default 30,000 ms. */
+  /** A daemon whose heartbeat is older than this counts as gone (the config's staleSeconds). Default STALE_MS (30,000 ms). */
   aliveMs?: number;
   /** Disable every action. Default false. */
   readonly?: boolean;
@@ -36,8 +36,8 @@ const DAY = 24 * HOUR;
 const TAIL = 12;
 
 /** Build the header from the workers table and the daemon control flags. */
-export function headerData(db: Db, now: number, aliveMs = 30_000): HeaderData {
-  const live = listWorkers(db).filter((w) => now - w.heartbeatAt <= aliveMs);
+export function headerData(db: Db, now: number, aliveMs = STALE_MS): HeaderData {
+  const live = liveWorkers(db, aliveMs, now);
   return headerFrom(live, daemonControl(db).paused);
 }
 
@@ -48,42 +48,9 @@ function headerFrom(live: readonly Worker[], paused: boolean): HeaderData {
   };
 }
 
-/**
- * Per-queue sizes for the overview, each from an index without decoding rows where it can:
- * pending per queue is a range count on jobs_ready (queues found by index seeks), the oldest
- * wait is read from the next 100 jobs in claim order, running from jobs_reserved (small),
- * delayed per queue from jobs_delayed (one lookup per delayed job: the index has no queue),
- * failed from failed_jobs. GROUP BY over a large range costs a temp b-tree per row here
- * (40,000 completed rows: 140 ms grouped against 4 ms as 60 range counts), so none is used
- * on the large indexes.
- */
+/** Per-queue sizes for the overview: queueStats without the completed counts (see queueStats for how each is read). */
 export function overviewQueues(db: Db, now: number, configured: readonly string[] = DEFAULT_QUEUES): OverviewQueue[] {
-  const map = new Map<string, OverviewQueue>();
-  const get = (queue: string) => {
-    let s = map.get(queue);
-    if (!s) map.set(queue, (s = { queue, pending: 0, delayed: 0, reserved: 0, failed: 0, oldestWaitMs: 0, paused: false }));
-    return s;
-  };
-  for (const q of configured) get(q);
-  const nextQueue = stmt(db, `SELECT queue FROM jobs WHERE state = 'pending' AND queue > ? ORDER BY queue LIMIT 1`);
-  const pending = stmt(db, `SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending' AND queue = ?`);
-  const oldest = stmt(db, `
-    SELECT MIN(available_at) AS at FROM (
-      SELECT available_at FROM jobs WHERE state = 'pending' AND queue = ? ORDER BY priority DESC, id LIMIT 100)`);
-  for (let q = (nextQueue.get('') as { queue: string } | undefined)?.queue; q !== undefined; q = (nextQueue.get(q) as { queue: string } | undefined)?.queue) {
-    const s = get(q);
-    s.pending = (pending.get(q) as { n: number }).n;
-    const at = (oldest.get(q) as { at: number | null }).at;
-    s.oldestWaitMs = at === null ? 0 : Math.max(0, now - at);
-  }
-  for (const r of stmt(db, `SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'delayed' GROUP BY queue`).all() as { queue: string; n: number }[]) get(r.queue).delayed = r.n;
-  for (const r of stmt(db, `SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'reserved' GROUP BY queue`).all() as { queue: string; n: number }[]) get(r.queue).reserved = r.n;
-  for (const r of stmt(db, `SELECT queue, COUNT(*) AS n FROM failed_jobs GROUP BY queue`).all() as { queue: string; n: number }[]) get(r.queue).failed = r.n;
-  for (const r of stmt(db, `SELECT name, paused FROM queues`).all() as { name: string; paused: number }[]) {
-    if (r.paused || map.has(r.name)) get(r.name).paused = r.paused === 1;
-  }
-  const rank = (q: string) => (configured.includes(q) ? configured.indexOf(q) : configured.length);
-  return [...map.values()].sort((a, b) => rank(a.queue) - rank(b.queue) || a.queue.localeCompare(b.queue));
+  return queueStats(db, { now, configured, completed: false }).map(({ completed: _completed, ...q }) => q);
 }
 
 /**
@@ -110,7 +77,8 @@ export function overviewData(db: Db, now: number, options: { configured?: readon
     header: headerData(db, now, options.aliveMs),
     jobsPerMinute: throughput[throughput.length - 1] ?? 0,
     jobsPastHour: throughput.reduce((s, n) => s + n, 0) + failedHour,
-    failedPast7d: countFailed(db, now - 7 * DAY),
+    // The failed list keeps failures for failedJobsHours (default 168 h: 7 days); its size is a kept counter.
+    failedPast7d: failedTotal(db),
     longestWait,
     longestRuntime: longest ? { id: longest.id, name: longest.name, ms: longest.ms } : null,
     throughput,
@@ -176,7 +144,7 @@ function plural(n: number, word: string): string {
 export function createDbSource(options: DbSourceOptions): DbSource {
   let reader: Db | undefined;
   const configured = options.configured ?? DEFAULT_QUEUES;
-  const aliveMs = options.aliveMs ?? 30_000;
+  const aliveMs = options.aliveMs ?? STALE_MS;
   const read = <T>(fn: (db: Db) => T): T => {
     reader ??= options.open({ readonly: true });
     const db = reader;
@@ -224,7 +192,7 @@ export function createDbSource(options: DbSourceOptions): DbSource {
       }),
     metrics: (window, now) =>
       read((db) => sortMetrics(window === '1h' ? computeMetrics(db, HOUR, now) : snapshotMetrics(db, WINDOWS[window], now))),
-    workers: () => read((db) => ({ workers: listWorkers(db), control: daemonControl(db) })),
+    workers: () => read((db) => ({ workers: listWorkers(db), control: daemonControl(db), aliveMs })),
     batches: (limit) => read((db) => listBatches(db, limit)),
     ...(options.readonly ? {} : { actions }),
   };

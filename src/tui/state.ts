@@ -4,6 +4,7 @@
  * that write are not performed here: the reducer sets `command`, the component runs it
  * through the DataSource's actions and reports back with `commandDone`.
  */
+import { FAILED_READ_LIMIT, MONITOR_LIST_LIMIT } from '../queue/defaults.js';
 import type { Batch, DaemonControl, FailedJob, Job, Worker } from '../queue/index.js';
 import { failedDetailLines, jobDetailLines } from './detail.js';
 import { fingerprint } from './format.js';
@@ -23,9 +24,9 @@ export const BATCHES_TABS = ['batches', 'analyses'] as const;
 export type BatchesTab = (typeof BATCHES_TABS)[number];
 
 /** How many rows a list screen fetches at most. */
-export const LIST_LIMIT = 500;
+export const LIST_LIMIT = MONITOR_LIST_LIMIT;
 /** How many failed jobs the Failed screen reads to group (newest first). */
-export const FAILED_LIMIT = 1000;
+export const FAILED_LIMIT = FAILED_READ_LIMIT;
 /** How long a flash message stays, ms. */
 export const FLASH_MS = 6000;
 
@@ -50,7 +51,7 @@ export interface Data {
   failed?: FailedJob[];
   queues?: QueueRow[];
   metrics?: MetricRow[];
-  workers?: { workers: Worker[]; control: DaemonControl };
+  workers?: { workers: Worker[]; control: DaemonControl; aliveMs?: number };
   batches?: Batch[];
   /** null when this database has no analyses. */
   analyses?: AnalysisRow[] | null;

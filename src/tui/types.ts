@@ -115,7 +115,8 @@ export interface DataSource {
   failed(limit: number): FailedJob[];
   queues(now: number): QueueRow[];
   metrics(window: MetricsWindow, now: number): MetricRow[];
-  workers(now: number): { workers: Worker[]; control: DaemonControl };
+  /** The daemons, the control flags and the alive threshold (ms; default STALE_MS) the header also uses. */
+  workers(now: number): { workers: Worker[]; control: DaemonControl; aliveMs?: number };
   batches(limit: number): Batch[];
   analyses?(limit: number): AnalysisRow[];
   /** Undefined when the monitor is read-only. */
