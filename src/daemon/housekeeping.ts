@@ -33,8 +33,8 @@ export function addHousekeeping(registry: Registry, options: HousekeepingOptions
   }, `trim completed jobs older than ${options.completedMinutes ?? 60} min`);
   registry.schedule('flush-failed', HOUSEKEEPING_CRONS['flush-failed']!, ({ db, at }) => `flushed ${flushFailed(db, options.failedJobsHours ?? 168, at)} failed jobs`,
     `flush failed jobs older than ${options.failedJobsHours ?? 168} h`);
-  registry.schedule('snapshot-metrics', HOUSEKEEPING_CRONS['snapshot-metrics']!, ({ db, at }) => `wrote ${snapshotMetrics(db, 300_000, at)} snapshot rows`,
-    'snapshot throughput, runtime and wait per queue and job');
+  registry.schedule('snapshot-metrics', HOUSEKEEPING_CRONS['snapshot-metrics']!, ({ db, at }) => `wrote ${snapshotMetrics(db, undefined, at)} snapshot rows`,
+    'snapshot throughput, runtime and wait per queue and job since the previous snapshot');
   registry.schedule('checkpoint', HOUSEKEEPING_CRONS.checkpoint!, ({ db, idle }) => {
     const mode = idle() ? 'TRUNCATE' : 'PASSIVE';
     const [r] = db.pragma(`wal_checkpoint(${mode})`) as { busy: number; log: number; checkpointed: number }[];
