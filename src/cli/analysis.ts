@@ -14,7 +14,7 @@ import type { AnalysisConfig } from '../analysis/config.js';
 import type { Db, JobSpec } from '../queue/index.js';
 import { colorEnabled, safeLine } from '../util/terminal.js';
 import { intOption, UsageError, WorkFailed, type Context } from './context.js';
-import { duration, info, print, printJson, table } from './output.js';
+import { duration, info, plural, print, printJson, table } from './output.js';
 import type { Runner } from './program.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -62,7 +62,7 @@ async function checkLogins(entries: readonly { login: string; where: string }[],
   // One bad value: one line naming it (the CLI's rule). Several: one line each, then the count.
   if (problems.length === 1) throw new UsageError(`${problems[0]}; nothing was enqueued`);
   for (const p of problems) info(`gitroast: ${safeLine(p)}`);
-  throw new UsageError(`${problems.length} invalid username${problems.length === 1 ? '' : 's'} in ${source}; nothing was enqueued`);
+  throw new UsageError(`${plural(problems.length, 'invalid username')} in ${source}; nothing was enqueued`);
 }
 
 /** One line saying what enqueueing did. */
@@ -323,7 +323,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       const now = Date.now();
       const { batchId, items } = enqueueBatch(db, entries.map((e) => e.login), { name: opts.name, queue, force: opts.force, denyList: config.denyList, jobOptions: config.jobOptions, now });
       const created = items.filter((i) => i.created).length;
-      info(`batch ${batchId}: ${created} analysis${created === 1 ? '' : 'es'} queued${items.length > created ? `, ${items.length - created} already running or fresh` : ''}`);
+      info(`batch ${batchId}: ${plural(created, 'analysis', 'analyses')} queued${items.length > created ? `, ${items.length - created} already running or fresh` : ''}`);
       for (const item of items) if (!item.created) info(describe(item, now));
       const unique = [...new Map(items.map((i) => [i.analysis.id, i.analysis])).values()];
       if (opts.detach) {
@@ -391,7 +391,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       });
       const reopened = reopenAnalyses(db, ids);
       if (opts.json) return printJson({ batchId: b.id, retried, reopened });
-      info(`${retried.length} failed job${retried.length === 1 ? '' : 's'} of batch ${b.id} retried, ${reopened} analys${reopened === 1 ? 'is' : 'es'} reopened`);
+      info(`${plural(retried.length, 'failed job')} of batch ${b.id} retried, ${plural(reopened, 'analysis', 'analyses')} reopened`);
       if (retried.length && q.liveWorkers(db, ALIVE_MS).length === 0) info('no daemon is alive: run `gitroast daemon` to process them');
     }));
   batches
@@ -407,6 +407,6 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       const cancelled = cancelBatch(db, b.id);
       const failed = failCancelled(db, listBatchAnalyses(db, b.id));
       if (opts.json) return printJson({ batchId: b.id, cancelledJobs: cancelled, failedAnalyses: failed });
-      info(`batch ${b.id}: ${cancelled} job${cancelled === 1 ? '' : 's'} cancelled, ${failed} analys${failed === 1 ? 'is' : 'es'} marked failed`);
+      info(`batch ${b.id}: ${plural(cancelled, 'job')} cancelled, ${plural(failed, 'analysis', 'analyses')} marked failed`);
     }));
 }

@@ -1,6 +1,6 @@
 import { safeLine } from '../util/terminal.js';
 
-export { duration } from '../util/format.js';
+export { duration, plural } from '../util/format.js';
 
 /** Write one JSON value as a line to stdout. */
 export function printJson(value: unknown): void {

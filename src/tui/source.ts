@@ -10,6 +10,7 @@ import {
   listSnapshots, listWorkers, pauseQueue, queueStats, requestDaemonStop, retryBatch, retryFailed, setDaemonsPaused, stmt,
   type Db, type Worker,
 } from '../queue/index.js';
+import { plural } from '../util/format.js';
 import type { Actions, DataSource, HeaderData, JobEvent, MetricRow, MetricsWindow, OverviewData, OverviewQueue, QueueRow } from './types.js';
 
 export interface DbSourceOptions {
@@ -166,10 +167,6 @@ const WINDOWS: Record<MetricsWindow, number> = { '1h': HOUR, '24h': DAY, '7d': 7
 /** Order metrics: queues first, then job names, each by throughput. */
 function sortMetrics(rows: MetricRow[]): MetricRow[] {
   return rows.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'queue' ? -1 : 1) || b.processed + b.failed - (a.processed + a.failed) || a.key.localeCompare(b.key));
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** Create the DataSource over a database. The read-only connection opens on the first read. */

@@ -5,6 +5,7 @@
  * through the DataSource's actions and reports back with `commandDone`.
  */
 import type { Batch, DaemonControl, FailedJob, Job, Worker } from '../queue/index.js';
+import { plural } from '../util/format.js';
 import { failedDetailLines, jobDetailLines } from './detail.js';
 import { fingerprint } from './format.js';
 import type { AnalysisRow, HeaderData, JobsTab, MetricRow, MetricsWindow, OverviewData, QueueRow } from './types.js';
@@ -281,10 +282,6 @@ export function failedTargets(state: State): string[] {
     return row ? [row.uuid] : [];
   }
   return groupFailed(state.data.failed ?? [])[c]?.uuids ?? [];
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function act(state: State, command: Command | null, confirm?: string): State {
