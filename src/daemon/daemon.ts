@@ -156,7 +156,8 @@ function health(db: Db, worker: WorkerHandle | undefined, options: DaemonOptions
   const ok = reasons.length === 0;
   return {
     ok,
-    body: { status: ok ? 'ok' : 'unhealthy', reasons, database, worker: worker ? { id: worker.id, status, busy: worker.busy(), concurrency: options.concurrency ?? 10 } : null, queues, daemons, pollMs },
+    // `health` and `timestamp` in the seed's words, beside the original `status`.
+    body: { status: ok ? 'ok' : 'unhealthy', health: ok ? 'healthy' : 'unhealthy', timestamp: new Date(now).toISOString(), reasons, database, worker: worker ? { id: worker.id, status, busy: worker.busy(), concurrency: options.concurrency ?? 10 } : null, queues, daemons, pollMs },
   };
 }
 
