@@ -40,8 +40,8 @@ function checkQueue(queue: string | undefined): string {
 async function analysisConfig() {
   const { loadConfig, applyJobOptions } = await import('./config.js');
   const { config } = loadConfig();
-  const settings = { denyList: config.denyList, webhookUrl: config.webhookUrl ?? undefined };
-  return { ...settings, settings, jobOptions: (spec: JobSpec) => applyJobOptions(spec, config) };
+  const settings = { denyList: config.denyList, webhookUrl: config.webhookUrl ?? undefined, pruneDays: config.analysis.pruneDays };
+  return { ...settings, settings, maxRateLimitWaitMs: config.maxRateLimitWaitHours * 3_600_000, jobOptions: (spec: JobSpec) => applyJobOptions(spec, config) };
 }
 
 /**
@@ -89,7 +89,7 @@ function clock(ms: number): string {
  * included) and stop it once nothing of these analyses is ready or running. Ctrl-C stops
  * waiting; the jobs stay queued.
  */
-async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, settings: AnalysisConfig): Promise<Analysis[]> {
+async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, settings: AnalysisConfig, maxRateLimitWaitMs?: number): Promise<Analysis[]> {
   const [{ getAnalysis }, jobs, q, { Registry }, { startWorker }] = await Promise.all([
     import('../analysis/store.js'),
     import('../analysis/jobs.js'),
@@ -156,7 +156,7 @@ async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, se
       if (!done && !worker) {
         const serving = q.liveWorkers(db, ALIVE_MS).filter((w) => w.queues.includes(queue));
         if (serving.length === 0) {
-          worker = startWorker(db, registry, { queues: [...new Set([queue, 'high', 'default', 'low'])], concurrency: INLINE_CONCURRENCY, logger, graceMs: 5_000 });
+          worker = startWorker(db, registry, { queues: [...new Set([queue, 'high', 'default', 'low'])], concurrency: INLINE_CONCURRENCY, logger, graceMs: 5_000, maxRateLimitWaitMs });
         } else {
           for (const a of all) {
             if (!a || finished(a)) continue;
@@ -251,7 +251,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
         return;
       }
       const ids = [...new Set(items.map((i) => i.analysis.id))];
-      await printResults(await waitForAnalyses(db, ids, queue, config.settings), { json: opts.json });
+      await printResults(await waitForAnalyses(db, ids, queue, config.settings, config.maxRateLimitWaitMs), { json: opts.json });
     }));
 
   program
@@ -299,7 +299,8 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       if (!UUID.test(id)) throw new UsageError(`invalid analysis id ${JSON.stringify(safeLine(id).slice(0, 60))}: expected an id from \`gitroast list\``);
       const { keepAnalysis } = await import('../analysis/store.js');
       if (!keepAnalysis(ctx.db(), id, !opts.off)) throw new WorkFailed(`no analysis ${id}`);
-      info(opts.off ? `analysis ${id} will be pruned after 90 days again` : `analysis ${id} is kept`);
+      const { pruneDays } = await analysisConfig();
+      info(opts.off ? `analysis ${id} will be pruned after ${pruneDays} days again` : `analysis ${id} is kept`);
     }));
 
   program
@@ -335,7 +336,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
         }
         return;
       }
-      await printResults(await waitForAnalyses(db, unique.map((a) => a.id), queue, config.settings), { json: opts.json, summary: true });
+      await printResults(await waitForAnalyses(db, unique.map((a) => a.id), queue, config.settings, config.maxRateLimitWaitMs), { json: opts.json, summary: true });
     }));
 
   const batches = program.command('batches').description('list, show, retry and cancel batches');

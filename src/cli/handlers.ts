@@ -21,7 +21,7 @@ export interface HandlerModule {
 const analysisModule: HandlerModule = {
   async register(registry, { config, db }) {
     const { registerAnalysis } = await import('../analysis/jobs.js');
-    registerAnalysis(registry, { db, config: () => ({ denyList: config.denyList, webhookUrl: config.webhookUrl ?? undefined }) });
+    registerAnalysis(registry, { db, config: () => ({ denyList: config.denyList, webhookUrl: config.webhookUrl ?? undefined, pruneDays: config.analysis.pruneDays }) });
   },
 };
 

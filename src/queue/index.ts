@@ -7,7 +7,7 @@ export { MAX_PAYLOAD_BYTES, assertJobName, assertQueueName, backoffSeconds } fro
 export {
   enqueue, enqueueInTx, enqueueMany, claim, claimInTx, nextDueAt, complete, completeInTx, completeMany, completeManyInTx,
   release, releaseInTx, delay, delayInTx, fail, failInTx, extendLease, assertQueues, parseJson,
-  completeWithWritesInTx, writeUnderLease, type LeasedWrite,
+  completeWithWritesInTx, writeUnderLease, DEFAULT_MAX_RATE_LIMIT_WAIT_MS, type LeasedWrite, type DelayOptions,
   type Enqueued, type EnqueueContext, type ClaimOptions, type ErrorInfo,
 } from './jobs.js';
 export { onEnqueued, notifyEnqueued } from './notify.js';

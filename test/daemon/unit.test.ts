@@ -148,7 +148,7 @@ describe('configuration', () => {
     expect(masked).not.toContain('a-very-long-secret-token');
     expect(maskConfig(config).webhookUrl).toBe('https://hooks.example.com/********');
     const spec = applyJobOptions({ name: 'fetch-github', tries: 2, chain: [{ name: 'write-review' }] }, config, 1000);
-    expect(spec).toMatchObject({ name: 'fetch-github', tries: 2, backoff: [10, 60], timeoutMs: 120_000, retryUntil: 3_601_000 });
+    expect(spec).toMatchObject({ name: 'fetch-github', tries: 2, backoff: [10, 60], timeoutMs: 120_000, retryForMs: 3_600_000 });
     expect(spec.chain![0]).toMatchObject({ name: 'write-review', timeoutMs: 30_000 });
     expect(graceSecondsOf(config)).toBe(120);
     expect(isDenied(config, 'octocat')).toBe(true);
