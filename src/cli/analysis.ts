@@ -350,8 +350,8 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       if (opts.json) return printJson(rows);
       if (rows.length === 0) return info('no batches');
       const now = Date.now();
-      print(table(['ID', 'NAME', 'TOTAL', 'PENDING', 'PROCESSED', 'FAILED', 'CREATED', 'STATE'],
-        rows.map((b) => [b.id, b.name ?? '', b.total, b.pending, b.processed, b.failed, `${duration(now - b.createdAt)} ago`, b.cancelledAt ? 'cancelled' : b.finishedAt ? 'finished' : 'running'])));
+      print(table(['ID', 'NAME', 'TOTAL', 'PENDING', 'PROCESSED', 'FAILED', 'CANCELLED', 'CREATED', 'STATE'],
+        rows.map((b) => [b.id, b.name ?? '', b.total, b.pending, b.processed, b.failed, b.cancelled, `${duration(now - b.createdAt)} ago`, b.cancelledAt ? 'cancelled' : b.finishedAt ? 'finished' : 'running'])));
     }));
   const findBatch = async (db: Db, id: string) => {
     const { getBatch } = await import('../queue/index.js');
@@ -361,19 +361,27 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
   };
   batches
     .command('show <id>')
-    .description('show a batch and its analyses')
+    .description('show a batch: its jobs by state, its failures with their errors, its callbacks and its analyses')
     .option('--json', 'print JSON')
     .action(run(async (id: string, opts: { json?: boolean }) => {
       const db = ctx.db();
       const b = await findBatch(db, id);
+      const { batchDetail } = await import('../queue/index.js');
+      const detail = batchDetail(db, b.id)!;
       const { listBatchAnalyses } = await import('../analysis/store.js');
       const analyses = listBatchAnalyses(db, b.id);
       if (opts.json) {
         const { sanitize, analysisSummaryJson } = await import('../analysis/report.js');
-        return printJson({ ...b, analyses: sanitize(analyses.map(analysisSummaryJson)) });
+        return printJson({ ...b, states: detail.states, jobs: detail.jobs, failures: sanitize(detail.failures), callbacks: detail.callbacks, analyses: sanitize(analyses.map(analysisSummaryJson)) });
       }
       const state = b.cancelledAt ? 'cancelled' : b.finishedAt ? 'finished' : 'running';
-      print(`batch     ${b.id}${b.name ? ` (${safeLine(b.name)})` : ''}\nstate     ${state}\njobs      ${b.total} total, ${b.pending} pending, ${b.processed} processed, ${b.failed} failed\ncreated   ${new Date(b.createdAt).toISOString()}\n`);
+      const byState = Object.entries(detail.states).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s === 'reserved' ? 'running' : s}`).join(', ') || 'none left (trimmed)';
+      print(`batch     ${b.id}${b.name ? ` (${safeLine(b.name)})` : ''}\nstate     ${state}\njobs      ${b.total} total, ${b.pending} pending, ${b.processed} processed, ${b.failed} failed, ${b.cancelled} cancelled\nby state  ${byState}\ncallbacks ${detail.callbacks.map((c) => `${c.kind} ${c.name ? `${safeLine(c.name)} ` : ''}${c.state}`).join('; ')}\ncreated   ${new Date(b.createdAt).toISOString()}\n`);
+      if (detail.failures.length) {
+        print('failures');
+        print(table(['JOB', 'NAME', 'QUEUE', 'ATTEMPTS', 'ERROR'], detail.failures.map((f) => [f.jobId, f.name, f.queue, f.attempts, f.error])));
+        print('');
+      }
       if (analyses.length) print(table(['ID', 'USERNAME', 'STATUS', 'SCORE', 'ERROR'], analyses.map((a) => [a.id, a.username, a.status, a.overall ?? '-', a.error ?? ''])));
     }));
   batches

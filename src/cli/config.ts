@@ -61,6 +61,7 @@ export const configSchema = z.strictObject({
     failedRowsMinutes: z.number().int().min(1).default(10_080),
     failedJobsHours: z.number().int().min(1).default(168),
     snapshotsMinutes: z.number().int().min(1).default(10_080),
+    batchesHours: z.number().int().min(1).default(48),
   }).prefault({}),
   longWait: z.strictObject({
     defaultSeconds: z.number().min(0).max(YEAR_S).default(60),

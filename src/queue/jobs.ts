@@ -538,7 +538,9 @@ function failRow(db: Db, row: LeasedRow, errors: string, reason: string, stack: 
       enqueueInTx(db, { ...chain.catch, payload }, { now });
     }
   }
-  if (row.batch_id !== null) recordBatchOutcome(db, row.batch_id, 'failed', now);
+  if (row.batch_id !== null) {
+    recordBatchOutcome(db, row.batch_id, 'failed', now, { jobId: row.id, name: row.name, queue: row.queue, error: reason.slice(0, 1000), attempt: row.attempts, failedUuid: uuid });
+  }
   return { kind: 'failed', failedUuid: uuid, reason };
 }
 
@@ -546,26 +548,38 @@ function failRow(db: Db, row: LeasedRow, errors: string, reason: string, stack: 
 // Batches: counters and exactly-once callbacks
 // ---------------------------------------------------------------------------------------
 
+/** What a batch's catch job gets in its payload's `failure`: the job that failed for good, its error and attempt. */
+export interface BatchFailure {
+  jobId: number;
+  name: string;
+  queue: string;
+  error: string;
+  attempt: number;
+  failedUuid: string;
+}
+
 /**
- * Count one job of a batch as processed or failed and enqueue the batch's then / catch /
- * finally jobs whose condition now holds. Each dispatch flag flips from 0 to 1 in a guarded
- * UPDATE inside the caller's write transaction, so two processes finishing the last two
- * jobs at the same moment still enqueue each callback exactly once.
+ * Count one job of a batch as processed, failed or cancelled and enqueue the batch's then /
+ * catch / finally jobs whose condition now holds. Each dispatch flag flips from 0 to 1 in a
+ * guarded UPDATE inside the caller's write transaction, so two processes finishing the last
+ * two jobs at the same moment still enqueue each callback exactly once. A failure is handed
+ * to the catch job (the first failure's, as the catch runs once).
  */
-export function recordBatchOutcome(db: Db, batchId: string, outcome: 'processed' | 'failed', now: number): void {
-  const col = outcome === 'processed' ? 'processed' : 'failed';
+export function recordBatchOutcome(db: Db, batchId: string, outcome: 'processed' | 'failed' | 'cancelled', now: number, failure?: BatchFailure): void {
+  const col = outcome;
   stmt(db, `UPDATE batches SET pending = MAX(0, pending - 1), ${col} = ${col} + 1 WHERE id = ?`).run(batchId);
-  dispatchBatchCallbacks(db, batchId, now);
+  dispatchBatchCallbacks(db, batchId, now, failure);
 }
 
 /** Enqueue whichever of the batch's callbacks are due and not yet dispatched. Caller holds the transaction. */
-export function dispatchBatchCallbacks(db: Db, batchId: string, now: number): void {
-  const enqueueCallback = (json: string | null) => {
+export function dispatchBatchCallbacks(db: Db, batchId: string, now: number, failure?: BatchFailure): void {
+  const enqueueCallback = (json: string | null, withFailure?: BatchFailure) => {
     if (!json) return;
     const spec = JSON.parse(json) as JobSpec;
     const base = spec.payload;
     const batch = { id: batchId };
-    const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, batch } : { value: base ?? null, batch };
+    const extra = withFailure ? { batch, failure: withFailure } : { batch };
+    const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, ...extra } : { value: base ?? null, ...extra };
     enqueueInTx(db, { ...spec, payload }, { now });
   };
   // catch: the first failure.
@@ -573,11 +587,11 @@ export function dispatchBatchCallbacks(db: Db, batchId: string, now: number): vo
     | { catch_job: string | null; allow_failures: number }
     | undefined;
   if (c) {
-    enqueueCallback(c.catch_job);
+    enqueueCallback(c.catch_job, failure);
     if (!c.allow_failures) cancelBatchInTx(db, batchId, now);
   }
   // then: every job succeeded (possibly after retries from the failed list).
-  const t = stmt(db, `UPDATE batches SET then_dispatched = 1 WHERE id = ? AND then_dispatched = 0 AND pending = 0 AND failed = 0 AND cancelled_at IS NULL RETURNING then_job`).get(batchId) as
+  const t = stmt(db, `UPDATE batches SET then_dispatched = 1 WHERE id = ? AND then_dispatched = 0 AND pending = 0 AND failed = 0 AND cancelled = 0 AND cancelled_at IS NULL RETURNING then_job`).get(batchId) as
     | { then_job: string | null }
     | undefined;
   if (t) enqueueCallback(t.then_job);
@@ -595,7 +609,7 @@ export function cancelBatchInTx(db: Db, batchId: string, now: number): number {
   if (changed === 0) return 0;
   const n = stmt(db, `UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE batch_id = ? AND state IN ('pending','delayed')`).run(now, batchId).changes;
   if (n > 0) {
-    stmt(db, `UPDATE batches SET pending = MAX(0, pending - ?) WHERE id = ?`).run(n, batchId);
+    stmt(db, `UPDATE batches SET pending = MAX(0, pending - ?), cancelled = cancelled + ? WHERE id = ?`).run(n, n, batchId);
     dispatchBatchCallbacks(db, batchId, now);
   }
   return n;

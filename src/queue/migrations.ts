@@ -130,4 +130,10 @@ export const queueMigrations: string[] = [
   -- Count delayed jobs per queue from the index alone (the monitor's overview at 1M jobs).
   CREATE INDEX jobs_delayed_queue ON jobs (queue) WHERE state = 'delayed';
   `,
+  /* 3 */ `
+  -- A batch counts its cancelled jobs apart from processed and failed ones (queue clear, jobs cancel).
+  ALTER TABLE batches ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;
+  -- Finished batches by finish time, for pruning them (Laravel's queue:prune-batches).
+  CREATE INDEX batches_finished ON batches (finished_at) WHERE finished_at IS NOT NULL;
+  `,
 ];

@@ -158,6 +158,8 @@ export interface Batch {
   pending: number;
   processed: number;
   failed: number;
+  /** Jobs cancelled before they ran (batch cancel, queue clear, jobs cancel). */
+  cancelled: number;
   allowFailures: boolean;
   createdAt: number;
   finishedAt: number | null;

@@ -6,7 +6,7 @@
  * Writes open a separate writable connection for the one action and close it at once.
  */
 import {
-  DEFAULT_QUEUES, computeMetrics, throughputSeries, cancelBatch, continueQueue, countFailed, daemonControl, forgetFailed, getJob, listBatches, listFailed, listJobs,
+  DEFAULT_QUEUES, batchDetail, cancelJobs, clearQueue, computeMetrics, throughputSeries, cancelBatch, continueQueue, countFailed, daemonControl, forgetFailed, getJob, listBatches, listFailed, listJobs,
   listSnapshots, listWorkers, pauseQueue, queueStats, requestDaemonStop, retryBatch, retryFailed, setDaemonsPaused, stmt,
   type Db, type Worker,
 } from '../queue/index.js';
@@ -197,6 +197,8 @@ export function createDbSource(options: DbSourceOptions): DbSource {
     stopDaemons: () => write((db) => (requestDaemonStop(db), 'stop requested: running daemons finish their jobs and exit')),
     retryBatch: (id) => write((db) => `retried ${plural(retryBatch(db, id).length, 'failed job')} of batch ${id.slice(0, 8)}`),
     cancelBatch: (id) => write((db) => `cancelled ${plural(cancelBatch(db, id), 'job')} of batch ${id.slice(0, 8)}`),
+    clearQueue: (queue) => write((db) => `queue ${queue} cleared: ${plural(clearQueue(db, queue).ids.length, 'job')} cancelled`),
+    cancelJob: (id) => write((db) => (cancelJobs(db, [id]).ids.length ? `job #${id} cancelled` : `job #${id} was no longer pending or delayed`)),
   };
   return {
     read,
@@ -223,6 +225,7 @@ export function createDbSource(options: DbSourceOptions): DbSource {
       read((db) => sortMetrics(window === '1h' ? computeMetrics(db, HOUR, now) : snapshotMetrics(db, WINDOWS[window], now))),
     workers: () => read((db) => ({ workers: listWorkers(db), control: daemonControl(db) })),
     batches: (limit) => read((db) => listBatches(db, limit)),
+    batch: (id) => read((db) => batchDetail(db, id)),
     ...(options.readonly ? {} : { actions }),
   };
 }

@@ -34,3 +34,22 @@ describe('metrics snapshots', () => {
     db.close();
   });
 });
+
+describe('pruning finished batches', () => {
+  it('deletes a batch finished more than 48 h ago with the trim schedule, and keeps younger and running ones', async () => {
+    const { createBatch, getBatch } = await import('../../src/queue/index.js');
+    const db = openDatabase(tempDbPath());
+    const registry = new Registry();
+    addHousekeeping(registry);
+    const t0 = 1_700_000_000_000;
+    const old = createBatch(db, { jobs: [] }, t0);
+    const young = createBatch(db, { jobs: [] }, t0 + 47 * 3_600_000);
+    const running = createBatch(db, { jobs: [{ name: 'x' }] }, t0);
+    expect(getBatch(db, old.id)!.finishedAt).toBe(t0);
+    expect(runSchedule(registry, 'trim-jobs', db, t0 + 48 * 3_600_000 + 1)).toMatch(/pruned 1 finished batches/);
+    expect(getBatch(db, old.id)).toBeUndefined();
+    expect(getBatch(db, young.id)).toBeDefined();
+    expect(getBatch(db, running.id)).toBeDefined();
+    db.close();
+  });
+});
