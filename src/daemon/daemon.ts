@@ -52,7 +52,7 @@ export async function runDaemon(db: Db, registry: Registry, options: DaemonOptio
   let stopping: Promise<void> | undefined;
   let resolveDone!: (reason: string) => void;
   const done = new Promise<string>((r) => (resolveDone = r));
-  const alerts = new LongWaitAlerts(db, { thresholdMs: options.longWaitMs ?? (() => 60_000), webhookUrl: options.webhookUrl, logger });
+  const alerts = new LongWaitAlerts(db, { thresholdMs: options.longWaitMs ?? (() => 60_000), webhookUrl: options.webhookUrl, logger, aliveMs: options.staleMs });
 
   let http: HttpServer | undefined;
   // The worker is created after the HTTP server binds, but the endpoints need it.
