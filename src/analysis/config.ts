@@ -10,6 +10,8 @@ export interface AnalysisConfig {
   denyList: string[];
   /** Slack/Discord-compatible incoming webhook told about finished analyses. Default none. */
   webhookUrl?: string;
+  /** Analyses older than this many days are pruned unless kept (config analysis.pruneDays). Default 90. */
+  pruneDays?: number;
 }
 
 /** Tell whether `login` is on the deny list (case-insensitive, as GitHub logins are). */

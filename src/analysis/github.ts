@@ -9,7 +9,7 @@ import type { Database } from 'better-sqlite3';
 import { Octokit } from '@octokit/rest';
 import { immediate, stmt } from '../queue/db.js';
 import { DelayError, PermanentError } from '../queue/errors.js';
-import { safeText } from '../util/terminal.js';
+import { safeLine, safeText } from '../util/terminal.js';
 import { validateLogin } from './login.js';
 import {
   topOriginals,
@@ -154,6 +154,8 @@ function header(headers: Headers | undefined, name: string): string | undefined 
 class Session {
   requests = 0;
   rateLimit: RateLimitInfo | null = null;
+  /** The message of a GraphQL answer that carried errors and no data. */
+  graphqlError: string | undefined;
 
   constructor(
     readonly octokit: Octokit,
@@ -398,6 +400,7 @@ async function fetchGraphql(session: Session, login: string, now: number): Promi
     throw new DelayError(Math.max(now, until), `GitHub GraphQL rate limit exhausted; resets at ${new Date(until).toISOString()}`);
   }
   const user = body.data?.user;
+  if (!user && body.errors?.length) session.graphqlError = safeLine(body.errors[0]!.message ?? 'unknown error').slice(0, 300);
   return user ? toGraphql(user) : null;
 }
 
@@ -493,6 +496,7 @@ export async function collectProfile(login: string, opts: CollectOptions): Promi
     profileReadme: readme && { text: readme.text.slice(0, PROFILE_README_LIMIT), length: readme.length },
     events: summariseEvents(events ?? [], user.login, started),
     graphql,
+    ...(graphql === null && session.graphqlError ? { graphqlError: session.graphqlError } : {}),
     fetchedAt: started,
     requests: session.requests,
     rateLimit: session.rateLimit,

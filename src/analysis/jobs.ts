@@ -59,8 +59,10 @@ export const JOB = {
 
 /** A completed analysis younger than this is returned instead of a new one (unless forced). */
 export const FRESH_MS = 24 * 3_600_000;
-/** Analyses older than this many days are pruned unless kept. */
+/** Analyses older than this many days are pruned unless kept, unless the config says otherwise (analysis.pruneDays). */
 export const PRUNE_ANALYSES_DAYS = 90;
+/** The seed's retry-until of the analysis jobs: ten minutes of retries after failures (rate-limit waits do not count). */
+export const ANALYSIS_RETRY_FOR_MS = 10 * 60_000;
 /** Cached GitHub answers older than this many hours are pruned. */
 export const PRUNE_HTTP_CACHE_HOURS = 24;
 /** Timeout of one webhook POST. */
@@ -267,7 +269,7 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
     async handle(_p, ctx) {
       const t = now();
       ctx.commit((tx) => {
-        const analyses = pruneAnalyses(tx, t, { olderThanDays: PRUNE_ANALYSES_DAYS });
+        const analyses = pruneAnalyses(tx, t, { olderThanDays: config().pruneDays ?? PRUNE_ANALYSES_DAYS });
         const cached = pruneHttpCache(tx, t, PRUNE_HTTP_CACHE_HOURS);
         ctx.log('info', 'analysis.pruned', { analyses, httpCache: cached });
       });
@@ -275,7 +277,7 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
   });
 
   registry.schedule('prune', '0 3 * * *', withDefaults({ name: JOB.prune, queue: 'low' }),
-    `delete analyses older than ${PRUNE_ANALYSES_DAYS} days (unless kept) and GitHub cache entries older than ${PRUNE_HTTP_CACHE_HOURS} h`);
+    `delete analyses older than ${config().pruneDays ?? PRUNE_ANALYSES_DAYS} days (unless kept) and GitHub cache entries older than ${PRUNE_HTTP_CACHE_HOURS} h`);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -287,24 +289,31 @@ export function analysisTags(analysisId: string, login: string): string[] {
 }
 
 /**
- * Tries, backoff (seconds) and timeout of each job name, used where neither the caller nor
+ * Tries, backoff (seconds), timeout and retry-until window of each job name, used where neither the caller nor
  * the config's per-job options (`jobs.<name>` in the config file) set them.
  */
-export const JOB_DEFAULTS: Readonly<Record<string, Pick<JobSpec, 'tries' | 'backoff' | 'timeoutMs'>>> = {
-  [JOB.fetch]: { tries: 3, backoff: [10, 30, 60], timeoutMs: 60_000 },
-  [JOB.write]: { tries: 2, backoff: [15], timeoutMs: 120_000 },
+export const JOB_DEFAULTS: Readonly<Record<string, Pick<JobSpec, 'tries' | 'backoff' | 'timeoutMs' | 'retryForMs'>>> = {
+  [JOB.fetch]: { tries: 3, backoff: [10, 30, 60], timeoutMs: 60_000, retryForMs: ANALYSIS_RETRY_FOR_MS },
+  [JOB.write]: { tries: 2, backoff: [15], timeoutMs: 120_000, retryForMs: ANALYSIS_RETRY_FOR_MS },
   [JOB.notify]: { tries: 5, backoff: [30, 120, 600], timeoutMs: 30_000 },
   [JOB.failed]: { tries: 3, backoff: [5] },
   [JOB.prune]: { tries: 1 },
 };
 
-/** Fill tries / backoff / timeout from JOB_DEFAULTS where `spec` (and its chain and catch) leave them unset. */
+/** Fill tries / backoff / timeout / retry window from JOB_DEFAULTS where `spec` leaves them unset (in place). */
+function fillDefaults(spec: JobSpec): void {
+  const d = JOB_DEFAULTS[spec.name];
+  if (!d) return;
+  if (spec.tries === undefined && d.tries !== undefined) spec.tries = d.tries;
+  if (spec.backoff === undefined && d.backoff !== undefined) spec.backoff = d.backoff;
+  if (spec.timeoutMs === undefined && d.timeoutMs !== undefined) spec.timeoutMs = d.timeoutMs;
+  if (spec.retryUntil === undefined && spec.retryForMs === undefined && d.retryForMs !== undefined) spec.retryForMs = d.retryForMs;
+}
+
+/** Fill tries / backoff / timeout / retry window from JOB_DEFAULTS where `spec` (and its chain and catch) leave them unset. */
 export function withDefaults(spec: JobSpec): JobSpec {
-  const d = JOB_DEFAULTS[spec.name] ?? {};
   const out: JobSpec = { ...spec };
-  if (out.tries === undefined && d.tries !== undefined) out.tries = d.tries;
-  if (out.backoff === undefined && d.backoff !== undefined) out.backoff = d.backoff;
-  if (out.timeoutMs === undefined && d.timeoutMs !== undefined) out.timeoutMs = d.timeoutMs;
+  fillDefaults(out);
   if (spec.chain) out.chain = spec.chain.map(withDefaults);
   if (spec.catch) out.catch = withDefaults(spec.catch);
   return out;
@@ -335,12 +344,7 @@ export function analysisChain(analysisId: string, login: string, queue = 'defaul
   if (jobOptions) return withDefaults(jobOptions(spec));
   // Built here and shared with no one: fill the defaults in place (a batch of 200,000 makes
   // 800,000 of these specs; copying each measured 14 % of the batch's CPU).
-  for (const s of [spec, ...spec.chain!, spec.catch!]) {
-    const d = JOB_DEFAULTS[s.name]!;
-    s.tries = d.tries;
-    if (d.backoff !== undefined) s.backoff = d.backoff;
-    if (d.timeoutMs !== undefined) s.timeoutMs = d.timeoutMs;
-  }
+  for (const s of [spec, ...spec.chain!, spec.catch!]) fillDefaults(s);
   return spec;
 }
 

@@ -166,6 +166,11 @@ function penalty(id: string, points: number, evidence: string, available = true)
   return { ...signal(id, 0, evidence, available), points: available ? points : 0 };
 }
 
+/** Why a GraphQL-only signal is missing: GraphQL's own error when it answered with one, else the missing token. */
+function noGraphql(s: ProfileSnapshot, needsToken: string): string {
+  return s.graphqlError ? `GitHub GraphQL failed: ${s.graphqlError}` : needsToken;
+}
+
 function round1(v: number): number {
   return Math.round(v * 10) / 10;
 }
@@ -212,7 +217,7 @@ function profileSignals(s: ProfileSnapshot): Signal[] {
     signal('profile.contact', contact ? 1 : 0, contact ? 'hireable or public email' : 'not hireable, no public email'),
     s.graphql
       ? signal('profile.pinned', ratio(pinned, 4), plural(pinned, 'pinned repository', 'pinned repositories'))
-      : signal('profile.pinned', 0, 'pinned items need a token', false),
+      : signal('profile.pinned', 0, noGraphql(s, 'pinned items need a token'), false),
   ];
 }
 
@@ -363,7 +368,7 @@ function consistencySignals(s: ProfileSnapshot, now: number): Signal[] {
   return [
     g
       ? signal('consistency.weeks', ratio(activeWeeks(g.calendar), 40), `${activeWeeks(g.calendar)} of 52 weeks had contributions`)
-      : signal('consistency.weeks', 0, 'the contribution calendar needs a token', false),
+      : signal('consistency.weeks', 0, noGraphql(s, 'the contribution calendar needs a token'), false),
     signal('consistency.months', ratio(months.size, 10), `${months.size} of the last 12 months active (${source})`),
     signal(
       'consistency.recency',
@@ -380,7 +385,7 @@ function consistencySignals(s: ProfileSnapshot, now: number): Signal[] {
             ? `${pct(burst.share)} of ${fmt(burst.total)} contributions in ${burst.month}`
             : 'no contributions in the calendar',
         )
-      : penalty('consistency.concentration', 0, 'the contribution calendar needs a token', false),
+      : penalty('consistency.concentration', 0, noGraphql(s, 'the contribution calendar needs a token'), false),
   ];
 }
 
@@ -491,10 +496,10 @@ function communitySignals(s: ProfileSnapshot): Signal[] {
     signal('community.external', sat(external, 10), `contributed to ${plural(external, 'repository', 'repositories')} of others`),
     g
       ? signal('community.reviews_issues', sat(ri, 50), `${plural(g.reviewContributions, 'review')} and ${plural(g.issueContributions, 'issue')} this year`)
-      : signal('community.reviews_issues', 0, 'review and issue counts need a token', false),
+      : signal('community.reviews_issues', 0, noGraphql(s, 'review and issue counts need a token'), false),
     g
       ? signal('community.orgs', ratio(g.organizations, 2), plural(g.organizations, 'public organisation'))
-      : signal('community.orgs', 0, 'organisations need a token', false),
+      : signal('community.orgs', 0, noGraphql(s, 'organisations need a token'), false),
   ];
 }
 

@@ -89,6 +89,8 @@ export interface ProfileSnapshot {
   profileReadme: { text: string; length: number } | null;
   events: EventsSummary;
   graphql: GraphqlData | null;
+  /** Why GraphQL gave no data although a token was set (its first error's message); absent otherwise. */
+  graphqlError?: string;
   fetchedAt: number;
   requests: number;
   rateLimit: RateLimitInfo | null;

@@ -14,7 +14,7 @@ import type { AnalysisConfig } from '../analysis/config.js';
 import type { Db, JobSpec } from '../queue/index.js';
 import { colorEnabled, safeLine } from '../util/terminal.js';
 import { intOption, UsageError, WorkFailed, type Context } from './context.js';
-import { duration, info, print, printJson, table } from './output.js';
+import { duration, info, plural, print, printJson, table } from './output.js';
 import type { Runner } from './program.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -39,10 +39,10 @@ function checkQueue(queue: string | undefined): string {
 async function analysisConfig(ctx: Context) {
   const { applyJobOptions } = await import('./config.js');
   const config = await ctx.config();
-  const settings = { denyList: config.denyList, webhookUrl: config.webhookUrl ?? undefined };
+  const settings = { denyList: config.denyList, webhookUrl: config.webhookUrl ?? undefined, pruneDays: config.analysis.pruneDays };
   // No per-job options (the usual case): nothing to apply, so no copy of every spec of a batch.
   const jobOptions = Object.keys(config.jobs).length > 0 ? (spec: JobSpec) => applyJobOptions(spec, config) : undefined;
-  return { ...settings, settings, aliveMs: config.staleSeconds * 1000, jobOptions };
+  return { ...settings, settings, aliveMs: config.staleSeconds * 1000, maxRateLimitWaitMs: config.maxRateLimitWaitHours * 3_600_000, jobOptions };
 }
 
 /**
@@ -63,7 +63,7 @@ async function checkLogins(entries: readonly { login: string; where: string }[],
   // One bad value: one line naming it (the CLI's rule). Several: one line each, then the count.
   if (problems.length === 1) throw new UsageError(`${problems[0]}; nothing was enqueued`);
   for (const p of problems) info(`gitroast: ${safeLine(p)}`);
-  throw new UsageError(`${problems.length} invalid username${problems.length === 1 ? '' : 's'} in ${source}; nothing was enqueued`);
+  throw new UsageError(`${plural(problems.length, 'invalid username')} in ${source}; nothing was enqueued`);
 }
 
 /** One line saying what enqueueing did. */
@@ -90,7 +90,7 @@ function clock(ms: number): string {
  * included) and stop it once nothing of these analyses is ready or running. Ctrl-C stops
  * waiting; the jobs stay queued.
  */
-async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, settings: AnalysisConfig, aliveMs: number): Promise<Analysis[]> {
+async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, settings: AnalysisConfig, aliveMs: number, maxRateLimitWaitMs?: number): Promise<Analysis[]> {
   const [{ getAnalysis }, jobs, q, { Registry }, { startWorker }] = await Promise.all([
     import('../analysis/store.js'),
     import('../analysis/jobs.js'),
@@ -159,7 +159,7 @@ async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, se
       if (!done && !worker) {
         const serving = q.liveWorkers(db, aliveMs).filter((w) => w.queues.includes(queue));
         if (serving.length === 0) {
-          worker = startWorker(db, registry, { queues: [...new Set([queue, 'high', 'default', 'low'])], concurrency: INLINE_CONCURRENCY, logger, graceMs: 5_000 });
+          worker = startWorker(db, registry, { queues: [...new Set([queue, 'high', 'default', 'low'])], concurrency: INLINE_CONCURRENCY, logger, graceMs: 5_000, maxRateLimitWaitMs });
         } else {
           if (!followed) info(`gitroast: daemon ${serving.map((w) => w.id).join(', ')} serves queue ${queue}; waiting for it`);
           followed = true;
@@ -256,7 +256,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
         return;
       }
       const ids = [...new Set(items.map((i) => i.analysis.id))];
-      await printResults(await waitForAnalyses(db, ids, queue, config.settings, config.aliveMs), { json: opts.json });
+      await printResults(await waitForAnalyses(db, ids, queue, config.settings, config.aliveMs, config.maxRateLimitWaitMs), { json: opts.json });
     }));
 
   program
@@ -304,7 +304,8 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       if (!UUID.test(id)) throw new UsageError(`invalid analysis id ${JSON.stringify(safeLine(id).slice(0, 60))}: expected an id from \`gitroast list\``);
       const { keepAnalysis } = await import('../analysis/store.js');
       if (!keepAnalysis(ctx.db(), id, !opts.off)) throw new WorkFailed(`no analysis ${id}`);
-      info(opts.off ? `analysis ${id} will be pruned after 90 days again` : `analysis ${id} is kept`);
+      const { pruneDays } = await analysisConfig(ctx);
+      info(opts.off ? `analysis ${id} will be pruned after ${pruneDays} days again` : `analysis ${id} is kept`);
     }));
 
   program
@@ -328,7 +329,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       const now = Date.now();
       const { batchId, items } = enqueueBatch(db, entries.map((e) => e.login), { name: opts.name, queue, force: opts.force, denyList: config.denyList, jobOptions: config.jobOptions, now });
       const created = items.filter((i) => i.created).length;
-      info(`batch ${batchId}: ${created} analysis${created === 1 ? '' : 'es'} queued${items.length > created ? `, ${items.length - created} already running or fresh` : ''}`);
+      info(`batch ${batchId}: ${plural(created, 'analysis', 'analyses')} queued${items.length > created ? `, ${items.length - created} already running or fresh` : ''}`);
       for (const item of items) if (!item.created) info(describe(item, now));
       const unique = [...new Map(items.map((i) => [i.analysis.id, i.analysis])).values()];
       if (opts.detach) {
@@ -340,7 +341,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
         }
         return;
       }
-      await printResults(await waitForAnalyses(db, unique.map((a) => a.id), queue, config.settings, config.aliveMs), { json: opts.json, summary: true });
+      await printResults(await waitForAnalyses(db, unique.map((a) => a.id), queue, config.settings, config.aliveMs, config.maxRateLimitWaitMs), { json: opts.json, summary: true });
     }));
 
   const batches = program.command('batches').description('list, show, retry and cancel batches');
@@ -354,8 +355,8 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       if (opts.json) return printJson(rows);
       if (rows.length === 0) return info('no batches');
       const now = Date.now();
-      print(table(['ID', 'NAME', 'TOTAL', 'PENDING', 'PROCESSED', 'FAILED', 'CREATED', 'STATE'],
-        rows.map((b) => [b.id, b.name ?? '', b.total, b.pending, b.processed, b.failed, `${duration(now - b.createdAt)} ago`, b.cancelledAt ? 'cancelled' : b.finishedAt ? 'finished' : 'running'])));
+      print(table(['ID', 'NAME', 'TOTAL', 'PENDING', 'PROCESSED', 'FAILED', 'CANCELLED', 'CREATED', 'STATE'],
+        rows.map((b) => [b.id, b.name ?? '', b.total, b.pending, b.processed, b.failed, b.cancelled, `${duration(now - b.createdAt)} ago`, b.cancelledAt ? 'cancelled' : b.finishedAt ? 'finished' : 'running'])));
     }));
   const findBatch = async (db: Db, id: string) => {
     const { getBatch } = await import('../queue/index.js');
@@ -365,19 +366,27 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
   };
   batches
     .command('show <id>')
-    .description('show a batch and its analyses')
+    .description('show a batch: its jobs by state, its failures with their errors, its callbacks and its analyses')
     .option('--json', 'print JSON')
     .action(run(async (id: string, opts: { json?: boolean }) => {
       const db = ctx.db();
       const b = await findBatch(db, id);
+      const { batchDetail } = await import('../queue/index.js');
+      const detail = batchDetail(db, b.id)!;
       const { listBatchAnalyses } = await import('../analysis/store.js');
       const analyses = listBatchAnalyses(db, b.id);
       if (opts.json) {
         const { sanitize, analysisSummaryJson } = await import('../analysis/report.js');
-        return printJson({ ...b, analyses: sanitize(analyses.map(analysisSummaryJson)) });
+        return printJson({ ...b, states: detail.states, jobs: detail.jobs, failures: sanitize(detail.failures), callbacks: detail.callbacks, analyses: sanitize(analyses.map(analysisSummaryJson)) });
       }
       const state = b.cancelledAt ? 'cancelled' : b.finishedAt ? 'finished' : 'running';
-      print(`batch     ${b.id}${b.name ? ` (${safeLine(b.name)})` : ''}\nstate     ${state}\njobs      ${b.total} total, ${b.pending} pending, ${b.processed} processed, ${b.failed} failed\ncreated   ${new Date(b.createdAt).toISOString()}\n`);
+      const byState = Object.entries(detail.states).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s === 'reserved' ? 'running' : s}`).join(', ') || 'none left (trimmed)';
+      print(`batch     ${b.id}${b.name ? ` (${safeLine(b.name)})` : ''}\nstate     ${state}\njobs      ${b.total} total, ${b.pending} pending, ${b.processed} processed, ${b.failed} failed, ${b.cancelled} cancelled\nby state  ${byState}\ncallbacks ${detail.callbacks.map((c) => `${c.kind} ${c.name ? `${safeLine(c.name)} ` : ''}${c.state}`).join('; ')}\ncreated   ${new Date(b.createdAt).toISOString()}\n`);
+      if (detail.failures.length) {
+        print('failures');
+        print(table(['JOB', 'NAME', 'QUEUE', 'ATTEMPTS', 'ERROR'], detail.failures.map((f) => [f.jobId, f.name, f.queue, f.attempts, f.error])));
+        print('');
+      }
       if (analyses.length) print(table(['ID', 'USERNAME', 'STATUS', 'SCORE', 'ERROR'], analyses.map((a) => [a.id, a.username, a.status, a.overall ?? '-', a.error ?? ''])));
     }));
   batches
@@ -396,7 +405,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       });
       const reopened = reopenAnalyses(db, ids);
       if (opts.json) return printJson({ batchId: b.id, retried, reopened });
-      info(`${retried.length} failed job${retried.length === 1 ? '' : 's'} of batch ${b.id} retried, ${reopened} analys${reopened === 1 ? 'is' : 'es'} reopened`);
+      info(`${plural(retried.length, 'failed job')} of batch ${b.id} retried, ${plural(reopened, 'analysis', 'analyses')} reopened`);
       if (retried.length && q.liveWorkers(db, await ctx.aliveMs()).length === 0) info('no daemon is alive: run `gitroast daemon` to process them');
     }));
   batches
@@ -412,6 +421,6 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       const cancelled = cancelBatch(db, b.id);
       const failed = failCancelled(db, listBatchAnalyses(db, b.id));
       if (opts.json) return printJson({ batchId: b.id, cancelledJobs: cancelled, failedAnalyses: failed });
-      info(`batch ${b.id}: ${cancelled} job${cancelled === 1 ? '' : 's'} cancelled, ${failed} analys${failed === 1 ? 'is' : 'es'} marked failed`);
+      info(`batch ${b.id}: ${plural(cancelled, 'job')} cancelled, ${plural(failed, 'analysis', 'analyses')} marked failed`);
     }));
 }

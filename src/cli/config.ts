@@ -37,7 +37,7 @@ const jobOptions = z.strictObject({
   backoff: z.array(z.number().min(0).max(604_800)).max(20).optional(),
   /** Seconds an attempt may run. */
   timeout: seconds(86_400).optional(),
-  /** Seconds after enqueue after which the job is neither retried nor delayed. */
+  /** Seconds after enqueue after which a failed job is not retried (rate-limit waits push it back). */
   retryUntil: seconds().optional(),
 });
 
@@ -53,6 +53,8 @@ export const configSchema = z.strictObject({
   graceSeconds: z.number().min(0).max(86_400).optional(),
   memoryLimitMb: z.number().int().min(16).max(1_048_576).optional(),
   durability: z.enum(['normal', 'full']).default('normal'),
+  /** Hours a job may wait for rate-limit resets, counted from its enqueue, before it fails. */
+  maxRateLimitWaitHours: z.number().positive().max(8760).default(24),
   jobs: z.record(z.string().regex(JOB, 'invalid job name'), jobOptions).prefault({}),
   schedules: z.record(z.string().regex(SCHEDULE, 'invalid schedule name'), z.union([cron, z.literal(false)])).prefault({}),
   trim: z.strictObject({
@@ -60,12 +62,17 @@ export const configSchema = z.strictObject({
     failedRowsMinutes: z.number().int().min(1).default(10_080),
     failedJobsHours: z.number().int().min(1).default(168),
     snapshotsMinutes: z.number().int().min(1).default(10_080),
+    batchesHours: z.number().int().min(1).default(48),
   }).prefault({}),
   longWait: z.strictObject({
     defaultSeconds: z.number().min(0).max(YEAR_S).default(60),
     queues: z.record(z.string().regex(QUEUE, 'invalid queue name'), z.number().min(0).max(YEAR_S)).prefault({}),
   }).prefault({}),
   webhookUrl: httpUrl.nullable().default(null),
+  analysis: z.strictObject({
+    /** Analyses older than this many days are pruned (unless kept). */
+    pruneDays: z.number().int().min(1).max(36_500).default(90),
+  }).prefault({}),
   denyList: z.array(z.string().regex(LOGIN, 'expected a GitHub login (1-39 of letters, digits, -)')).max(100_000).default([]),
   log: z.strictObject({
     format: z.enum(['json', 'pretty']).optional(),
@@ -260,7 +267,7 @@ function leafPaths(obj: Record<string, unknown>, prefix = ''): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(obj)) {
     const p = prefix ? `${prefix}.${k}` : k;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v) && ['trim', 'longWait', 'log', 'http'].includes(prefix || k)) out.push(...leafPaths(v as Record<string, unknown>, p));
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && ['trim', 'longWait', 'log', 'http', 'analysis'].includes(prefix || k)) out.push(...leafPaths(v as Record<string, unknown>, p));
     else out.push(p);
   }
   return out;
@@ -307,7 +314,8 @@ export function applyJobOptions(spec: JobSpec, config: Pick<GitroastConfig, 'job
     if (out.tries === undefined && o.tries !== undefined) out.tries = o.tries;
     if (out.backoff === undefined && o.backoff !== undefined) out.backoff = o.backoff;
     if (out.timeoutMs === undefined && o.timeout !== undefined) out.timeoutMs = Math.round(o.timeout * 1000);
-    if (out.retryUntil === undefined && o.retryUntil !== undefined) out.retryUntil = now + Math.round(o.retryUntil * 1000);
+    // Counted from each job's own enqueue (a chain link's window starts when the link is enqueued).
+    if (out.retryUntil === undefined && out.retryForMs === undefined && o.retryUntil !== undefined) out.retryForMs = Math.round(o.retryUntil * 1000);
   }
   if (spec.chain) out.chain = spec.chain.map((link) => applyJobOptions(link, config, now));
   if (spec.catch) out.catch = applyJobOptions(spec.catch, config, now);

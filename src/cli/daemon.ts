@@ -107,7 +107,7 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
             return t === undefined ? undefined : Math.round(t * 1000);
           },
           stopWhenEmpty: opts.stopWhenEmpty, maxJobs: opts.maxJobs, maxTimeMs: opts.maxTime === undefined ? undefined : opts.maxTime * 1000,
-          memoryLimitMb: config.memoryLimitMb, http, webhookUrl: config.webhookUrl,
+          memoryLimitMb: config.memoryLimitMb, http, webhookUrl: config.webhookUrl, maxRateLimitWaitMs: config.maxRateLimitWaitHours * 3_600_000,
           longWaitMs: (q) => Math.round((longWait.queues[q] ?? longWait.defaultSeconds) * 1000),
         });
         await handle.done;

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { FAILED_LIST_LIMIT } from '../queue/defaults.js';
 import { safeText } from '../util/terminal.js';
 import { intOption, UsageError, WorkFailed, type Context } from './context.js';
-import { duration, info, print, printJson, table } from './output.js';
+import { duration, info, plural, print, printJson, table } from './output.js';
 import type { Runner } from './program.js';
 
 interface FilterFlags {
@@ -78,7 +78,7 @@ export function registerFailed(program: Command, ctx: Context, run: Runner): voi
       const { retryFailed } = await import('../queue/index.js');
       const retried = retryFailed(ctx.db(), filter);
       if (opts.json) printJson(retried);
-      else info(`${retried.length} failed job${retried.length === 1 ? '' : 's'} retried`);
+      else info(`${plural(retried.length, 'failed job')} retried`);
       const missing = filter.uuids?.filter((u) => !retried.some((r) => r.uuid === u)) ?? [];
       if (missing.length) throw new WorkFailed(`no failed job ${missing.join(', ')}`);
     }));
@@ -92,7 +92,7 @@ export function registerFailed(program: Command, ctx: Context, run: Runner): voi
       const { forgetFailed } = await import('../queue/index.js');
       const n = forgetFailed(ctx.db(), filter);
       if (opts.json) printJson({ forgotten: n });
-      else info(`${n} failed job${n === 1 ? '' : 's'} forgotten`);
+      else info(`${plural(n, 'failed job')} forgotten`);
       if (filter.uuids && n < filter.uuids.length) throw new WorkFailed(`${filter.uuids.length - n} of the named failed jobs did not exist`);
     }));
   failed
@@ -104,6 +104,6 @@ export function registerFailed(program: Command, ctx: Context, run: Runner): voi
       const { flushFailed } = await import('../queue/index.js');
       const n = flushFailed(ctx.db(), opts.hours ?? 168);
       if (opts.json) printJson({ flushed: n });
-      else info(`${n} failed job${n === 1 ? '' : 's'} flushed`);
+      else info(`${plural(n, 'failed job')} flushed`);
     }));
 }

@@ -21,7 +21,7 @@ export interface HandlerModule {
 const analysisModule: HandlerModule = {
   async register(registry, { config, db }) {
     const { registerAnalysis } = await import('../analysis/jobs.js');
-    registerAnalysis(registry, { db, config: () => ({ denyList: config.denyList, webhookUrl: config.webhookUrl ?? undefined }) });
+    registerAnalysis(registry, { db, config: () => ({ denyList: config.denyList, webhookUrl: config.webhookUrl ?? undefined, pruneDays: config.analysis.pruneDays }) });
   },
 };
 
@@ -44,7 +44,7 @@ export async function buildRegistry(config: GitroastConfig, db: () => Db = noDb,
   const registry = new Registry();
   addHousekeeping(registry, {
     completedMinutes: config.trim.completedMinutes, failedRowsMinutes: config.trim.failedRowsMinutes,
-    failedJobsHours: config.trim.failedJobsHours, snapshotsMinutes: config.trim.snapshotsMinutes,
+    failedJobsHours: config.trim.failedJobsHours, snapshotsMinutes: config.trim.snapshotsMinutes, batchesHours: config.trim.batchesHours,
   });
   for (const load of handlerModules) await (await load()).register(registry, { config, db });
   for (const file of (env.GITROAST_HANDLERS ?? '').split(path.delimiter).filter(Boolean)) {

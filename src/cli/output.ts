@@ -1,6 +1,6 @@
 import { safeLine } from '../util/terminal.js';
 
-export { duration } from '../util/format.js';
+export { duration, plural } from '../util/format.js';
 
 /** What a closed output pipe does: see handleClosedPipes. */
 let closedPipe: 'exit' | 'ignore' = 'exit';

@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { safeLine } from '../util/terminal.js';
 import { classify, Context, EXIT, UsageError } from './context.js';
 import { registerFailed } from './failed.js';
-import { registerQueue } from './queue.js';
+import { registerJobs, registerQueue } from './queue.js';
 import { registerStatus } from './status.js';
 import { VERSION } from './version.js';
 
@@ -31,7 +31,7 @@ export function buildProgram(extra: readonly Register[] = []): { program: Comman
       ctx.close();
     }
   };
-  for (const register of [registerStatus, registerFailed, registerQueue, ...extra]) register(program, ctx, run);
+  for (const register of [registerStatus, registerFailed, registerQueue, registerJobs, ...extra]) register(program, ctx, run);
   return { program, ctx };
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { Context } from './context.js';
-import { info, print, printJson, table } from './output.js';
+import { UsageError, WorkFailed, type Context } from './context.js';
+import { info, plural, print, printJson, table } from './output.js';
 import type { Runner } from './program.js';
 
 export function registerQueue(program: Command, ctx: Context, run: Runner): void {
@@ -33,5 +33,66 @@ export function registerQueue(program: Command, ctx: Context, run: Runner): void
       assertQueueName(name);
       continueQueue(ctx.db(), name);
       info(`queue ${name} continued`);
+    }));
+  queue
+    .command('clear <name>')
+    .description("cancel every pending and delayed job of a queue (Horizon's horizon:clear); asks first on a terminal")
+    .option('--yes', 'do not ask for confirmation')
+    .option('--json', 'print JSON')
+    .action(run(async (name: string, opts: { yes?: boolean; json?: boolean }) => {
+      const { assertQueueName, clearQueue, countClearable } = await import('../queue/index.js');
+      assertQueueName(name);
+      const db = ctx.db();
+      const n = countClearable(db, name);
+      if (n > 0 && !opts.yes && !(await confirm(`Cancel ${plural(n, 'pending or delayed job')} of queue ${name}? [y/N] `))) {
+        throw new WorkFailed('nothing was cancelled');
+      }
+      const out = clearQueue(db, name);
+      if (opts.json) return printJson({ queue: name, cancelled: out.ids.length, catches: out.catches });
+      info(`queue ${name}: ${plural(out.ids.length, 'job')} cancelled${out.catches ? ` (${plural(out.catches, 'chain catch job')} queued)` : ''}`);
+    }));
+}
+
+/**
+ * Ask a yes/no question on the terminal; true only for `y` or `yes`. Without a terminal on
+ * stdin there is nobody to ask: the command goes ahead (scripts pass --yes to say so).
+ */
+export async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return true;
+  const readline = await import('node:readline/promises');
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** Parse job ids given on the command line, or throw a UsageError naming the bad one. */
+export function parseJobIds(ids: readonly string[]): number[] {
+  return ids.map((id) => {
+    if (!/^[1-9]\d{0,15}$/.test(id)) throw new UsageError(`invalid job id ${JSON.stringify(id)}: expected a whole number from \`gitroast monitor\` or --json output`);
+    return Number(id);
+  });
+}
+
+/** The `jobs` group: cancel jobs that have not started. */
+export function registerJobs(program: Command, ctx: Context, run: Runner): void {
+  const jobs = program.command('jobs').description('act on single jobs by id');
+  jobs
+    .command('cancel <ids...>')
+    .description('cancel pending or delayed jobs: the rest of their chain is cancelled and its catch runs with the reason "cancelled"; asks first on a terminal')
+    .option('--yes', 'do not ask for confirmation')
+    .option('--json', 'print JSON')
+    .action(run(async (ids: string[], opts: { yes?: boolean; json?: boolean }) => {
+      const wanted = parseJobIds(ids);
+      const { cancelJobs } = await import('../queue/index.js');
+      const db = ctx.db();
+      if (!opts.yes && !(await confirm(`Cancel ${plural(wanted.length, 'job')} (${wanted.join(', ')})? [y/N] `))) throw new WorkFailed('nothing was cancelled');
+      const out = cancelJobs(db, wanted);
+      const skipped = wanted.filter((id) => !out.ids.includes(id));
+      if (opts.json) printJson({ cancelled: out.ids, notCancelled: skipped, catches: out.catches });
+      else info(`${plural(out.ids.length, 'job')} cancelled${out.catches ? ` (${plural(out.catches, 'chain catch job')} queued)` : ''}`);
+      if (skipped.length) throw new WorkFailed(`not pending or delayed (running, finished or unknown): ${skipped.join(', ')}`);
     }));
 }

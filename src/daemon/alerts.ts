@@ -1,4 +1,4 @@
-import { immediate, stmt, type Db } from '../queue/index.js';
+import { immediate, liveWorkers, pausedQueues, stmt, type Db } from '../queue/index.js';
 import type { Logger } from './types.js';
 import { postWebhook } from './webhook.js';
 
@@ -7,16 +7,50 @@ export interface LongWaitOptions {
   thresholdMs: (queue: string) => number;
   webhookUrl?: string | null;
   logger: Logger;
+  /** A daemon counts as alive (serving its queues) when its heartbeat is younger than this. Default 30,000 ms. */
+  aliveMs?: number;
 }
 
-/** What a long-wait webhook receives. */
+/**
+ * What an alert webhook receives: `text` (Slack) and `content` (Discord) carry a one-line
+ * summary, so the body works when posted to either's incoming webhook as it is; the
+ * structured fields sit beside them.
+ */
 export interface LongWaitEvent {
-  event: 'queue.long_wait' | 'queue.long_wait_resolved';
+  event: 'queue.long_wait' | 'queue.long_wait_resolved' | 'queue.unserved' | 'queue.unserved_resolved';
   queue: string;
   /** How long the oldest ready job has waited (0 when resolved by emptying). */
   waitSeconds: number;
+  /** The long-wait threshold (0 for the unserved alerts). */
   thresholdSeconds: number;
   at: string;
+  /** One line for Slack. */
+  text: string;
+  /** The same line for Discord. */
+  content: string;
+  /** Mentions in the text stay inert on Discord. */
+  allowed_mentions: { parse: never[] };
+}
+
+/** The one-line summary of an alert. */
+function summary(event: LongWaitEvent['event'], queue: string, waitSeconds: number, thresholdSeconds: number): string {
+  switch (event) {
+    case 'queue.long_wait':
+      return `gitroast: queue ${queue} has a job waiting ${waitSeconds} s (threshold ${thresholdSeconds} s)`;
+    case 'queue.long_wait_resolved':
+      return `gitroast: queue ${queue} is back under its ${thresholdSeconds} s wait threshold`;
+    case 'queue.unserved':
+      return `gitroast: nobody serves queue ${queue}: no live daemon lists it and ${waitSeconds} s of work waits (start a daemon with --queues including ${queue})`;
+    case 'queue.unserved_resolved':
+      return `gitroast: queue ${queue} is served again (or empty)`;
+  }
+}
+
+function makeEvent(event: LongWaitEvent['event'], queue: string, waitMs: number, thresholdMs: number, now: number): LongWaitEvent {
+  const waitSeconds = Math.round(waitMs / 100) / 10;
+  const thresholdSeconds = thresholdMs / 1000;
+  const text = summary(event, queue, waitSeconds, thresholdSeconds);
+  return { event, queue, waitSeconds, thresholdSeconds, at: new Date(now).toISOString(), text, content: text.slice(0, 2000), allowed_mentions: { parse: [] } };
 }
 
 /**
@@ -30,30 +64,45 @@ export class LongWaitAlerts {
   private readonly sending = new Set<Promise<boolean>>();
   constructor(private readonly db: Db, private readonly options: LongWaitOptions) {}
 
-  /** Check every queue now; returns the events this process raised. */
+  /**
+   * Check every queue now; returns the events this process raised. Paused queues and
+   * queues no live daemon serves get no long-wait alert (their wait is expected, or has
+   * another cause); a queue with ready jobs that no live daemon serves (and that is not
+   * paused) gets its own alert, "nobody serves queue X", resolved once served or empty.
+   */
   check(now = Date.now()): LongWaitEvent[] {
     const db = this.db;
     const waits = new Map((stmt(db, `SELECT queue, MIN(available_at) AS oldest FROM jobs WHERE state = 'pending' GROUP BY queue`).all() as { queue: string; oldest: number }[])
       .map((r) => [r.queue, Math.max(0, now - r.oldest)]));
-    const alerting = (stmt(db, `SELECT substr(key, 17) AS queue FROM settings WHERE key LIKE 'alert:long_wait:%' AND value = '1'`).all() as { queue: string }[]).map((r) => r.queue);
+    const paused = pausedQueues(db);
+    const served = new Set(liveWorkers(db, this.options.aliveMs ?? 30_000, now).flatMap((w) => w.queues));
+    const raised = (kind: string) => (stmt(db, `SELECT substr(key, ?) AS queue FROM settings WHERE key LIKE ? AND value = '1'`).all(`alert:${kind}:`.length + 1, `alert:${kind}:%`) as { queue: string }[]).map((r) => r.queue);
+    const raise = (kind: string, queue: string) =>
+      immediate(db, () => stmt(db, `INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = '1' WHERE settings.value <> '1'`).run(`alert:${kind}:${queue}`).changes === 1);
+    const resolve = (kind: string, queue: string) => immediate(db, () => stmt(db, `UPDATE settings SET value = '0' WHERE key = ? AND value = '1'`).run(`alert:${kind}:${queue}`).changes === 1);
     const events: LongWaitEvent[] = [];
+    const longWait = raised('long_wait');
     for (const [queue, wait] of waits) {
+      if (paused.has(queue) || !served.has(queue)) continue;
       const threshold = this.options.thresholdMs(queue);
-      if (threshold > 0 && wait > threshold && !alerting.includes(queue)) {
-        const won = immediate(db, () => stmt(db, `INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = '1' WHERE settings.value <> '1'`).run(`alert:long_wait:${queue}`).changes === 1);
-        if (won) events.push({ event: 'queue.long_wait', queue, waitSeconds: Math.round(wait / 100) / 10, thresholdSeconds: threshold / 1000, at: new Date(now).toISOString() });
-      }
+      if (threshold > 0 && wait > threshold && !longWait.includes(queue) && raise('long_wait', queue)) events.push(makeEvent('queue.long_wait', queue, wait, threshold, now));
     }
-    for (const queue of alerting) {
+    for (const queue of longWait) {
       const wait = waits.get(queue) ?? 0;
       const threshold = this.options.thresholdMs(queue);
-      if (threshold === 0 || wait <= threshold) {
-        const won = immediate(db, () => stmt(db, `UPDATE settings SET value = '0' WHERE key = ? AND value = '1'`).run(`alert:long_wait:${queue}`).changes === 1);
-        if (won) events.push({ event: 'queue.long_wait_resolved', queue, waitSeconds: Math.round(wait / 100) / 10, thresholdSeconds: threshold / 1000, at: new Date(now).toISOString() });
-      }
+      if ((threshold === 0 || wait <= threshold) && resolve('long_wait', queue)) events.push(makeEvent('queue.long_wait_resolved', queue, wait, threshold, now));
+    }
+    const unserved = raised('unserved');
+    for (const [queue, wait] of waits) {
+      if (!paused.has(queue) && !served.has(queue) && !unserved.includes(queue) && raise('unserved', queue)) events.push(makeEvent('queue.unserved', queue, wait, 0, now));
+    }
+    for (const queue of unserved) {
+      if ((!waits.has(queue) || served.has(queue) || paused.has(queue)) && resolve('unserved', queue)) events.push(makeEvent('queue.unserved_resolved', queue, waits.get(queue) ?? 0, 0, now));
     }
     for (const e of events) {
-      this.options.logger.log(e.event === 'queue.long_wait' ? 'warn' : 'info', e.event === 'queue.long_wait' ? 'alert.long_wait' : 'alert.resolved', { queue: e.queue, waitSeconds: e.waitSeconds, thresholdSeconds: e.thresholdSeconds });
+      const warn = e.event === 'queue.long_wait' || e.event === 'queue.unserved';
+      const name = e.event === 'queue.long_wait' ? 'alert.long_wait' : e.event === 'queue.unserved' ? 'alert.unserved' : 'alert.resolved';
+      this.options.logger.log(warn ? 'warn' : 'info', name, { queue: e.queue, waitSeconds: e.waitSeconds, thresholdSeconds: e.thresholdSeconds, alert: e.event });
       if (this.options.webhookUrl) {
         const p = postWebhook(this.options.webhookUrl, e, this.options.logger);
         this.sending.add(p);

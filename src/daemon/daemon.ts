@@ -52,7 +52,7 @@ export async function runDaemon(db: Db, registry: Registry, options: DaemonOptio
   let stopping: Promise<void> | undefined;
   let resolveDone!: (reason: string) => void;
   const done = new Promise<string>((r) => (resolveDone = r));
-  const alerts = new LongWaitAlerts(db, { thresholdMs: options.longWaitMs ?? (() => 60_000), webhookUrl: options.webhookUrl, logger });
+  const alerts = new LongWaitAlerts(db, { thresholdMs: options.longWaitMs ?? (() => 60_000), webhookUrl: options.webhookUrl, logger, aliveMs: options.staleMs });
 
   let http: HttpServer | undefined;
   // The worker is created after the HTTP server binds, but the endpoints need it.
@@ -156,7 +156,8 @@ function health(db: Db, worker: WorkerHandle | undefined, options: DaemonOptions
   const ok = reasons.length === 0;
   return {
     ok,
-    body: { status: ok ? 'ok' : 'unhealthy', reasons, database, worker: worker ? { id: worker.id, status, busy: worker.busy(), concurrency: options.concurrency ?? CONCURRENCY } : null, queues, daemons, pollMs },
+    // `health` and `timestamp` in the seed's words, beside the original `status`.
+    body: { status: ok ? 'ok' : 'unhealthy', health: ok ? 'healthy' : 'unhealthy', timestamp: new Date(now).toISOString(), reasons, database, worker: worker ? { id: worker.id, status, busy: worker.busy(), concurrency: options.concurrency ?? CONCURRENCY } : null, queues, daemons, pollMs },
   };
 }
 

@@ -1,4 +1,4 @@
-import { flushFailed, snapshotMetrics, trimJobs } from '../queue/index.js';
+import { flushFailed, pruneBatches, snapshotMetrics, trimJobs } from '../queue/index.js';
 import type { Registry } from './registry.js';
 
 /** Ages for the housekeeping schedules. */
@@ -11,6 +11,8 @@ export interface HousekeepingOptions {
   failedJobsHours?: number;
   /** Delete metrics snapshots older than this. Default 10,080. */
   snapshotsMinutes?: number;
+  /** Delete batches that finished more than this many hours ago (Laravel's queue:prune-batches). Default 48. */
+  batchesHours?: number;
 }
 
 /** The built-in schedules and their default cron expressions. */
@@ -29,12 +31,13 @@ export const HOUSEKEEPING_CRONS: Readonly<Record<string, string>> = {
 export function addHousekeeping(registry: Registry, options: HousekeepingOptions = {}): void {
   registry.schedule('trim-jobs', HOUSEKEEPING_CRONS['trim-jobs']!, ({ db, at }) => {
     const n = trimJobs(db, { completedMinutes: options.completedMinutes ?? 60, failedMinutes: options.failedRowsMinutes ?? 10_080, snapshotMinutes: options.snapshotsMinutes ?? 10_080 }, at);
-    return `trimmed ${n} rows`;
-  }, `trim completed jobs older than ${options.completedMinutes ?? 60} min`);
+    const b = pruneBatches(db, options.batchesHours ?? 48, at);
+    return `trimmed ${n} rows, pruned ${b} finished batches`;
+  }, `trim completed jobs older than ${options.completedMinutes ?? 60} min, prune batches finished more than ${options.batchesHours ?? 48} h ago`);
   registry.schedule('flush-failed', HOUSEKEEPING_CRONS['flush-failed']!, ({ db, at }) => `flushed ${flushFailed(db, options.failedJobsHours ?? 168, at)} failed jobs`,
     `flush failed jobs older than ${options.failedJobsHours ?? 168} h`);
-  registry.schedule('snapshot-metrics', HOUSEKEEPING_CRONS['snapshot-metrics']!, ({ db, at }) => `wrote ${snapshotMetrics(db, 300_000, at)} snapshot rows`,
-    'snapshot throughput, runtime and wait per queue and job');
+  registry.schedule('snapshot-metrics', HOUSEKEEPING_CRONS['snapshot-metrics']!, ({ db, at }) => `wrote ${snapshotMetrics(db, undefined, at)} snapshot rows`,
+    'snapshot throughput, runtime and wait per queue and job since the previous snapshot');
   registry.schedule('checkpoint', HOUSEKEEPING_CRONS.checkpoint!, ({ db, idle }) => {
     const mode = idle() ? 'TRUNCATE' : 'PASSIVE';
     const [r] = db.pragma(`wal_checkpoint(${mode})`) as { busy: number; log: number; checkpointed: number }[];

@@ -62,6 +62,8 @@ export interface WorkerOptions {
    * leaves checkpoints to SQLite. 0 turns it off. Default 200.
    */
   checkpointEvery?: number;
+  /** How long a job may wait for rate limits, from its enqueue (config maxRateLimitWaitHours). Default 24 h. */
+  maxRateLimitWaitMs?: number;
 }
 
 /** A running worker. */
@@ -557,7 +559,7 @@ class Engine {
       case 'fail':
         return failInTx(this.db, o.job, info, now);
       case 'delay':
-        return delayInTx(this.db, o.job, o.until, o.error.message, now);
+        return delayInTx(this.db, o.job, o.until, o.error.message, now, { maxWaitMs: this.options.maxRateLimitWaitMs });
       case 'shutdown':
         return delayInTx(this.db, o.job, now, o.error.message, now);
       case 'lost':

@@ -5,8 +5,9 @@ import { ValidationError } from './errors.js';
 import { cancelBatchInTx, dispatchBatchCallbacks, enqueueManyInTx, type Enqueued } from './jobs.js';
 import { notifyEnqueued } from './notify.js';
 import { retryFailed, type Retried } from './failed.js';
-import type { Batch, JobSpec } from './types.js';
-import { toJobRow } from './validate.js';
+import { parseJson } from './jobs.js';
+import type { AttemptError, Batch, Job, JobSpec } from './types.js';
+import { assertChain, toJobRow } from './validate.js';
 
 export interface BatchSpec {
   /** The batch's id. Default a fresh UUID (a caller that records it on its own rows first passes one). */
@@ -62,6 +63,7 @@ interface BatchRow {
   pending: number;
   processed: number;
   failed: number;
+  cancelled: number;
   allow_failures: number;
   created_at: number;
   finished_at: number | null;
@@ -69,11 +71,14 @@ interface BatchRow {
   then_dispatched: number;
   catch_dispatched: number;
   finally_dispatched: number;
+  then_job: string | null;
+  catch_job: string | null;
+  finally_job: string | null;
 }
 
 function toBatch(r: BatchRow): Batch {
   return {
-    id: r.id, name: r.name, total: r.total, pending: r.pending, processed: r.processed, failed: r.failed,
+    id: r.id, name: r.name, total: r.total, pending: r.pending, processed: r.processed, failed: r.failed, cancelled: r.cancelled,
     allowFailures: r.allow_failures === 1, createdAt: r.created_at, finishedAt: r.finished_at, cancelledAt: r.cancelled_at,
     thenDispatched: r.then_dispatched === 1, catchDispatched: r.catch_dispatched === 1, finallyDispatched: r.finally_dispatched === 1,
   };
@@ -86,6 +91,88 @@ export function getBatch(db: Db, id: string): Batch | undefined {
   if (id.length < 6 || /[%_]/.test(id)) return undefined;
   const rows = stmt(db, `SELECT * FROM batches WHERE id LIKE ? LIMIT 2`).all(`${id}%`) as BatchRow[];
   return rows.length === 1 ? toBatch(rows[0]!) : undefined;
+}
+
+/** One job of a batch, as its detail lists it. */
+export interface BatchJob {
+  id: number;
+  name: string;
+  queue: string;
+  state: Job['state'];
+  attempts: number;
+  finishedAt: number | null;
+}
+
+/** A job of a batch that failed for good, with its last error. */
+export interface BatchFailureRow {
+  jobId: number;
+  name: string;
+  queue: string;
+  attempts: number;
+  error: string;
+  failedAt: number | null;
+}
+
+/**
+ * A batch callback's state: `none` (not set), `waiting` (its condition may still hold),
+ * `dispatched` (its job was enqueued), `skipped` (the batch finished without it holding).
+ */
+export type CallbackState = 'none' | 'waiting' | 'dispatched' | 'skipped';
+
+/** A batch with its jobs by state, its failures and its callbacks (`batches show`, the monitor's batch detail). */
+export interface BatchDetail {
+  batch: Batch;
+  /** Jobs of the batch still in the jobs table, counted by state (finished ones are trimmed with the other jobs). */
+  states: Record<Job['state'], number>;
+  /** Up to `limit` of its jobs, newest first. */
+  jobs: BatchJob[];
+  failures: BatchFailureRow[];
+  callbacks: { kind: 'then' | 'catch' | 'finally'; name: string | null; state: CallbackState }[];
+}
+
+/**
+ * Read a batch's detail: one walk of its jobs on the jobs_batch index (at most `limit`,
+ * default 500, newest first), failures from those jobs' last errors, and the callbacks'
+ * states from the dispatch flags. Undefined when there is no such batch.
+ */
+export function batchDetail(db: Db, id: string, limit = 500): BatchDetail | undefined {
+  const b = getBatch(db, id);
+  if (!b) return undefined;
+  const row = stmt(db, `SELECT then_job, catch_job, finally_job FROM batches WHERE id = ?`).get(b.id) as Pick<BatchRow, 'then_job' | 'catch_job' | 'finally_job'>;
+  const rows = stmt(db, `SELECT id, name, queue, state, attempts, finished_at, errors FROM jobs WHERE batch_id = ? ORDER BY id DESC LIMIT ?`).all(b.id, limit) as {
+    id: number; name: string; queue: string; state: Job['state']; attempts: number; finished_at: number | null; errors: string | null;
+  }[];
+  const states: Record<Job['state'], number> = { pending: 0, delayed: 0, reserved: 0, completed: 0, failed: 0, cancelled: 0 };
+  for (const r of stmt(db, `SELECT state, COUNT(*) AS n FROM jobs WHERE batch_id = ? GROUP BY state`).all(b.id) as { state: Job['state']; n: number }[]) states[r.state] = r.n;
+  const failures = rows.filter((r) => r.state === 'failed').map((r) => {
+    const errors = parseJson<AttemptError[]>(r.errors, []);
+    return { jobId: r.id, name: r.name, queue: r.queue, attempts: r.attempts, error: errors[errors.length - 1]?.message ?? 'unknown error', failedAt: r.finished_at };
+  });
+  const name = (json: string | null) => (json ? (parseJson<{ name?: string }>(json, {}).name ?? null) : null);
+  const cb = (kind: 'then' | 'catch' | 'finally', json: string | null, dispatched: boolean): BatchDetail['callbacks'][number] => ({
+    kind, name: name(json), state: !json ? 'none' : dispatched ? 'dispatched' : b.finishedAt !== null || b.cancelledAt !== null ? 'skipped' : 'waiting',
+  });
+  return {
+    batch: b, states,
+    jobs: rows.map((r) => ({ id: r.id, name: r.name, queue: r.queue, state: r.state, attempts: r.attempts, finishedAt: r.finished_at })),
+    failures,
+    callbacks: [cb('then', row.then_job, b.thenDispatched), cb('catch', row.catch_job, b.catchDispatched), cb('finally', row.finally_job, b.finallyDispatched)],
+  };
+}
+
+/**
+ * Delete batches that finished more than `hours` ago (Laravel's queue:prune-batches),
+ * `chunk` per transaction, on the batches_finished index; returns how many.
+ */
+export function pruneBatches(db: Db, hours: number, now = Date.now(), chunk = 1000): number {
+  let total = 0;
+  for (;;) {
+    const n = immediate(db, () =>
+      stmt(db, `DELETE FROM batches WHERE id IN (SELECT id FROM batches WHERE finished_at IS NOT NULL AND finished_at < ? LIMIT ?)`).run(now - hours * 3_600_000, chunk).changes,
+    );
+    total += n;
+    if (n < chunk) return total;
+  }
 }
 
 /** List batches, newest first. */

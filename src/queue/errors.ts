@@ -36,7 +36,8 @@ export class PermanentError extends GitroastError {
 
 /**
  * "Come back at T": put the job back until `until` (ms epoch) without spending an attempt
- * (rate limits). Still bounded by the job's retry-until deadline.
+ * (rate limits). Not a failure: the retry-until deadline moves back by the wait; bounded by
+ * the rate-limit wait bound (maxRateLimitWaitHours) instead.
  */
 export class DelayError extends GitroastError {
   readonly until: number;

@@ -9,7 +9,7 @@ export { MAX_PAYLOAD_BYTES, assertJobName, assertQueueName, backoffSeconds } fro
 export {
   enqueue, enqueueInTx, enqueueMany, enqueueManyInTx, claim, claimInTx, nextDueAt, complete, completeInTx, completeMany, completeManyInTx,
   release, releaseInTx, delay, delayInTx, fail, failInTx, extendLease, assertQueues, parseJson,
-  completeWithWritesInTx, writeUnderLease, type LeasedWrite,
+  completeWithWritesInTx, writeUnderLease, type BatchFailure, DEFAULT_MAX_RATE_LIMIT_WAIT_MS, type LeasedWrite, type DelayOptions,
   type Enqueued, type EnqueueContext, type ClaimOptions, type ErrorInfo,
 } from './jobs.js';
 export { onEnqueued, notifyEnqueued } from './notify.js';
@@ -18,10 +18,14 @@ export {
   type WorkerRegistration, type RecoveryResult,
 } from './workers.js';
 export { listFailed, getFailed, countFailed, failedTotal, retryFailed, forgetFailed, flushFailed, type FailedFilter, type Retried } from './failed.js';
-export { createBatch, getBatch, listBatches, cancelBatch, retryBatch, type BatchSpec } from './batches.js';
+export {
+  createBatch, getBatch, listBatches, cancelBatch, retryBatch, batchDetail, pruneBatches,
+  type BatchSpec, type BatchDetail, type BatchJob, type BatchFailureRow, type CallbackState,
+} from './batches.js';
 export {
   pauseQueue, continueQueue, pausedQueues, getSetting, setSetting, queueStats, getJob, listJobs,
   type QueueStats, type JobFilter,
 } from './queues.js';
 export { computeMetrics, throughputSeries, snapshotMetrics, listSnapshots, trimJobs, type Metric, type Snapshot, type TrimOptions } from './metrics.js';
 export { daemonControl, setDaemonsPaused, requestDaemonStop, type DaemonControl } from './control.js';
+export { cancelJobs, cancelJobInTx, clearQueue, countClearable, CANCELLED_REASON, type Cancelled } from './cancel.js';

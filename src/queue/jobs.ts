@@ -45,7 +45,7 @@ const COMPLETE = `
   RETURNING chain, batch_id`;
 
 const LEASED_COLUMNS = `id, queue, name, payload, attempts, max_attempts, backoff, retry_until, unique_key, tags,
-         chain, batch_id, errors, priority, timeout_ms`;
+         chain, batch_id, errors, priority, timeout_ms, created_at`;
 
 /** Complete a JSON list of [id, token] leases in one statement (fenced). */
 const COMPLETE_MANY = `
@@ -64,6 +64,11 @@ const READ_RESERVED = `SELECT ${LEASED_COLUMNS} FROM jobs WHERE id = ? AND state
 const PUT_BACK = `
   UPDATE jobs SET state = ?, available_at = ?, attempts = ?, errors = ?, reserved_by = NULL,
                   lease_expires_at = NULL
+   WHERE id = ?`;
+
+/** Put a leased job back after a delay, with its attempt given back and its retry-until moved. */
+const PUT_BACK_DELAYED = `
+  UPDATE jobs SET state = ?, available_at = ?, attempts = ?, retry_until = ?, reserved_by = NULL, lease_expires_at = NULL
    WHERE id = ?`;
 
 /** Mark a job failed for good. */
@@ -127,9 +132,14 @@ function insertJob(db: Db, row: JobRow, spec: JobSpec, ctx: EnqueueContext, now:
   }
   const info = stmt(db, INSERT_JOB).run(
     row.queue, row.name, row.payload, row.delayMs > 0 ? 'delayed' : 'pending', row.priority, row.maxAttempts,
-    row.backoff, row.timeoutMs, row.retryUntil, now + row.delayMs, now, row.uniqueKey, row.tags, chainJson(spec, ctx), ctx.batchId ?? null,
+    row.backoff, row.timeoutMs, retryUntilOf(row, now), now + row.delayMs, now, row.uniqueKey, row.tags, chainJson(spec, ctx), ctx.batchId ?? null,
   );
   return { id: Number(info.lastInsertRowid), existing: false };
+}
+
+/** The retry_until column: the spec's deadline, or its retry-for window from `now`. */
+function retryUntilOf(row: JobRow, now: number): number | null {
+  return row.retryUntil ?? (row.retryForMs !== null ? now + row.retryForMs : null);
 }
 
 /**
@@ -192,7 +202,7 @@ function insertRun(db: Db, rows: readonly JobRow[], specs: readonly JobSpec[], f
         const o = k * COLUMNS_PER_ROW;
         args[o] = r.queue; args[o + 1] = r.name; args[o + 2] = r.payload; args[o + 3] = r.delayMs > 0 ? 'delayed' : 'pending';
         args[o + 4] = r.priority; args[o + 5] = r.maxAttempts; args[o + 6] = r.backoff; args[o + 7] = r.timeoutMs;
-        args[o + 8] = r.retryUntil; args[o + 9] = now + r.delayMs; args[o + 10] = now; args[o + 11] = null; args[o + 12] = r.tags;
+        args[o + 8] = retryUntilOf(r, now); args[o + 9] = now + r.delayMs; args[o + 10] = now; args[o + 11] = null; args[o + 12] = r.tags;
         args[o + 13] = chainJson(specs[i + k]!, ctx); args[o + 14] = ctx.batchId ?? null;
       }
       // Rowids of one INSERT are consecutive: the table has no AUTOINCREMENT and the write lock is ours.
@@ -404,6 +414,7 @@ interface LeasedRow {
   errors: string | null;
   priority: number;
   timeout_ms: number | null;
+  created_at: number;
 }
 
 /** An error as recorded on an attempt. */
@@ -450,26 +461,44 @@ export function releaseInTx(db: Db, lease: Lease, error: ErrorInfo, now = Date.n
   return { kind: 'released', availableAt: at };
 }
 
+/** How long a job may wait for rate limits, counted from its enqueue, unless told otherwise: 24 hours. */
+export const DEFAULT_MAX_RATE_LIMIT_WAIT_MS = 24 * 3_600_000;
+
+/** Options of delay. */
+export interface DelayOptions {
+  /**
+   * Fail the job instead when `until` is more than this many ms after it was enqueued
+   * (config `maxRateLimitWaitHours`). Default DEFAULT_MAX_RATE_LIMIT_WAIT_MS (24 h).
+   */
+  maxWaitMs?: number;
+}
+
 /**
  * Put a leased job back until `until` without spending its attempt (a rate limit said
- * "come back at T"). Fails it instead when `until` is past its retry-until deadline.
+ * "come back at T"). Waiting is not a failure: the retry-until deadline moves back by the
+ * time waited, so the job keeps its window of retries. Rate-limit waits have their own
+ * bound instead: the job fails when `until` is more than `maxWaitMs` after its enqueue.
  */
-export function delay(db: Db, lease: Lease, until: number, reason: string, now = Date.now()): Outcome {
-  const outcome = immediate(db, () => delayInTx(db, lease, until, reason, now));
+export function delay(db: Db, lease: Lease, until: number, reason: string, now = Date.now(), options: DelayOptions = {}): Outcome {
+  const outcome = immediate(db, () => delayInTx(db, lease, until, reason, now, options));
   if (outcome.kind === 'delayed' || outcome.kind === 'failed') notifyEnqueued(db);
   return outcome;
 }
 
 /** Like delay, but inside an existing transaction. */
-export function delayInTx(db: Db, lease: Lease, until: number, reason: string, now = Date.now()): Outcome {
+export function delayInTx(db: Db, lease: Lease, until: number, reason: string, now = Date.now(), options: DelayOptions = {}): Outcome {
   const row = stmt(db, READ_LEASED).get(lease.id, lease.token) as LeasedRow | undefined;
   if (!row) return { kind: 'lost' };
-  if (row.retry_until !== null && until >= row.retry_until) {
+  const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_RATE_LIMIT_WAIT_MS;
+  if (until - row.created_at > maxWaitMs) {
     const errors = withError(row, { message: reason }, now);
-    return failRow(db, row, errors, `${reason} (would come back after its retry-until deadline ${new Date(row.retry_until).toISOString()})`, undefined, now);
+    const bound = maxWaitMs % 3_600_000 === 0 ? `${maxWaitMs / 3_600_000} h` : `${Math.round(maxWaitMs / 1000)} s`;
+    return failRow(db, row, errors, `${reason} (would wait past its rate-limit bound of ${bound} after it was enqueued: maxRateLimitWaitHours)`, undefined, now);
   }
   const at = Math.max(until, now);
-  stmt(db, PUT_BACK).run(at > now ? 'delayed' : 'pending', at, Math.max(0, row.attempts - 1), row.errors, row.id);
+  // The wait is not a failure: the retry-until window moves back by it.
+  const retryUntil = row.retry_until === null ? null : row.retry_until + (at - now);
+  stmt(db, PUT_BACK_DELAYED).run(at > now ? 'delayed' : 'pending', at, Math.max(0, row.attempts - 1), retryUntil, row.id);
   return { kind: 'delayed', availableAt: at };
 }
 
@@ -526,7 +555,9 @@ function failRow(db: Db, row: LeasedRow, errors: string, reason: string, stack: 
       enqueueInTx(db, { ...chain.catch, payload }, { now });
     }
   }
-  if (row.batch_id !== null) recordBatchOutcome(db, row.batch_id, 'failed', now);
+  if (row.batch_id !== null) {
+    recordBatchOutcome(db, row.batch_id, 'failed', now, { jobId: row.id, name: row.name, queue: row.queue, error: reason.slice(0, 1000), attempt: row.attempts, failedUuid: uuid });
+  }
   return { kind: 'failed', failedUuid: uuid, reason };
 }
 
@@ -534,26 +565,38 @@ function failRow(db: Db, row: LeasedRow, errors: string, reason: string, stack: 
 // Batches: counters and exactly-once callbacks
 // ---------------------------------------------------------------------------------------
 
+/** What a batch's catch job gets in its payload's `failure`: the job that failed for good, its error and attempt. */
+export interface BatchFailure {
+  jobId: number;
+  name: string;
+  queue: string;
+  error: string;
+  attempt: number;
+  failedUuid: string;
+}
+
 /**
- * Count one job of a batch as processed or failed and enqueue the batch's then / catch /
- * finally jobs whose condition now holds. Each dispatch flag flips from 0 to 1 in a guarded
- * UPDATE inside the caller's write transaction, so two processes finishing the last two
- * jobs at the same moment still enqueue each callback exactly once.
+ * Count one job of a batch as processed, failed or cancelled and enqueue the batch's then /
+ * catch / finally jobs whose condition now holds. Each dispatch flag flips from 0 to 1 in a
+ * guarded UPDATE inside the caller's write transaction, so two processes finishing the last
+ * two jobs at the same moment still enqueue each callback exactly once. A failure is handed
+ * to the catch job (the first failure's, as the catch runs once).
  */
-export function recordBatchOutcome(db: Db, batchId: string, outcome: 'processed' | 'failed', now: number): void {
-  const col = outcome === 'processed' ? 'processed' : 'failed';
+export function recordBatchOutcome(db: Db, batchId: string, outcome: 'processed' | 'failed' | 'cancelled', now: number, failure?: BatchFailure): void {
+  const col = outcome;
   stmt(db, `UPDATE batches SET pending = MAX(0, pending - 1), ${col} = ${col} + 1 WHERE id = ?`).run(batchId);
-  dispatchBatchCallbacks(db, batchId, now);
+  dispatchBatchCallbacks(db, batchId, now, failure);
 }
 
 /** Enqueue whichever of the batch's callbacks are due and not yet dispatched. Caller holds the transaction. */
-export function dispatchBatchCallbacks(db: Db, batchId: string, now: number): void {
-  const enqueueCallback = (json: string | null) => {
+export function dispatchBatchCallbacks(db: Db, batchId: string, now: number, failure?: BatchFailure): void {
+  const enqueueCallback = (json: string | null, withFailure?: BatchFailure) => {
     if (!json) return;
     const spec = JSON.parse(json) as JobSpec;
     const base = spec.payload;
     const batch = { id: batchId };
-    const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, batch } : { value: base ?? null, batch };
+    const extra = withFailure ? { batch, failure: withFailure } : { batch };
+    const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, ...extra } : { value: base ?? null, ...extra };
     enqueueInTx(db, { ...spec, payload }, { now });
   };
   // catch: the first failure.
@@ -561,11 +604,11 @@ export function dispatchBatchCallbacks(db: Db, batchId: string, now: number): vo
     | { catch_job: string | null; allow_failures: number }
     | undefined;
   if (c) {
-    enqueueCallback(c.catch_job);
+    enqueueCallback(c.catch_job, failure);
     if (!c.allow_failures) cancelBatchInTx(db, batchId, now);
   }
   // then: every job succeeded (possibly after retries from the failed list).
-  const t = stmt(db, `UPDATE batches SET then_dispatched = 1 WHERE id = ? AND then_dispatched = 0 AND pending = 0 AND failed = 0 AND cancelled_at IS NULL RETURNING then_job`).get(batchId) as
+  const t = stmt(db, `UPDATE batches SET then_dispatched = 1 WHERE id = ? AND then_dispatched = 0 AND pending = 0 AND failed = 0 AND cancelled = 0 AND cancelled_at IS NULL RETURNING then_job`).get(batchId) as
     | { then_job: string | null }
     | undefined;
   if (t) enqueueCallback(t.then_job);
@@ -583,7 +626,7 @@ export function cancelBatchInTx(db: Db, batchId: string, now: number): number {
   if (changed === 0) return 0;
   const n = stmt(db, `UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE batch_id = ? AND state IN ('pending','delayed')`).run(now, batchId).changes;
   if (n > 0) {
-    stmt(db, `UPDATE batches SET pending = MAX(0, pending - ?) WHERE id = ?`).run(n, batchId);
+    stmt(db, `UPDATE batches SET pending = MAX(0, pending - ?), cancelled = cancelled + ? WHERE id = ?`).run(n, n, batchId);
     dispatchBatchCallbacks(db, batchId, now);
   }
   return n;

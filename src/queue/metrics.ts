@@ -50,12 +50,17 @@ class Acc {
  * the trim age come from snapshots.
  */
 export function computeMetrics(db: Db, windowMs: number, now = Date.now()): Metric[] {
+  return metricsBetween(db, now - windowMs, now, windowMs);
+}
+
+/** Metrics of the jobs that finished at or after `from` (after it when `fromExclusive`) and at or before `to`. */
+function metricsBetween(db: Db, from: number, to: number, windowMs: number, fromExclusive = false): Metric[] {
   const rows = stmt(db, `
     SELECT queue, name, state, finished_at - reserved_at AS runtime, reserved_at - available_at AS wait
       FROM jobs WHERE state = 'completed' AND finished_at >= @from AND finished_at <= @to
     UNION ALL
     SELECT queue, name, state, finished_at - reserved_at AS runtime, reserved_at - available_at AS wait
-      FROM jobs WHERE state = 'failed' AND finished_at >= @from AND finished_at <= @to`).all({ from: now - windowMs, to: now }) as {
+      FROM jobs WHERE state = 'failed' AND finished_at >= @from AND finished_at <= @to`).all({ from: fromExclusive ? from + 1 : from, to }) as {
     queue: string; name: string; state: string; runtime: number | null; wait: number | null;
   }[];
   const queues = new Map<string, Acc>();
@@ -85,9 +90,22 @@ export function throughputSeries(db: Db, minutes: number, now = Date.now()): num
   return out;
 }
 
-/** Write one metrics snapshot (per queue and per job name over the last `windowMs`); returns rows written. */
-export function snapshotMetrics(db: Db, windowMs = 300_000, now = Date.now()): number {
-  const metrics = computeMetrics(db, windowMs, now);
+/** The time of the newest metrics snapshot, or undefined when none was taken (one seek on metrics_snapshots_taken). */
+export function lastSnapshotAt(db: Db): number | undefined {
+  return (stmt(db, `SELECT MAX(taken_at) AS at FROM metrics_snapshots`).get() as { at: number | null }).at ?? undefined;
+}
+
+/**
+ * Write one metrics snapshot per queue and per job name, covering the time since the
+ * previous snapshot (its `taken_at`, exclusive), so re-timing the schedule (every 10 s, say)
+ * never counts a job twice; the very first snapshot covers `firstWindowMs` (default 300,000,
+ * the default schedule's five minutes). Returns rows written; 0 when no time has passed.
+ */
+export function snapshotMetrics(db: Db, firstWindowMs = 300_000, now = Date.now()): number {
+  const last = lastSnapshotAt(db);
+  if (last !== undefined && last >= now) return 0;
+  const windowMs = last === undefined ? firstWindowMs : now - last;
+  const metrics = metricsBetween(db, now - windowMs, now, windowMs, last !== undefined);
   return immediate(db, () => {
     const insert = stmt(db, `INSERT INTO metrics_snapshots (taken_at, window_ms, kind, key, processed, failed, runtime_avg, runtime_p95, wait_avg, wait_p95)
                              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);

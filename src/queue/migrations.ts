@@ -148,6 +148,12 @@ export const queueMigrations: string[] = [
     UPDATE failed_counts SET n = n - 1 WHERE queue = old.queue;
   END;
   `,
+  /* 4 */ `
+  -- A batch counts its cancelled jobs apart from processed and failed ones (queue clear, jobs cancel).
+  ALTER TABLE batches ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;
+  -- Finished batches by finish time, for pruning them (Laravel's queue:prune-batches).
+  CREATE INDEX batches_finished ON batches (finished_at) WHERE finished_at IS NOT NULL;
+  `,
 ];
 
 /** The queue room's migrations, as openers take them. */

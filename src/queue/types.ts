@@ -44,8 +44,13 @@ export interface JobSpec {
   backoff?: number[];
   /** Milliseconds an attempt may run. Default none (the daemon's default applies). */
   timeoutMs?: number;
-  /** Ms epoch after which the job is not retried (nor delayed) any more. */
+  /**
+   * Ms epoch after which a failed job is not retried any more (Laravel's retryUntil). A
+   * rate-limit delay is not a failure: it pushes the deadline back by the time waited.
+   */
   retryUntil?: number;
+  /** Like retryUntil, counted from when the job is enqueued (so each chain link gets its own window). */
+  retryForMs?: number;
   /** While a pending, delayed or reserved job holds this key, enqueueing it returns that job. */
   uniqueKey?: string;
   /** Labels to find the job by (`analysis`, `username:octocat`). */
@@ -153,6 +158,8 @@ export interface Batch {
   pending: number;
   processed: number;
   failed: number;
+  /** Jobs cancelled before they ran (batch cancel, queue clear, jobs cancel). */
+  cancelled: number;
   allowFailures: boolean;
   createdAt: number;
   finishedAt: number | null;

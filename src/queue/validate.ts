@@ -37,6 +37,8 @@ export interface JobRow {
   backoff: string | null;
   timeoutMs: number | null;
   retryUntil: number | null;
+  /** Milliseconds after enqueue for retry_until, when retryUntil is not set. */
+  retryForMs: number | null;
   delayMs: number;
   uniqueKey: string | null;
   tags: string | null;
@@ -74,6 +76,8 @@ export function toJobRow(spec: JobSpec): JobRow {
   if (timeoutMs !== null) assertInt('timeout (ms)', timeoutMs, 1, 86_400_000);
   const retryUntil = spec.retryUntil ?? null;
   if (retryUntil !== null) assertInt('retry-until (ms epoch)', retryUntil, 0, 8.64e15);
+  const retryForMs = spec.retryForMs ?? null;
+  if (retryForMs !== null) assertInt('retry-for (ms)', retryForMs, 1, 31_536_000_000);
   const delayMs = spec.delayMs ?? 0;
   if (delayMs !== 0) assertInt('delay (ms)', delayMs, 0, 31_536_000_000);
   let uniqueKey: string | null = null;
@@ -90,7 +94,7 @@ export function toJobRow(spec: JobSpec): JobRow {
     }
     if (spec.tags.length > 0) tags = JSON.stringify(spec.tags);
   }
-  return { queue, name: spec.name, payload, priority, maxAttempts, backoff, timeoutMs, retryUntil, delayMs, uniqueKey, tags };
+  return { queue, name: spec.name, payload, priority, maxAttempts, backoff, timeoutMs, retryUntil, retryForMs, delayMs, uniqueKey, tags };
 }
 
 /** Validate every link of a chain and its catch job (so a bad link fails at enqueue, not later). */

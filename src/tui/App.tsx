@@ -62,6 +62,10 @@ export function runCommand(actions: Actions, c: Command): string {
       return actions.retryBatch(c.id);
     case 'cancelBatch':
       return actions.cancelBatch(c.id);
+    case 'clearQueue':
+      return actions.clearQueue(c.queue);
+    case 'cancelJob':
+      return actions.cancelJob(c.id);
   }
 }
 

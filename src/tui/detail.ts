@@ -1,5 +1,5 @@
 /** The lines of the detail views (a job, a failed job): pure, so the reducer can bound scrolling. */
-import type { FailedJob, Job } from '../queue/index.js';
+import type { BatchDetail, FailedJob, Job } from '../queue/index.js';
 import { safeText } from '../util/terminal.js';
 import { ago, duration } from './format.js';
 
@@ -65,4 +65,28 @@ export function failedDetailLines(f: FailedJob | undefined, now: number): string
     '', 'Payload', ...block(json(f.payload)),
     ...(f.stack ? ['', 'Stack', ...block(f.stack)] : []),
   ];
+}
+
+/** The lines of a batch's detail: counters, its jobs by state, its callbacks, its failures with their errors, its newest jobs. */
+export function batchDetailLines(d: BatchDetail | null | undefined, now: number): string[] {
+  if (!d) return ['This batch no longer exists (finished batches are pruned after 48 hours by default).'];
+  const b = d.batch;
+  const state = b.cancelledAt ? 'cancelled' : b.finishedAt ? 'finished' : 'running';
+  const byState = Object.entries(d.states).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s === 'reserved' ? 'running' : s}`).join(', ');
+  const lines = [
+    `Batch ${b.name ? `${safeText(b.name)} · ` : ''}${b.id}  ·  ${state}`,
+    `jobs      ${b.total} total · ${b.pending} pending · ${b.processed} processed · ${b.failed} failed · ${b.cancelled} cancelled`,
+    `by state  ${byState || 'none left (trimmed)'}`,
+    `created   ${iso(b.createdAt)} (${ago(b.createdAt, now)})${b.finishedAt ? `   finished ${ago(b.finishedAt, now)}` : ''}`,
+    ' ',
+    'Callbacks',
+    ...d.callbacks.map((c) => `  ${c.kind.padEnd(8)} ${c.name ? safeText(c.name) : '-'}  ${c.state}`),
+    ' ',
+    `Failures (${d.failures.length})`,
+    ...(d.failures.length ? d.failures.flatMap((f) => [`  #${f.jobId} ${safeText(f.name)} on ${safeText(f.queue)} · attempt ${f.attempts} · ${ago(f.failedAt, now)}`, ...block(f.error.split('\n')[0] ?? '', '    ')]) : ['  none']),
+    ' ',
+    `Jobs (newest ${d.jobs.length})`,
+    ...d.jobs.map((j) => `  #${j.id}  ${(j.state === 'reserved' ? 'running' : j.state).padEnd(9)} ${safeText(j.name)} on ${safeText(j.queue)} · tries ${j.attempts}`),
+  ];
+  return lines;
 }

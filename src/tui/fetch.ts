@@ -24,6 +24,7 @@ export function fetchView(source: DataSource, req: Request, now: number): Data {
     case 'workers':
       return { header: source.header(now), workers: source.workers(now) };
     case 'batches':
+      if (req.batchId !== null) return { header: source.header(now), batch: source.batch?.(req.batchId) ?? null };
       if (req.batchesTab === 'analyses') return { header: source.header(now), analyses: source.analyses ? source.analyses(LIST_LIMIT) : null };
       return { header: source.header(now), batches: source.batches(LIST_LIMIT) };
   }

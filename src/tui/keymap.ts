@@ -35,7 +35,7 @@ const screenKeys: Binding[] = SCREENS.map((screen, i) => ({
 }));
 
 const listOrDetail = (s: State) => !s.help;
-const tabbed = (s: State) => (s.screen === 'jobs' && s.jobId === null) || s.screen === 'metrics' || s.screen === 'batches';
+const tabbed = (s: State) => (s.screen === 'jobs' && s.jobId === null) || s.screen === 'metrics' || (s.screen === 'batches' && s.batchId === null);
 const failedList = (s: State) => s.screen === 'failed' && s.failedUuid === null;
 const failedAny = (s: State) => s.screen === 'failed' && (s.data.failed?.length ?? 0) > 0;
 const onBatches = (s: State) => s.screen === 'batches' && s.batchesTab === 'batches';
@@ -54,8 +54,8 @@ export const BINDINGS: readonly Binding[] = [
   { keys: ['tab', 'right', 'l'], display: 'Tab/→', label: 'next tab', help: 'next tab (job state, metrics window, batches/analyses)', group: 'navigation', action: { type: 'tab', dir: 1 }, when: tabbed, footer: true },
   { keys: ['shift+tab', 'left', 'h'], display: 'S-Tab/←', label: 'previous tab', group: 'navigation', action: { type: 'tab', dir: -1 }, when: tabbed },
   {
-    keys: ['enter'], display: 'Enter', label: 'open', help: 'open a job, a failed group or job, a queue\'s jobs', group: 'navigation', action: { type: 'open' }, footer: true,
-    when: (s) => !inDetail(s) && ((s.screen === 'jobs') || (s.screen === 'failed') || s.screen === 'queues'),
+    keys: ['enter'], display: 'Enter', label: 'open', help: 'open a job, a failed group or job, a queue\'s jobs, a batch', group: 'navigation', action: { type: 'open' }, footer: true,
+    when: (s) => !inDetail(s) && ((s.screen === 'jobs') || (s.screen === 'failed') || s.screen === 'queues' || onBatches(s)),
   },
   { keys: ['esc', 'q'], display: 'Esc/q', label: 'back', help: 'back (quit on the overview)', group: 'navigation', action: { type: 'back' }, footer: true, when: (s) => s.help || s.screen !== 'overview' },
   { keys: ['esc', 'q'], display: 'q', label: 'quit', group: 'navigation', action: { type: 'back' }, footer: true, hidden: true, when: (s) => !s.help && s.screen === 'overview' },
@@ -65,6 +65,11 @@ export const BINDINGS: readonly Binding[] = [
   { keys: ['d'], display: 'd', label: 'forget', help: 'forget the marked / selected failed jobs, after y/N (Failed)', group: 'actions', action: { type: 'forget' }, when: failedAny, footer: true, writes: true },
   { keys: ['d'], display: 'd', label: 'cancel batch', help: 'cancel the selected batch, after y/N (Batches)', group: 'actions', action: { type: 'forget' }, when: onBatches, footer: true, writes: true },
   { keys: ['p'], display: 'p', label: 'pause/continue', help: 'pause / continue the selected queue (Queues) or every daemon (Workers)', group: 'actions', action: { type: 'pause' }, screens: ['queues', 'workers'], footer: true, writes: true },
+  {
+    keys: ['c'], display: 'c', label: 'cancel', help: 'clear a queue: cancel its pending and delayed jobs (Queues); cancel a pending or delayed job (Jobs); after y/N',
+    group: 'actions', action: { type: 'cancel' }, footer: true, writes: true,
+    when: (s) => s.screen === 'queues' || (s.screen === 'jobs' && (s.jobId !== null ? s.data.job?.state === 'pending' || s.data.job?.state === 'delayed' : s.jobsTab === 'pending' || s.jobsTab === 'delayed')),
+  },
   { keys: ['s'], display: 's', label: 'stop daemons', help: 'stop every daemon gracefully, after y/N (Workers)', group: 'actions', action: { type: 'stop' }, screens: ['workers'], footer: true, writes: true },
   { keys: ['z'], display: 'z', label: 'freeze', help: 'freeze / resume updates', group: 'view', action: { type: 'freeze' }, footer: true },
   { keys: ['ctrl+r'], display: 'Ctrl+R', label: 'refresh now', group: 'view', action: { type: 'refresh' } },

@@ -397,6 +397,7 @@ const ANALYSIS_COLUMNS: Column[] = [
 /** Screen 7: batches with progress bars (r retries a batch's failed jobs, d cancels it), and analyses. */
 export function Batches({ state, width, height }: ViewProps & { height: number }) {
   const now = state.now;
+  if (state.batchId !== null) return <Detail state={state} width={width} />;
   if (state.batchesTab === 'analyses') {
     const a = state.data.analyses;
     return (

@@ -6,10 +6,11 @@
  * Writes open a separate writable connection for the one action and close it at once.
  */
 import {
-  DEFAULT_QUEUES, computeMetrics, throughputSeries, cancelBatch, continueQueue, failedTotal, daemonControl, forgetFailed, getJob, listBatches, listFailed, listJobs,
+  DEFAULT_QUEUES, batchDetail, cancelJobs, clearQueue, computeMetrics, throughputSeries, cancelBatch, continueQueue, failedTotal, daemonControl, forgetFailed, getJob, listBatches, listFailed, listJobs,
   listSnapshots, listWorkers, liveWorkers, pauseQueue, queueStats, requestDaemonStop, retryBatch, retryFailed, setDaemonsPaused, stmt, STALE_MS,
   type Db, type Worker,
 } from '../queue/index.js';
+import { plural } from '../util/format.js';
 import type { Actions, DataSource, HeaderData, JobEvent, MetricRow, MetricsWindow, OverviewData, OverviewQueue, QueueRow } from './types.js';
 
 export interface DbSourceOptions {
@@ -136,10 +137,6 @@ function sortMetrics(rows: MetricRow[]): MetricRow[] {
   return rows.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'queue' ? -1 : 1) || b.processed + b.failed - (a.processed + a.failed) || a.key.localeCompare(b.key));
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
 /** Create the DataSource over a database. The read-only connection opens on the first read. */
 export function createDbSource(options: DbSourceOptions): DbSource {
   let reader: Db | undefined;
@@ -168,6 +165,8 @@ export function createDbSource(options: DbSourceOptions): DbSource {
     stopDaemons: () => write((db) => (requestDaemonStop(db), 'stop requested: running daemons finish their jobs and exit')),
     retryBatch: (id) => write((db) => `retried ${plural(retryBatch(db, id).length, 'failed job')} of batch ${id.slice(0, 8)}`),
     cancelBatch: (id) => write((db) => `cancelled ${plural(cancelBatch(db, id), 'job')} of batch ${id.slice(0, 8)}`),
+    clearQueue: (queue) => write((db) => `queue ${queue} cleared: ${plural(clearQueue(db, queue).ids.length, 'job')} cancelled`),
+    cancelJob: (id) => write((db) => (cancelJobs(db, [id]).ids.length ? `job #${id} cancelled` : `job #${id} was no longer pending or delayed`)),
   };
   return {
     read,
@@ -194,6 +193,7 @@ export function createDbSource(options: DbSourceOptions): DbSource {
       read((db) => sortMetrics(window === '1h' ? computeMetrics(db, HOUR, now) : snapshotMetrics(db, WINDOWS[window], now))),
     workers: () => read((db) => ({ workers: listWorkers(db), control: daemonControl(db), aliveMs })),
     batches: (limit) => read((db) => listBatches(db, limit)),
+    batch: (id) => read((db) => batchDetail(db, id)),
     ...(options.readonly ? {} : { actions }),
   };
 }

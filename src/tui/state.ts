@@ -5,8 +5,9 @@
  * through the DataSource's actions and reports back with `commandDone`.
  */
 import { FAILED_READ_LIMIT, MONITOR_LIST_LIMIT } from '../queue/defaults.js';
-import type { Batch, DaemonControl, FailedJob, Job, Worker } from '../queue/index.js';
-import { failedDetailLines, jobDetailLines } from './detail.js';
+import type { Batch, BatchDetail, DaemonControl, FailedJob, Job, Worker } from '../queue/index.js';
+import { plural } from '../util/format.js';
+import { batchDetailLines, failedDetailLines, jobDetailLines } from './detail.js';
 import { fingerprint } from './format.js';
 import type { AnalysisRow, HeaderData, JobsTab, MetricRow, MetricsWindow, OverviewData, QueueRow } from './types.js';
 
@@ -39,7 +40,9 @@ export type Command =
   | { kind: 'pauseDaemons'; paused: boolean }
   | { kind: 'stopDaemons' }
   | { kind: 'retryBatch'; id: string }
-  | { kind: 'cancelBatch'; id: string };
+  | { kind: 'cancelBatch'; id: string }
+  | { kind: 'clearQueue'; queue: string }
+  | { kind: 'cancelJob'; id: number };
 
 /** The latest data of each view. */
 export interface Data {
@@ -53,6 +56,8 @@ export interface Data {
   metrics?: MetricRow[];
   workers?: { workers: Worker[]; control: DaemonControl; aliveMs?: number };
   batches?: Batch[];
+  /** The open batch's detail; null when it no longer exists. */
+  batch?: BatchDetail | null;
   /** null when this database has no analyses. */
   analyses?: AnalysisRow[] | null;
 }
@@ -85,6 +90,8 @@ export interface State {
   marks: string[];
   metricsWindow: MetricsWindow;
   batchesTab: BatchesTab;
+  /** The open batch (Enter on a batch). */
+  batchId: string | null;
   data: Data;
   /** The last fetch error, shown in the footer until a fetch succeeds. */
   error: string | null;
@@ -98,7 +105,7 @@ export function initialState(options: { now: number; readonly?: boolean; rows?: 
     screen: options.screen ?? 'overview', now: options.now, readonly: options.readonly ?? false, frozen: false, refreshSeq: 0,
     help: false, mode: 'normal', filterDraft: '', confirm: null, command: null, flash: null, cursor: {}, scroll: 0,
     jobsTab: 'pending', jobsFilter: '', jobId: null, failedGroup: null, failedUuid: null, marks: [], metricsWindow: '1h',
-    batchesTab: 'batches', data: {}, error: null, rows: options.rows ?? 24, quit: false,
+    batchesTab: 'batches', batchId: null, data: {}, error: null, rows: options.rows ?? 24, quit: false,
   };
 }
 
@@ -122,6 +129,7 @@ export type Action =
   | { type: 'forget' }
   | { type: 'pause' }
   | { type: 'stop' }
+  | { type: 'cancel' }
   | { type: 'confirmYes' }
   | { type: 'confirmNo' }
   | { type: 'freeze' }
@@ -183,7 +191,7 @@ export function listId(state: State): string | null {
     case 'failed':
       return state.failedUuid !== null ? null : state.failedGroup !== null ? 'failed:group' : 'failed:groups';
     case 'batches':
-      return `batches:${state.batchesTab}`;
+      return state.batchId !== null ? null : `batches:${state.batchesTab}`;
     default:
       return state.screen;
   }
@@ -216,7 +224,7 @@ export function listLength(state: State): number {
 
 /** True when a detail view (a job, a failed job) is open. */
 export function inDetail(state: State): boolean {
-  return (state.screen === 'jobs' && state.jobId !== null) || (state.screen === 'failed' && state.failedUuid !== null);
+  return (state.screen === 'jobs' && state.jobId !== null) || (state.screen === 'failed' && state.failedUuid !== null) || (state.screen === 'batches' && state.batchId !== null);
 }
 
 /** How many list rows fit on screen (header, tabs, table header, footer take the rest). */
@@ -233,6 +241,7 @@ export function cursorOf(state: State): number {
 export function detailLines(state: State): string[] {
   if (state.screen === 'jobs' && state.jobId !== null) return jobDetailLines(state.data.job, state.now);
   if (state.screen === 'failed' && state.failedUuid !== null) return failedDetailLines(state.data.failed?.find((f) => f.uuid === state.failedUuid), state.now);
+  if (state.screen === 'batches' && state.batchId !== null) return batchDetailLines(state.data.batch, state.now);
   return [];
 }
 
@@ -260,6 +269,7 @@ export interface Request {
   jobId: number | null;
   metricsWindow: MetricsWindow;
   batchesTab: BatchesTab;
+  batchId: string | null;
   refreshSeq: number;
 }
 
@@ -267,7 +277,7 @@ export interface Request {
 export function request(state: State): Request {
   return {
     screen: state.screen, jobsTab: state.jobsTab, jobsFilter: state.jobsFilter, jobId: state.screen === 'jobs' ? state.jobId : null,
-    metricsWindow: state.metricsWindow, batchesTab: state.batchesTab, refreshSeq: state.refreshSeq,
+    metricsWindow: state.metricsWindow, batchesTab: state.batchesTab, batchId: state.screen === 'batches' ? state.batchId : null, refreshSeq: state.refreshSeq,
   };
 }
 
@@ -284,10 +294,6 @@ export function failedTargets(state: State): string[] {
   return groupFailed(state.data.failed ?? [])[c]?.uuids ?? [];
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
 function act(state: State, command: Command | null, confirm?: string): State {
   if (state.readonly) return flash(state, 'read-only monitor: actions are disabled (--readonly)', true);
   if (command === null) return state;
@@ -300,6 +306,7 @@ function back(state: State): State {
   if (state.screen === 'jobs' && state.jobId !== null) return { ...state, jobId: null, scroll: 0 };
   if (state.screen === 'failed' && state.failedUuid !== null) return { ...state, failedUuid: null, scroll: 0 };
   if (state.screen === 'failed' && state.failedGroup !== null) return { ...state, failedGroup: null, marks: [] };
+  if (state.screen === 'batches' && state.batchId !== null) return { ...state, batchId: null, scroll: 0 };
   if (state.screen === 'jobs' && state.jobsFilter !== '') return { ...state, jobsFilter: '', refreshSeq: state.refreshSeq + 1 };
   if (state.screen !== 'overview') return { ...state, screen: 'overview', marks: [] };
   return { ...state, quit: true };
@@ -315,6 +322,10 @@ function open(state: State): State {
     case 'failed:group': {
       const r = groupRows(state)[c];
       return r ? { ...state, failedUuid: r.uuid, scroll: 0 } : state;
+    }
+    case 'batches:batches': {
+      const b = state.data.batches?.[c];
+      return b ? { ...state, batchId: b.id, scroll: 0, data: { ...state.data, batch: undefined } } : state;
     }
     case 'queues': {
       const q = state.data.queues?.[c];
@@ -352,7 +363,7 @@ function retry(state: State): State {
     return act(state, { kind: 'retryFailed', uuids });
   }
   if (state.screen === 'batches' && state.batchesTab === 'batches') {
-    const b = state.data.batches?.[cursorOf(state)];
+    const b = state.batchId !== null ? state.data.batch?.batch : state.data.batches?.[cursorOf(state)];
     if (!b) return flash(state, 'no batch under the cursor');
     if (b.failed === 0) return flash(state, 'this batch has no failed jobs');
     return act(state, { kind: 'retryBatch', id: b.id });
@@ -367,7 +378,7 @@ function forget(state: State): State {
     return act(state, { kind: 'forgetFailed', uuids }, `Forget ${plural(uuids.length, 'failed job')}? This cannot be undone. y/N`);
   }
   if (state.screen === 'batches' && state.batchesTab === 'batches') {
-    const b = state.data.batches?.[cursorOf(state)];
+    const b = state.batchId !== null ? state.data.batch?.batch : state.data.batches?.[cursorOf(state)];
     if (!b) return flash(state, 'no batch under the cursor');
     return act(state, { kind: 'cancelBatch', id: b.id }, `Cancel batch ${b.name ?? b.id.slice(0, 8)} (its jobs not started yet are cancelled)? y/N`);
   }
@@ -385,6 +396,24 @@ function pause(state: State): State {
     return act(state, { kind: 'pauseDaemons', paused: !paused });
   }
   return flash(state, 'pause works on the Queues (4) and Workers (6) screens');
+}
+
+/** `c`: clear the queue under the cursor (Queues), or cancel the pending / delayed job under the cursor or open (Jobs); after y/N. */
+function cancel(state: State): State {
+  if (state.screen === 'queues') {
+    const q = state.data.queues?.[cursorOf(state)];
+    if (!q) return flash(state, 'no queue under the cursor');
+    const n = q.pending + q.delayed;
+    if (n === 0) return flash(state, `queue ${q.queue} has no pending or delayed jobs`);
+    return act(state, { kind: 'clearQueue', queue: q.queue }, `Clear queue ${q.queue}: cancel its ${plural(n, 'pending or delayed job')}? y/N`);
+  }
+  if (state.screen === 'jobs') {
+    const j = state.jobId !== null ? state.data.job ?? undefined : state.data.jobs?.[cursorOf(state)];
+    if (!j) return flash(state, 'no job under the cursor');
+    if (j.state !== 'pending' && j.state !== 'delayed') return flash(state, `job #${j.id} is ${j.state}: only pending and delayed jobs can be cancelled`);
+    return act(state, { kind: 'cancelJob', id: j.id }, `Cancel job #${j.id} ${j.name} (the rest of its chain is cancelled)? y/N`);
+  }
+  return flash(state, 'cancel works on the Queues (4) and Jobs (2) screens');
 }
 
 function clampAll(state: State): State {
@@ -430,7 +459,7 @@ export function reduce(state: State, action: Action): State {
       const turn = <T>(list: readonly T[], v: T): T => list[(list.indexOf(v) + action.dir + list.length) % list.length]!;
       if (state.screen === 'jobs' && state.jobId === null) return { ...state, jobsTab: turn(JOBS_TABS, state.jobsTab) };
       if (state.screen === 'metrics') return { ...state, metricsWindow: turn(METRICS_WINDOWS, state.metricsWindow) };
-      if (state.screen === 'batches') return { ...state, batchesTab: turn(BATCHES_TABS, state.batchesTab) };
+      if (state.screen === 'batches' && state.batchId === null) return { ...state, batchesTab: turn(BATCHES_TABS, state.batchesTab) };
       return state;
     }
     case 'filterStart':
@@ -452,6 +481,8 @@ export function reduce(state: State, action: Action): State {
       return forget(state);
     case 'pause':
       return pause(state);
+    case 'cancel':
+      return cancel(state);
     case 'stop':
       if (state.screen !== 'workers') return flash(state, 'stop works on the Workers (6) screen');
       return act(state, { kind: 'stopDaemons' }, 'Stop every running daemon (graceful: running jobs finish)? y/N');

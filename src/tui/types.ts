@@ -3,7 +3,7 @@
  * Components never touch the database; they get a DataSource and a Clock as props, so tests
  * drive them with a fake source and a fixed clock.
  */
-import type { Batch, DaemonControl, FailedJob, Job, Metric, QueueStats, Worker } from '../queue/index.js';
+import type { Batch, BatchDetail, DaemonControl, FailedJob, Job, Metric, QueueStats, Worker } from '../queue/index.js';
 
 /** The time, ms since the epoch. Passed as a prop; tests fix it. */
 export interface Clock {
@@ -100,6 +100,10 @@ export interface Actions {
   stopDaemons(): ActionResult;
   retryBatch(id: string): ActionResult;
   cancelBatch(id: string): ActionResult;
+  /** Cancel every pending and delayed job of a queue (horizon:clear). */
+  clearQueue(queue: string): ActionResult;
+  /** Cancel one pending or delayed job. */
+  cancelJob(id: number): ActionResult;
 }
 
 /**
@@ -118,6 +122,8 @@ export interface DataSource {
   /** The daemons, the control flags and the alive threshold (ms; default STALE_MS) the header also uses. */
   workers(now: number): { workers: Worker[]; control: DaemonControl; aliveMs?: number };
   batches(limit: number): Batch[];
+  /** One batch with its jobs by state, failures and callbacks; undefined when it is gone. */
+  batch?(id: string): BatchDetail | undefined;
   analyses?(limit: number): AnalysisRow[];
   /** Undefined when the monitor is read-only. */
   actions?: Actions;

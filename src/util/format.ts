@@ -13,3 +13,11 @@ export function duration(ms: number | null | undefined): string {
   if (h < 48) return `${h}h ${m % 60}m`;
   return `${Math.floor(h / 24)}d ${h % 24}h`;
 }
+
+/**
+ * Say a count with its noun: `1 job`, `2 jobs`; `many` is the plural when adding `s` is
+ * wrong (`plural(2, 'analysis', 'analyses')`).
+ */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

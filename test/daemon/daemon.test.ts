@@ -273,15 +273,17 @@ describe('gitroast daemon: alerts and HTTP', () => {
       const port = (server.address() as { port: number }).port;
       const { dbPath, db, env } = setup();
       const cfg = writeConfig({ ...FAST, longWait: { defaultSeconds: 0.3 }, webhookUrl: `http://127.0.0.1:${port}/hook` });
-      const d = spawnDaemon(dbPath, ['--config', cfg], env);
+      const d = spawnDaemon(dbPath, ['--config', cfg, '--concurrency', '1'], env);
       await d.waitLog('daemon.started');
-      expect((await runCli(['--db', dbPath, 'queue', 'pause', 'default'])).code).toBe(0);
+      // One slot, busy for 2 s: the next job waits past the 0.3 s threshold on a served, running queue.
+      const notesFile = path.join(tempDir('gitroast-notes-'), 'notes.txt');
+      enqueue(db, { name: 'record', payload: { file: notesFile, ms: 2000 } });
+      await waitFor(() => notes(notesFile).some((n) => n.what === 'start'), 10_000, 'the slow job to start');
       const { id } = enqueue(db, { name: 'noop' });
       await waitFor(() => received.length >= 1, 10_000, 'the long-wait webhook');
       expect(received[0]).toMatchObject({ event: 'queue.long_wait', queue: 'default' });
       await new Promise((r) => setTimeout(r, 400)); // several more checks while it still waits
       expect(received).toHaveLength(1);
-      expect((await runCli(['--db', dbPath, 'queue', 'continue', 'default'])).code).toBe(0);
       await waitFor(() => getJob(db, id)?.state === 'completed', 5_000, 'the job to run');
       await waitFor(() => received.length >= 2, 10_000, 'the resolved webhook');
       await new Promise((r) => setTimeout(r, 400));

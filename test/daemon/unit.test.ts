@@ -8,7 +8,7 @@ import {
   type WorkerHandle,
 } from '../../src/daemon/index.js';
 import {
-  DelayError, PermanentError, TimeoutError, enqueue, enqueueMany, getJob, listFailed, recoverLeases, type Db,
+  DelayError, PermanentError, TimeoutError, enqueue, enqueueMany, getJob, listFailed, recoverLeases, registerWorker, type Db,
 } from '../../src/queue/index.js';
 import { tempDbPath, tempDir, waitFor } from '../support/tmp.js';
 import { runCli, writeConfig } from './support.js';
@@ -93,7 +93,7 @@ describe('configuration', () => {
     const { config, file } = loadConfig({ env: env() });
     expect(file).toBeUndefined();
     expect(config).toMatchObject({ concurrency: 10, queues: ['high', 'default', 'low'], balance: 'strict', leaseSeconds: 90, heartbeatSeconds: 5, timeoutSeconds: 60, denyList: [], webhookUrl: null });
-    expect(config.trim).toEqual({ completedMinutes: 60, failedRowsMinutes: 10_080, failedJobsHours: 168, snapshotsMinutes: 10_080 });
+    expect(config.trim).toEqual({ completedMinutes: 60, failedRowsMinutes: 10_080, failedJobsHours: 168, snapshotsMinutes: 10_080, batchesHours: 48 });
     expect(config.longWait.defaultSeconds).toBe(60);
   });
 
@@ -148,7 +148,7 @@ describe('configuration', () => {
     expect(masked).not.toContain('a-very-long-secret-token');
     expect(maskConfig(config).webhookUrl).toBe('https://hooks.example.com/********');
     const spec = applyJobOptions({ name: 'fetch-github', tries: 2, chain: [{ name: 'write-review' }] }, config, 1000);
-    expect(spec).toMatchObject({ name: 'fetch-github', tries: 2, backoff: [10, 60], timeoutMs: 120_000, retryUntil: 3_601_000 });
+    expect(spec).toMatchObject({ name: 'fetch-github', tries: 2, backoff: [10, 60], timeoutMs: 120_000, retryForMs: 3_600_000 });
     expect(spec.chain![0]).toMatchObject({ name: 'write-review', timeoutMs: 30_000 });
     expect(graceSecondsOf(config)).toBe(120);
     expect(isDenied(config, 'octocat')).toBe(true);
@@ -217,6 +217,8 @@ describe('schedules and alerts across processes (through the database)', () => {
     const A = new LongWaitAlerts(a, opts);
     const B = new LongWaitAlerts(b, opts);
     const t = Date.now();
+    // A live daemon serves both queues (unserved queues get their own alert, not this one).
+    registerWorker(a, { id: 'w_serving', pid: 1, hostname: 'h', version: 't', queues: ['default', 'low'], concurrency: 1 }, t + 1900);
     const { id } = enqueue(a, { name: 'x' }, { now: t });
     enqueue(a, { name: 'x', queue: 'low' }, { now: t });
     expect(A.check(t + 500)).toEqual([]);

@@ -246,7 +246,7 @@ describe('finishing a claimed job', () => {
     expect(listFailed(db)[0]?.error).toMatch(/retry-until deadline/);
   });
 
-  it('delays for a rate limit without spending an attempt, bounded by retry-until', () => {
+  it('delays for a rate limit without spending an attempt, bounded by the rate-limit wait bound (not retry-until)', () => {
     const db = open();
     const now = 1_000_000;
     enqueue(db, { name: 'a', tries: 1 }, { now });
@@ -261,7 +261,9 @@ describe('finishing a claimed job', () => {
 
     enqueue(db, { name: 'b', retryUntil: now + 10_000 }, { now });
     const b = claim(db, { workerId: W, now })[0]!;
-    expect(delay(db, b, now + 20_000, 'rate limited', now).kind).toBe('failed');
+    expect(delay(db, b, now + 20_000, 'rate limited', now).kind).toBe('delayed');
+    const b2 = claim(db, { workerId: W, now: now + 20_000 })[0]!;
+    expect(delay(db, b2, now + 30_000, 'rate limited', now + 20_000, { maxWaitMs: 25_000 }).kind).toBe('failed');
   });
 
   it('fails a job at once with fail(), whatever tries are left', () => {

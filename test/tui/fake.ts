@@ -63,6 +63,8 @@ export function fakeSource(o: FakeOptions = {}): Fake {
     stopDaemons: () => (acted.push('stop'), 'stop requested'),
     retryBatch: (id) => (acted.push(`retry batch ${id}`), 'ok'),
     cancelBatch: (id) => (acted.push(`cancel batch ${id}`), 'ok'),
+    clearQueue: (q) => (acted.push(`clear ${q}`), `queue ${q} cleared`),
+    cancelJob: (id) => (acted.push(`cancel ${id}`), `job #${id} cancelled`),
   };
   return {
     calls, acted,
