@@ -16,6 +16,7 @@ export const APP_MIGRATIONS: readonly string[] = [
   analysisMigrations[1]!, // 3: http_cache
   analysisMigrations[2]!, // 4: analyses.batch_id
   queueMigrations[1]!, // 5: jobs_delayed_queue index
+  queueMigrations[2]!, // 6: workers.supervisors, throttles
 ];
 
 /**

@@ -12,14 +12,15 @@ export {
 } from './jobs.js';
 export { onEnqueued, notifyEnqueued } from './notify.js';
 export {
-  newWorkerId, registerWorker, heartbeat, deregisterWorker, listWorkers, liveWorkers, recoverLeases,
+  newWorkerId, registerWorker, heartbeat, recordSupervisors, deregisterWorker, listWorkers, liveWorkers, recoverLeases,
   type WorkerRegistration, type RecoveryResult,
 } from './workers.js';
 export { listFailed, getFailed, countFailed, retryFailed, forgetFailed, flushFailed, type FailedFilter, type Retried } from './failed.js';
 export { createBatch, getBatch, listBatches, cancelBatch, retryBatch, type BatchSpec } from './batches.js';
 export {
-  pauseQueue, continueQueue, pausedQueues, getSetting, setSetting, queueStats, getJob, listJobs,
+  pauseQueue, continueQueue, pausedQueues, getSetting, setSetting, queueStats, pendingByQueue, getJob, listJobs,
   type QueueStats, type JobFilter,
 } from './queues.js';
 export { computeMetrics, throughputSeries, snapshotMetrics, listSnapshots, trimJobs, type Metric, type Snapshot, type TrimOptions } from './metrics.js';
-export { daemonControl, setDaemonsPaused, requestDaemonStop, type DaemonControl } from './control.js';
+export { daemonControl, setDaemonsPaused, setSupervisorPaused, requestDaemonStop, type DaemonControl } from './control.js';
+export { claimThrottledInTx, listThrottles, type ThrottleRule, type Throttles, type ThrottledClaim, type ThrottleState } from './throttles.js';

@@ -130,4 +130,17 @@ export const queueMigrations: string[] = [
   -- Count delayed jobs per queue from the index alone (the monitor's overview at 1M jobs).
   CREATE INDEX jobs_delayed_queue ON jobs (queue) WHERE state = 'delayed';
   `,
+  /* 3 */ `
+  -- A daemon's supervisors (name, balance, slots per queue) as JSON, written with its heartbeat.
+  ALTER TABLE workers ADD COLUMN supervisors TEXT;
+  -- Throttle counters: starts in the current fixed window of one queue or job name, shared
+  -- by every daemon on the database and updated inside the claim's transaction.
+  CREATE TABLE throttles (
+    key          TEXT    PRIMARY KEY,
+    max          INTEGER NOT NULL,
+    per_ms       INTEGER NOT NULL,
+    window_start INTEGER NOT NULL,
+    count        INTEGER NOT NULL
+  );
+  `,
 ];

@@ -7,7 +7,7 @@
  */
 import {
   DEFAULT_QUEUES, computeMetrics, throughputSeries, cancelBatch, continueQueue, countFailed, daemonControl, forgetFailed, getJob, listBatches, listFailed, listJobs,
-  listSnapshots, listWorkers, pauseQueue, queueStats, requestDaemonStop, retryBatch, retryFailed, setDaemonsPaused, stmt,
+  listSnapshots, listThrottles, listWorkers, pauseQueue, queueStats, requestDaemonStop, retryBatch, retryFailed, setDaemonsPaused, stmt,
   type Db, type Worker,
 } from '../queue/index.js';
 import type { Actions, DataSource, HeaderData, JobEvent, MetricRow, MetricsWindow, OverviewData, OverviewQueue, QueueRow } from './types.js';
@@ -224,7 +224,7 @@ export function createDbSource(options: DbSourceOptions): DbSource {
       }),
     metrics: (window, now) =>
       read((db) => sortMetrics(window === '1h' ? computeMetrics(db, HOUR, now) : snapshotMetrics(db, WINDOWS[window], now))),
-    workers: () => read((db) => ({ workers: listWorkers(db), control: daemonControl(db) })),
+    workers: (now) => read((db) => ({ workers: listWorkers(db), control: daemonControl(db), throttles: listThrottles(db, now) })),
     batches: (limit) => read((db) => listBatches(db, limit)),
     ...(options.readonly ? {} : { actions }),
   };

@@ -4,7 +4,7 @@
  * that write are not performed here: the reducer sets `command`, the component runs it
  * through the DataSource's actions and reports back with `commandDone`.
  */
-import type { Batch, DaemonControl, FailedJob, Job, Worker } from '../queue/index.js';
+import type { Batch, DaemonControl, FailedJob, Job, ThrottleState, Worker } from '../queue/index.js';
 import { failedDetailLines, jobDetailLines } from './detail.js';
 import { fingerprint } from './format.js';
 import type { AnalysisRow, HeaderData, JobsTab, MetricRow, MetricsWindow, OverviewData, QueueRow } from './types.js';
@@ -50,7 +50,7 @@ export interface Data {
   failed?: FailedJob[];
   queues?: QueueRow[];
   metrics?: MetricRow[];
-  workers?: { workers: Worker[]; control: DaemonControl };
+  workers?: { workers: Worker[]; control: DaemonControl; throttles?: ThrottleState[] };
   batches?: Batch[];
   /** null when this database has no analyses. */
   analyses?: AnalysisRow[] | null;

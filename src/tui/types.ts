@@ -3,7 +3,7 @@
  * Components never touch the database; they get a DataSource and a Clock as props, so tests
  * drive them with a fake source and a fixed clock.
  */
-import type { Batch, DaemonControl, FailedJob, Job, Metric, QueueStats, Worker } from '../queue/index.js';
+import type { Batch, DaemonControl, FailedJob, Job, Metric, QueueStats, ThrottleState, Worker } from '../queue/index.js';
 
 /** The time, ms since the epoch. Passed as a prop; tests fix it. */
 export interface Clock {
@@ -115,7 +115,7 @@ export interface DataSource {
   failed(limit: number): FailedJob[];
   queues(now: number): QueueRow[];
   metrics(window: MetricsWindow, now: number): MetricRow[];
-  workers(now: number): { workers: Worker[]; control: DaemonControl };
+  workers(now: number): { workers: Worker[]; control: DaemonControl; throttles?: ThrottleState[] };
   batches(limit: number): Batch[];
   analyses?(limit: number): AnalysisRow[];
   /** Undefined when the monitor is read-only. */

@@ -86,7 +86,7 @@ export function fakeSource(o: FakeOptions = {}): Fake {
       calls.push(`metrics ${window}`);
       return [{ kind: 'queue', key: 'default', processed: 90, failed: 10, perMinute: 1.7, runtimeAvg: 1200, runtimeP50: 900, runtimeP95: 4000, waitAvg: 50, waitP95: 300 }];
     },
-    workers: () => (calls.push('workers'), { workers: o.workers ?? [], control: { paused: false, stopRequestedAt: null } }),
+    workers: () => (calls.push('workers'), { workers: o.workers ?? [], control: { paused: false, stopRequestedAt: null, pausedSupervisors: [] } }),
     batches: () => (calls.push('batches'), o.batches ?? []),
     ...(o.analyses ? { analyses: () => o.analyses! } : {}),
     ...(o.readonly ? {} : { actions }),

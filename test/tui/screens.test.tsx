@@ -53,7 +53,7 @@ describe('monitor screens (fake data source, fixed clock)', () => {
   it('switches screens with number keys and shows each screen', async () => {
     const { press, frame } = await mount({
       failed: [failed()],
-      workers: [{ id: 'w_abc', pid: 4242, hostname: 'box', version: '0.1.0', queues: ['default'], concurrency: 4, busy: 1, status: 'running', startedAt: NOW - 3_600_000, heartbeatAt: NOW - 2_000 }],
+      workers: [{ id: 'w_abc', pid: 4242, hostname: 'box', version: '0.1.0', queues: ['default'], concurrency: 4, busy: 1, status: 'running', startedAt: NOW - 3_600_000, heartbeatAt: NOW - 2_000, supervisors: [] }],
       batches: [{ id: 'b-123456789', name: 'nightly', total: 10, pending: 3, processed: 5, failed: 2, allowFailures: true, createdAt: NOW - 60_000, finishedAt: null, cancelledAt: null, thenDispatched: false, catchDispatched: false, finallyDispatched: false }],
     });
     await press('2');
