@@ -168,8 +168,9 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
     .command('pause')
     .description('stop every daemon on this database from claiming (running jobs finish); --supervisor pauses one supervisor in every daemon')
     .option('--supervisor <name>', 'pause only the supervisors of this name')
-    .action(run(async (opts: { supervisor?: string }) => {
-      const name = await supervisorName(opts.supervisor);
+    .action(run(async (opts: { supervisor?: string }, cmd: Command) => {
+      // `daemon` has a --supervisor of its own, which commander may give the flag to.
+      const name = await supervisorName(opts.supervisor ?? (cmd.parent?.opts() as DaemonFlags | undefined)?.supervisor);
       if (name !== undefined) {
         const { setSupervisorPaused } = await import('../queue/index.js');
         setSupervisorPaused(ctx.db(), name, true);
@@ -183,8 +184,9 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
     .command('continue')
     .description('let paused daemons claim again; --supervisor continues one paused supervisor')
     .option('--supervisor <name>', 'continue only the supervisors of this name')
-    .action(run(async (opts: { supervisor?: string }) => {
-      const name = await supervisorName(opts.supervisor);
+    .action(run(async (opts: { supervisor?: string }, cmd: Command) => {
+      // `daemon` has a --supervisor of its own, which commander may give the flag to.
+      const name = await supervisorName(opts.supervisor ?? (cmd.parent?.opts() as DaemonFlags | undefined)?.supervisor);
       if (name !== undefined) {
         const { setSupervisorPaused } = await import('../queue/index.js');
         setSupervisorPaused(ctx.db(), name, false);
