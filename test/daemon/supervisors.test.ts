@@ -103,7 +103,8 @@ describe('gitroast daemon: supervisors', () => {
     const { dbPath, db, cfg, env } = setup({
       supervisors: { web: { queues: ['a'], maxProcesses: 2 }, bg: { queues: ['c'], maxProcesses: 2 } },
     });
-    const d = spawnDaemon(dbPath, ['--config', cfg], env);
+    const d = spawnDaemon(dbPath, ['--config', cfg, '--http', '127.0.0.1:0'], env);
+    const listening = await d.waitLog('http.listening');
     await d.waitLog('daemon.started');
     const paused = await runCli(['--db', dbPath, 'daemon', 'pause', '--supervisor', 'web']);
     expect(paused.code).toBe(0);
@@ -124,6 +125,16 @@ describe('gitroast daemon: supervisors', () => {
     const text = await runCli(['--db', dbPath, 'daemon', 'status']);
     expect(text.stdout).toMatch(/web\s+strict\s+paused\s+0\/2\s+a 0\/2/);
     expect(text.stdout).toMatch(/bg\s+strict\s+running/);
+    // /health lists the supervisors with their pause flag and slots; /metrics their slots.
+    const base = `http://127.0.0.1:${listening.port as number}`;
+    const health = (await (await fetch(`${base}/health`)).json()) as { status: string; worker: { concurrency: number; supervisors: SupervisorState[] }; daemons: { supervisors: SupervisorState[] }[] };
+    expect(health.status).toBe('ok');
+    expect(health.worker.concurrency).toBe(4);
+    expect(health.worker.supervisors.map((s) => ({ name: s.name, paused: s.paused, slots: s.slots }))).toEqual([
+      { name: 'web', paused: true, slots: { a: 2 } }, { name: 'bg', paused: false, slots: { c: 2 } },
+    ]);
+    expect(health.daemons[0]!.supervisors.map((s) => s.name)).toEqual(['web', 'bg']);
+    expect(await (await fetch(`${base}/metrics`)).text()).toContain('gitroast_supervisor_slots{supervisor="web",queue="a"} 2');
     expect((await runCli(['--db', dbPath, 'daemon', 'continue', '--supervisor', 'web'])).code).toBe(0);
     await waitFor(() => count(db, `queue = 'a' AND state = 'completed'`) === 5, 10_000, 'web to drain a after continue');
     d.child.kill('SIGTERM');
