@@ -15,6 +15,8 @@ const QUEUE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const JOB = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 const LOGIN = /^[A-Za-z0-9-]{1,39}$/;
 const SCHEDULE = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
+/** A supervisor's name: also what `daemon pause --supervisor` takes. */
+export const SUPERVISOR_NAME = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
 const YEAR_S = 31_536_000;
 
 const queueName = z.string().regex(QUEUE, 'expected 1-32 of a-z, 0-9, - and _');
@@ -41,6 +43,28 @@ const jobOptions = z.strictObject({
   retryUntil: seconds().optional(),
 });
 
+/**
+ * One supervisor (Horizon's): its queues and slots. Defaults: queues the top-level `queues`,
+ * maxProcesses the top-level `concurrency`, timeout `timeoutSeconds` (see supervisorsOf).
+ */
+const supervisorOptions = z.strictObject({
+  queues: z.array(queueName).min(1).max(32).optional(),
+  /** false: queue order; simple: even split; auto: moved by load. */
+  balance: z.union([z.literal(false), z.literal('simple'), z.literal('auto')]).default(false),
+  autoScalingStrategy: z.enum(['time', 'size']).default('time'),
+  maxProcesses: z.number().int().min(1).max(1000).optional(),
+  minProcesses: z.number().int().min(1).max(1000).default(1),
+  balanceMaxShift: z.number().int().min(1).max(1000).default(1),
+  balanceCooldown: z.number().positive().max(3600).default(3),
+  timeout: seconds(86_400).optional(),
+});
+
+/** A throttle: at most `max` jobs start per `perSeconds` window, across every daemon on the database. */
+const throttle = z.strictObject({
+  max: z.number().int().min(1).max(1_000_000),
+  perSeconds: z.number().min(0.001).max(86_400),
+});
+
 export const configSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(1000).default(CONCURRENCY),
   queues: z.array(queueName).min(1).max(32).default(['high', 'default', 'low']),
@@ -57,6 +81,11 @@ export const configSchema = z.strictObject({
   maxRateLimitWaitHours: z.number().positive().max(8760).default(24),
   jobs: z.record(z.string().regex(JOB, 'invalid job name'), jobOptions).prefault({}),
   schedules: z.record(z.string().regex(SCHEDULE, 'invalid schedule name'), z.union([cron, z.literal(false)])).prefault({}),
+  supervisors: z.record(z.string().regex(SUPERVISOR_NAME, 'invalid supervisor name (1-64 of a-z, 0-9, _ . : -)'), supervisorOptions).prefault({}),
+  throttles: z.strictObject({
+    queues: z.record(z.string().regex(QUEUE, 'invalid queue name'), throttle).prefault({}),
+    jobs: z.record(z.string().regex(JOB, 'invalid job name'), throttle).prefault({}),
+  }).prefault({}),
   trim: z.strictObject({
     completedMinutes: z.number().int().min(1).default(60),
     failedRowsMinutes: z.number().int().min(1).default(10_080),
@@ -325,7 +354,55 @@ export function applyJobOptions(spec: JobSpec, config: Pick<GitroastConfig, 'job
 /** The grace period in seconds: graceSeconds, else the longest timeout configured. */
 export function graceSecondsOf(config: GitroastConfig): number {
   if (config.graceSeconds !== undefined) return config.graceSeconds;
-  return Math.max(config.timeoutSeconds, ...Object.values(config.jobs).map((j) => j.timeout ?? 0));
+  return Math.max(config.timeoutSeconds, ...Object.values(config.jobs).map((j) => j.timeout ?? 0), ...Object.values(config.supervisors).map((s) => s.timeout ?? 0));
+}
+
+/** A supervisor as the daemon runs it (the fields of src/daemon's SupervisorSpec). */
+export interface ResolvedSupervisor {
+  name: string;
+  queues: string[];
+  balance: false | 'simple' | 'auto';
+  autoScalingStrategy: 'time' | 'size';
+  maxProcesses: number;
+  minProcesses: number;
+  balanceMaxShift: number;
+  balanceCooldownMs: number;
+  timeoutMs: number;
+}
+
+/**
+ * The configured supervisors with their defaults filled in (queues: `queues`, maxProcesses:
+ * `concurrency`, timeout: `timeoutSeconds`), or only the one named `only`; undefined when
+ * the config has none (the daemon then runs one supervisor of `queues`, `concurrency` and
+ * `balance`, as before supervisors). Throws a UsageError for an unknown `only`, or an auto
+ * supervisor whose minimums do not fit in its maxProcesses.
+ */
+export function supervisorsOf(config: GitroastConfig, only?: string): ResolvedSupervisor[] | undefined {
+  const names = Object.keys(config.supervisors);
+  if (only !== undefined && !names.includes(only)) {
+    throw new UsageError(`--supervisor ${JSON.stringify(only)}: no such supervisor in the config (${names.length > 0 ? `configured: ${names.join(', ')}` : 'it defines no `supervisors`'})`);
+  }
+  if (names.length === 0) return undefined;
+  const out: ResolvedSupervisor[] = [];
+  for (const [name, s] of Object.entries(config.supervisors)) {
+    if (only !== undefined && name !== only) continue;
+    const queues = s.queues ?? config.queues;
+    const maxProcesses = s.maxProcesses ?? config.concurrency;
+    if (s.balance === 'auto' && s.minProcesses * queues.length > maxProcesses) {
+      throw new UsageError(`invalid configuration: supervisors.${name}: minProcesses ${s.minProcesses} × ${queues.length} queues is more than maxProcesses ${maxProcesses}`);
+    }
+    out.push({
+      name, queues, balance: s.balance, autoScalingStrategy: s.autoScalingStrategy, maxProcesses, minProcesses: s.minProcesses,
+      balanceMaxShift: s.balanceMaxShift, balanceCooldownMs: Math.round(s.balanceCooldown * 1000), timeoutMs: Math.round((s.timeout ?? config.timeoutSeconds) * 1000),
+    });
+  }
+  return out;
+}
+
+/** The configured throttles in ms, as the queue's claim takes them. */
+export function throttlesOf(config: Pick<GitroastConfig, 'throttles'>): { queues: Record<string, { max: number; perMs: number }>; jobs: Record<string, { max: number; perMs: number }> } {
+  const ms = (r: Record<string, { max: number; perSeconds: number }>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { max: v.max, perMs: Math.round(v.perSeconds * 1000) }]));
+  return { queues: ms(config.throttles.queues), jobs: ms(config.throttles.jobs) };
 }
 
 /** True when a login is on the deny list (case-insensitive, as GitHub logins are). */

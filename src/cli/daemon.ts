@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { SupervisorState } from '../queue/index.js';
 import { intOption, UsageError, type Context } from './context.js';
 import { duration, info, keepRunningWhenOutputCloses, print, printJson, table } from './output.js';
 import type { Runner } from './program.js';
@@ -17,6 +18,7 @@ interface DaemonFlags {
   http?: string;
   httpToken?: string;
   printSystemdUnit?: boolean;
+  supervisor?: string;
 }
 
 /** The flags that map onto config keys (flags > env > file). */
@@ -51,12 +53,18 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
     .option('--http <host:port>', 'serve GET /health and /metrics (loopback only unless --http-token is set)')
     .option('--http-token <token>', 'require this bearer token on /health and /metrics (prefer env GITROAST_HTTP_TOKEN)')
     .option('--print-systemd-unit', 'print a systemd unit running this daemon with these flags, and exit')
+    .option('--supervisor <name>', 'run only this supervisor of the config\'s `supervisors`')
     .action(run(async (opts: DaemonFlags) => {
-      const { graceSecondsOf, warnExposedSecrets } = await import('./config.js');
+      const { graceSecondsOf, warnExposedSecrets, supervisorsOf, throttlesOf } = await import('./config.js');
       // --config is the program's global option (gitroast daemon --config FILE still reads it).
       const loaded = await ctx.loadConfig(configFlags(opts));
       warnExposedSecrets(loaded);
       const { config, file } = loaded;
+      const supervisors = supervisorsOf(config, opts.supervisor);
+      if (supervisors) {
+        const flag = opts.concurrency !== undefined ? '--concurrency' : opts.queues !== undefined ? '--queues' : opts.balance !== undefined ? '--balance' : undefined;
+        if (flag) throw new UsageError(`${flag} cannot be used with the config's \`supervisors\` (each sets its own queues, maxProcesses and balance); use --supervisor NAME to run one of them`);
+      }
       const d = await import('../daemon/index.js');
       let http: { host: string; port: number; token?: string } | undefined;
       if (config.http.listen) {
@@ -83,6 +91,7 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
         if (opts.memoryLimit !== undefined) args.push('--memory-limit', String(opts.memoryLimit));
         if (opts.logLevel !== undefined) args.push('--log-level', opts.logLevel);
         if (opts.http !== undefined) args.push('--http', opts.http);
+        if (opts.supervisor !== undefined) args.push('--supervisor', opts.supervisor);
         args.push('--log-format', opts.logFormat ?? 'json');
         const { realpathSync } = await import('node:fs');
         print(d.renderSystemdUnit({ node: process.execPath, bin: realpathSync(process.argv[1]!), db: ctx.dbPath, args, graceSeconds, configFile: file, user: process.env.USER }));
@@ -99,7 +108,7 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
         const longWait = config.longWait;
         const handle = await d.runDaemon(db, registry, {
           dbPath: ctx.dbPath, logger, version: VERSION,
-          queues: config.queues, concurrency: config.concurrency, balance: config.balance,
+          queues: config.queues, concurrency: config.concurrency, balance: config.balance, supervisors, throttles: throttlesOf(config),
           leaseMs: config.leaseSeconds * 1000, heartbeatMs: config.heartbeatSeconds * 1000, staleMs: config.staleSeconds * 1000,
           pollMs: config.pollSeconds * 1000, defaultTimeoutMs: config.timeoutSeconds * 1000, graceMs: graceSeconds * 1000,
           timeoutFor: (name) => {
@@ -124,30 +133,66 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
     .description('list the daemons registered on this database and the pause / stop flags')
     .option('--json', 'print JSON')
     .action(run(async (opts: { json?: boolean }) => {
-      const staleMs = await ctx.aliveMs();
+      const { throttlesOf } = await import('./config.js');
+      const config = await ctx.config();
+      const staleMs = config.staleSeconds * 1000;
       const q = await import('../queue/index.js');
       const db = ctx.db();
       const now = Date.now();
       const control = q.daemonControl(db);
       const daemons = q.listWorkers(db).map((w) => ({ ...w, alive: q.isAlive(w, staleMs, now) }));
-      if (opts.json) return printJson({ paused: control.paused, stopRequestedAt: control.stopRequestedAt, daemons });
+      // The config's throttles, else whatever the daemons have counted (as they last stored it).
+      const rules = throttlesOf(config);
+      const throttles = q.listThrottles(db, now, Object.keys(rules.queues).length + Object.keys(rules.jobs).length > 0 ? rules : undefined);
+      if (opts.json) return printJson({ paused: control.paused, stopRequestedAt: control.stopRequestedAt, pausedSupervisors: control.pausedSupervisors, daemons, throttles });
       print(`daemons   ${control.paused ? 'paused (run `gitroast daemon continue`)' : 'running'}${control.stopRequestedAt ? `; last stop requested ${duration(now - control.stopRequestedAt)} ago` : ''}`);
-      if (daemons.length === 0) return print('none registered (run `gitroast daemon`)');
-      print(table(['ID', 'PID', 'HOST', 'VERSION', 'QUEUES', 'BUSY', 'STATUS', 'UP', 'HEARTBEAT'],
-        daemons.map((w) => [w.id, w.pid, w.hostname, w.version, w.queues.join(','), `${w.busy}/${w.concurrency}`, w.alive ? w.status : 'stale', duration(now - w.startedAt), `${duration(now - w.heartbeatAt)} ago`])));
+      if (control.pausedSupervisors.length > 0) print(`paused    supervisors ${control.pausedSupervisors.join(', ')} (run \`gitroast daemon continue --supervisor NAME\`)`);
+      if (daemons.length === 0) print('none registered (run `gitroast daemon`)');
+      else {
+        print(table(['ID', 'PID', 'HOST', 'VERSION', 'QUEUES', 'BUSY', 'STATUS', 'UP', 'HEARTBEAT'],
+          daemons.map((w) => [w.id, w.pid, w.hostname, w.version, w.queues.join(','), `${w.busy}/${w.concurrency}`, w.alive ? w.status : 'stale', duration(now - w.startedAt), `${duration(now - w.heartbeatAt)} ago`])));
+        const rows = daemons.flatMap((w) => w.supervisors.map((s) => [w.id, s.name, balanceLabel(s), s.paused ? 'paused' : 'running', `${s.busy}/${s.maxProcesses}`, slotsLabel(s)]));
+        if (rows.length > 0) {
+          print('');
+          print(table(['DAEMON', 'SUPERVISOR', 'BALANCE', 'STATUS', 'BUSY', 'SLOTS (busy/cap per queue)'], rows));
+        }
+      }
+      if (throttles.length > 0) {
+        print('');
+        print(table(['THROTTLE', 'NAME', 'STARTS', 'WINDOW', 'STATE'], throttles.map((t) => [
+          t.kind, t.name, `${t.used}/${t.max}`, `${t.perSeconds}s`,
+          t.throttled ? `throttled for ${duration(Math.max(0, t.windowEndsAt - now))}: ${t.waiting} pending wait (no attempt spent)` : 'open',
+        ])));
+      }
     }));
   daemon
     .command('pause')
-    .description('stop every daemon on this database from claiming (running jobs finish)')
-    .action(run(async () => {
+    .description('stop every daemon on this database from claiming (running jobs finish); --supervisor pauses one supervisor in every daemon')
+    .option('--supervisor <name>', 'pause only the supervisors of this name')
+    .action(run(async (opts: { supervisor?: string }, cmd: Command) => {
+      // `daemon` has a --supervisor of its own, which commander may give the flag to.
+      const name = await supervisorName(opts.supervisor ?? (cmd.parent?.opts() as DaemonFlags | undefined)?.supervisor);
+      if (name !== undefined) {
+        const { setSupervisorPaused } = await import('../queue/index.js');
+        setSupervisorPaused(ctx.db(), name, true);
+        return info(`supervisor ${name} paused in every daemon (noticed within a second; the other supervisors keep claiming)`);
+      }
       const { setDaemonsPaused } = await import('../queue/index.js');
       setDaemonsPaused(ctx.db(), true);
       info('daemons paused (they notice within a second)');
     }));
   daemon
     .command('continue')
-    .description('let paused daemons claim again')
-    .action(run(async () => {
+    .description('let paused daemons claim again; --supervisor continues one paused supervisor')
+    .option('--supervisor <name>', 'continue only the supervisors of this name')
+    .action(run(async (opts: { supervisor?: string }, cmd: Command) => {
+      // `daemon` has a --supervisor of its own, which commander may give the flag to.
+      const name = await supervisorName(opts.supervisor ?? (cmd.parent?.opts() as DaemonFlags | undefined)?.supervisor);
+      if (name !== undefined) {
+        const { setSupervisorPaused } = await import('../queue/index.js');
+        setSupervisorPaused(ctx.db(), name, false);
+        return info(`supervisor ${name} continued`);
+      }
       const { setDaemonsPaused } = await import('../queue/index.js');
       setDaemonsPaused(ctx.db(), false);
       info('daemons continued');
@@ -160,4 +205,23 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
       requestDaemonStop(ctx.db());
       info('stop requested: daemons running now will finish their jobs and exit');
     }));
+}
+
+/** Check a --supervisor name's spelling (the daemons may run supervisors this config does not list). */
+async function supervisorName(name: string | undefined): Promise<string | undefined> {
+  if (name === undefined) return undefined;
+  const { SUPERVISOR_NAME } = await import('./config.js');
+  if (!SUPERVISOR_NAME.test(name)) throw new UsageError(`--supervisor ${JSON.stringify(name)}: expected a supervisor name (1-64 of a-z, 0-9, _ . : -, starting with a letter or digit)`);
+  return name;
+}
+
+/** A supervisor's balance as a word: strict, simple, auto (time|size). */
+function balanceLabel(s: SupervisorState): string {
+  if (s.balance === false) return 'strict';
+  return s.balance === 'auto' ? `auto (${s.autoScalingStrategy}, ±${s.balanceMaxShift}/${s.balanceCooldown}s)` : 'simple';
+}
+
+/** Per queue busy/cap, e.g. `high 2/4 default 0/1`. */
+function slotsLabel(s: SupervisorState): string {
+  return s.queues.map((q) => `${q} ${s.busyByQueue[q] ?? 0}/${s.slots[q] ?? 0}`).join('  ');
 }

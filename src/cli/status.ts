@@ -19,7 +19,9 @@ export function registerStatus(program: Command, ctx: Context, run: Runner): voi
         database: { path: ctx.dbPath, schemaVersion: q.schemaVersion(db) },
         completedWindowMs: q.COMPLETED_WINDOW_MS,
         queues,
-        daemons: daemons.map((w) => ({ id: w.id, pid: w.pid, hostname: w.hostname, version: w.version, queues: w.queues, concurrency: w.concurrency, busy: w.busy, status: w.status, startedAt: w.startedAt, heartbeatAt: w.heartbeatAt })),
+        daemons: daemons.map((w) => ({ id: w.id, pid: w.pid, hostname: w.hostname, version: w.version, queues: w.queues, concurrency: w.concurrency, busy: w.busy, status: w.status, startedAt: w.startedAt, heartbeatAt: w.heartbeatAt, supervisors: w.supervisors })),
+        // As the daemons last counted them (their rules are in the daemons' config).
+        throttles: q.listThrottles(db, now),
       };
       if (opts.json) return printJson(report);
       print(`database  ${report.database.path} (schema ${report.database.schemaVersion})`);
@@ -27,5 +29,8 @@ export function registerStatus(program: Command, ctx: Context, run: Runner): voi
       print('');
       print(table(['QUEUE', 'PENDING', 'DELAYED', 'RESERVED', 'COMPLETED 1H', 'FAILED', 'OLDEST WAIT', 'PAUSED'],
         queues.map((s) => [s.queue, s.pending, s.delayed, s.reserved, s.completed, s.failed, s.pending ? duration(s.oldestWaitMs) : '-', s.paused ? 'yes' : 'no'])));
+      for (const t of report.throttles.filter((x) => x.throttled && x.waiting > 0)) {
+        print(`throttled ${t.kind} ${t.name}: ${t.used}/${t.max} started in this ${t.perSeconds}s window; ${t.waiting} pending wait ${duration(Math.max(0, t.windowEndsAt - now))} (no attempt spent)`);
+      }
     }));
 }

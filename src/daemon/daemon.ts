@@ -69,6 +69,7 @@ export async function runDaemon(db: Db, registry: Registry, options: DaemonOptio
   logger.log('info', 'daemon.started', {
     worker: workerId, pid: process.pid, db: options.dbPath, queues: options.queues, concurrency: options.concurrency ?? CONCURRENCY,
     balance: options.balance ?? 'strict', schedules: registry.listSchedules().map((s) => s.name), handlers: registry.names(),
+    supervisors: options.supervisors?.map((s) => s.name), throttles: options.throttles,
   });
   const worker = startWorker(db, registry, { ...options, workerId, logger, control: true, onStopRequested: () => void stop('control') });
   ref.worker = worker;
@@ -145,7 +146,7 @@ function health(db: Db, worker: WorkerHandle | undefined, options: DaemonOptions
     // No path: /health may be reachable from other hosts (with a token); it tells state, not layout.
     database = { ok: true, schemaVersion: schemaVersion(db) };
     queues = queueStats(db, { now, configured: options.queues }).map((s) => ({ queue: s.queue, pending: s.pending, delayed: s.delayed, reserved: s.reserved, oldestWaitMs: s.oldestWaitMs, paused: s.paused }));
-    daemons = liveWorkers(db, options.staleMs ?? STALE_MS, now).map((w) => ({ id: w.id, pid: w.pid, hostname: w.hostname, status: w.status, busy: w.busy, concurrency: w.concurrency, heartbeatAgeMs: now - w.heartbeatAt }));
+    daemons = liveWorkers(db, options.staleMs ?? STALE_MS, now).map((w) => ({ id: w.id, pid: w.pid, hostname: w.hostname, status: w.status, busy: w.busy, concurrency: w.concurrency, heartbeatAgeMs: now - w.heartbeatAt, supervisors: w.supervisors }));
   } catch (err) {
     // SQLite's messages can carry the file's path: only the error code leaves the process.
     database = { ok: false, error: String((err as { code?: unknown }).code ?? 'unreadable') };
@@ -157,7 +158,7 @@ function health(db: Db, worker: WorkerHandle | undefined, options: DaemonOptions
   return {
     ok,
     // `health` and `timestamp` in the seed's words, beside the original `status`.
-    body: { status: ok ? 'ok' : 'unhealthy', health: ok ? 'healthy' : 'unhealthy', timestamp: new Date(now).toISOString(), reasons, database, worker: worker ? { id: worker.id, status, busy: worker.busy(), concurrency: options.concurrency ?? CONCURRENCY } : null, queues, daemons, pollMs },
+    body: { status: ok ? 'ok' : 'unhealthy', health: ok ? 'healthy' : 'unhealthy', timestamp: new Date(now).toISOString(), reasons, database, worker: worker ? { id: worker.id, status, busy: worker.busy(), concurrency: slotsOf(worker, options), supervisors: worker.supervisors() } : null, queues, daemons, pollMs },
   };
 }
 
@@ -195,7 +196,10 @@ function metrics(db: Db, worker: WorkerHandle | undefined, options: DaemonOption
       p.sample('gitroast_job_runtime_seconds', 'summary', '', c.runtimeCount, labels, '_count');
     }
     p.sample('gitroast_busy_slots', 'gauge', 'Jobs running in this daemon now.', worker.busy());
-    p.sample('gitroast_slots', 'gauge', 'Concurrency (async slots) of this daemon.', options.concurrency ?? CONCURRENCY);
+    p.sample('gitroast_slots', 'gauge', 'Concurrency (async slots) of this daemon.', slotsOf(worker, options));
+    for (const s of worker.supervisors()) {
+      for (const q of s.queues) p.sample('gitroast_supervisor_slots', 'gauge', 'Slots a supervisor may fill for a queue now (balance moves them).', s.slots[q] ?? 0, { supervisor: s.name, queue: q });
+    }
   }
   for (const s of stats) {
     for (const state of ['pending', 'delayed', 'reserved'] as const) {
@@ -207,4 +211,9 @@ function metrics(db: Db, worker: WorkerHandle | undefined, options: DaemonOption
   for (const s of stats) p.sample('gitroast_failed_jobs', 'gauge', 'Entries in the failed jobs list.', s.failed, { queue: s.queue });
   p.sample('gitroast_daemons_alive', 'gauge', 'Daemons with a fresh heartbeat on this database.', alive);
   return p.toString();
+}
+
+/** The daemon's slots: its supervisors' maxProcesses, or `concurrency` without supervisors. */
+function slotsOf(worker: WorkerHandle, options: DaemonOptions): number {
+  return options.supervisors ? worker.supervisors().reduce((n, s) => n + s.maxProcesses, 0) : options.concurrency ?? CONCURRENCY;
 }

@@ -6,6 +6,7 @@ export { runDaemon, type DaemonHandle, type DaemonOptions } from './daemon.js';
 export { createLogger, silentLogger, type LoggerOptions } from './logger.js';
 export { classifyError, type Disposition } from './classify.js';
 export { allocateSlots, type QueueLoad } from './balance.js';
+export { DEFAULT_SUPERVISOR, SupervisorPool, autoScale, simpleSlots, type AutoScaleOptions, type AutoScalingStrategy, type Balance, type SupervisorSpec } from './supervisor.js';
 export { WalWatcher } from './wake.js';
 export { WorkerStats, quantile, type JobCounters } from './stats.js';
 export { Scheduler, claimTick, describeSchedules, lastRun, nextRun, type LastRun, type ScheduleRow } from './scheduler.js';

@@ -1,16 +1,16 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
-  DEFAULT_QUEUES, TimeoutError, claimInTx, completeManyInTx, completeWithWritesInTx, daemonControl, delayInTx, deregisterWorker, extendLease, failInTx, getJob,
-  heartbeat, immediate, newWorkerId, nextDueAt, onEnqueued, recoverLeases, registerWorker, releaseInTx, stmt, assertQueues, writeUnderLease,
-  type ClaimedJob, type Db, type LeasedWrite, type Outcome,
+  DEFAULT_QUEUES, TimeoutError, claimThrottledInTx, completeManyInTx, completeWithWritesInTx, daemonControl, delayInTx, deregisterWorker, extendLease, failInTx, getJob,
+  heartbeat, immediate, newWorkerId, nextDueAt, onEnqueued, pendingByQueue, recordSupervisors, recoverLeases, registerWorker, releaseInTx, stmt, assertQueues, writeUnderLease,
+  type ClaimedJob, type Db, type LeasedWrite, type Outcome, type SupervisorState, type Throttles,
 } from '../queue/index.js';
 import { CONCURRENCY, HEARTBEAT_MS, JOB_TIMEOUT_MS, LEASE_MS, POLL_MS, STALE_MS } from '../queue/defaults.js';
-import { allocateSlots } from './balance.js';
 import { classifyError } from './classify.js';
 import { silentLogger } from './logger.js';
 import type { Registry } from './registry.js';
 import { WorkerStats, type JobCounters } from './stats.js';
+import { SupervisorPool, legacySupervisor, rebalancePools, type SupervisorSpec } from './supervisor.js';
 import type { Handler, JobContext, Logger } from './types.js';
 import { WalWatcher } from './wake.js';
 
@@ -22,6 +22,14 @@ export interface WorkerOptions {
   concurrency?: number;
   /** `strict`: claim in queue order; `auto`: share slots by pending work × runtime. Default strict. */
   balance?: 'strict' | 'auto';
+  /**
+   * Named supervisors, each a pool of slots over its own queues with its own balance
+   * (supervisor.ts); when set, `queues`, `concurrency` and `balance` are not used. Default
+   * one supervisor made of those three.
+   */
+  supervisors?: readonly SupervisorSpec[];
+  /** At most `max` starts per window per queue or job name, across every process on the database. Default none. */
+  throttles?: Throttles;
   /** Lease length (Laravel's retry_after); extended while a job runs. Default 90,000 ms. */
   leaseMs?: number;
   /** Heartbeat, lease extension and stale-worker recovery interval. Default 5,000 ms. */
@@ -72,8 +80,10 @@ export interface WorkerHandle {
   readonly stats: WorkerStats;
   /** Jobs running now. */
   busy(): number;
-  /** `running`, `paused` (by `daemon pause`), `stopping` or `stopped`. */
+  /** `running`, `paused` (by `daemon pause`, or every supervisor paused), `stopping` or `stopped`. */
   status(): 'running' | 'paused' | 'stopping' | 'stopped';
+  /** Its supervisors now: balance, slots and running jobs per queue, pause flag. */
+  supervisors(): SupervisorState[];
   /** Why it stopped or is stopping (`stop`, `empty`, `max-jobs`, `until`, `control`…). */
   stopReason(): string | undefined;
   /**
@@ -211,7 +221,9 @@ class Engine {
   private readonly queues: readonly string[];
   private readonly queuesJson: string;
   private readonly concurrency: number;
-  private readonly balance: 'strict' | 'auto';
+  private readonly pools: SupervisorPool[];
+  /** The pool each running job holds a slot of, by job id. */
+  private readonly poolOf = new Map<number, SupervisorPool>();
   private readonly heartbeatMs: number;
   private readonly staleMs: number;
   private readonly pollMs: number;
@@ -225,8 +237,6 @@ class Engine {
   private readonly startedAt = Date.now();
   private running = 0;
   private started = 0;
-  private readonly runningByQueue = new Map<string, number>();
-  private allocation = new Map<string, number>();
   private readonly inflight = new Set<Running>();
   private done: Done[] = [];
   private outcomes: Pending[] = [];
@@ -254,12 +264,13 @@ class Engine {
   private resolveDone!: () => void;
 
   constructor(readonly db: Db, private readonly registry: Registry, private readonly options: WorkerOptions) {
-    this.queues = options.queues ?? DEFAULT_QUEUES;
-    assertQueues(this.queues);
+    const specs = options.supervisors ?? [legacySupervisor(options.queues ?? DEFAULT_QUEUES, options.concurrency ?? CONCURRENCY, options.balance)];
+    if (specs.length === 0) throw new Error('at least one supervisor is needed');
+    for (const spec of specs) assertQueues(spec.queues);
+    this.pools = specs.map((spec) => new SupervisorPool(spec));
+    this.queues = [...new Set(specs.flatMap((spec) => spec.queues))];
     this.queuesJson = JSON.stringify(this.queues);
-    this.concurrency = options.concurrency ?? CONCURRENCY;
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new Error('concurrency must be a whole number of at least 1');
-    this.balance = options.balance ?? 'strict';
+    this.concurrency = this.pools.reduce((n, p) => n + p.maxProcesses, 0);
     this.leaseMs = options.leaseMs ?? LEASE_MS;
     this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
     this.staleMs = options.staleMs ?? STALE_MS;
@@ -275,7 +286,8 @@ class Engine {
       id: this.id,
       stats: this.stats,
       busy: () => self.running,
-      status: () => (self.state === 'running' ? (self.controlPaused ? 'paused' : 'running') : self.state),
+      status: () => (self.state === 'running' ? (self.allPaused() ? 'paused' : 'running') : self.state),
+      supervisors: () => self.pools.map((p) => p.state()),
       stopReason: () => self.reason,
       stop: (o) => self.stop(o?.graceMs ?? self.graceMs, o?.reason ?? 'stop'),
       done,
@@ -284,7 +296,7 @@ class Engine {
   }
 
   start(): void {
-    registerWorker(this.db, { id: this.id, pid: process.pid, hostname: os.hostname(), version: this.options.version ?? '0.0.0', queues: this.queues, concurrency: this.concurrency });
+    this.register();
     this.recover();
     if (this.options.control) this.readControl();
     this.unsubscribe = onEnqueued(this.db, () => this.wake());
@@ -293,7 +305,7 @@ class Engine {
     }
     this.pollTimer = setInterval(() => this.tick(), this.pollMs);
     this.heartbeatTimer = setInterval(() => this.beat(), this.heartbeatMs);
-    if (this.balance === 'auto') this.rebalance();
+    this.rebalance();
     this.pump(false);
   }
 
@@ -324,7 +336,8 @@ class Engine {
 
   private freeSlots(): number {
     if (this.state !== 'running' || this.controlPaused) return 0;
-    let free = this.concurrency - this.running;
+    let free = 0;
+    for (const p of this.pools) free += p.free();
     if (this.options.maxJobs !== undefined) free = Math.min(free, this.options.maxJobs - this.started);
     return free > 0 ? free : 0;
   }
@@ -608,16 +621,19 @@ class Engine {
     void p.finally(() => this.hooks.delete(p));
   }
 
+  /** Claim for each supervisor's free slots in turn (throttled); remember which pool each job is in. */
   private claim(free: number, now: number): ClaimedJob[] {
-    const base = { workerId: this.id, leaseMs: this.leaseMs, now };
-    if (this.balance === 'strict' || this.queues.length === 1) return claimInTx(this.db, { ...base, queues: this.queues, limit: free });
+    const base = { workerId: this.id, leaseMs: this.leaseMs, now, throttles: this.options.throttles };
+    const take = (queues: readonly string[], limit: number) => claimThrottledInTx(this.db, { ...base, queues, limit });
     let out: ClaimedJob[] = [];
-    for (const q of this.queues) {
-      const room = Math.min((this.allocation.get(q) ?? 0) - (this.runningByQueue.get(q) ?? 0), free - out.length);
-      if (room > 0) out = out.concat(claimInTx(this.db, { ...base, queues: [q], limit: room }));
+    for (const pool of this.pools) {
+      if (out.length >= free) break;
+      const got = pool.claim(free - out.length, take);
+      // A throttle's window ends: claim again then (the jobs it held back wait as pending).
+      if (got.retryAt !== undefined) this.armDueAt(got.retryAt);
+      for (const job of got.jobs) this.poolOf.set(job.id, pool);
+      out = out.length === 0 ? got.jobs : out.concat(got.jobs);
     }
-    // Work-conserving: slots a queue's share leaves unused go to whoever has work, in order.
-    if (out.length < free) out = out.concat(claimInTx(this.db, { ...base, queues: this.queues, limit: free - out.length }));
     return out;
   }
 
@@ -628,7 +644,8 @@ class Engine {
   private startJob(job: ClaimedJob, now: number): void {
     this.running++;
     this.started++;
-    this.runningByQueue.set(job.queue, (this.runningByQueue.get(job.queue) ?? 0) + 1);
+    const pool = this.poolOf.get(job.id);
+    pool?.started(job.queue);
     const c = this.stats.counters(job.queue, job.name);
     if (this.logJobs) this.logger.log('info', 'job.claimed', { job: job.id, queue: job.queue, name: job.name, attempt: job.attempts, waitMs: now - job.availableAt });
     const handler = this.registry.get(job.name);
@@ -660,7 +677,7 @@ class Engine {
       this.done.push({ job, c, ms, writes: ctx.writes, payload, handler });
       return;
     }
-    const timeoutMs = job.timeoutMs ?? this.options.timeoutFor?.(job.name) ?? handler.timeoutMs ?? this.defaultTimeoutMs;
+    const timeoutMs = job.timeoutMs ?? this.options.timeoutFor?.(job.name) ?? handler.timeoutMs ?? pool?.timeoutMs ?? this.defaultTimeoutMs;
     const run = new Running(job, ctx, payload, handler, c, t0, timeoutMs, now + this.leaseMs);
     ctx.run = run;
     this.inflight.add(run);
@@ -674,7 +691,11 @@ class Engine {
   /** Give a slot back. */
   private release1(job: ClaimedJob): void {
     this.running--;
-    this.runningByQueue.set(job.queue, (this.runningByQueue.get(job.queue) ?? 1) - 1);
+    const pool = this.poolOf.get(job.id);
+    if (pool) {
+      this.poolOf.delete(job.id);
+      pool.released(job.queue);
+    }
     if (this.running === 0 && this.idleWaiter) this.idleWaiter();
   }
 
@@ -754,7 +775,7 @@ class Engine {
     if (this.state !== 'running') return;
     try {
       if (this.options.control) this.readControl();
-      if (this.balance === 'auto' && this.queues.length > 1) this.rebalance();
+      this.rebalance();
     } catch (err) {
       this.logger.log('error', 'worker.database_error', { error: err as Error });
     }
@@ -763,11 +784,22 @@ class Engine {
 
   private readControl(): void {
     const control = daemonControl(this.db);
+    let changed = false;
     if (control.paused !== this.controlPaused) {
       this.controlPaused = control.paused;
       this.logger.log('info', control.paused ? 'worker.paused' : 'worker.continued', { busy: this.running });
+      changed = true;
+    }
+    for (const pool of this.pools) {
+      const paused = control.paused || control.pausedSupervisors.includes(pool.name);
+      if (paused === pool.paused) continue;
+      pool.paused = paused;
+      changed = true;
+      if (!control.paused) this.logger.log('info', paused ? 'supervisor.paused' : 'supervisor.continued', { supervisor: pool.name, busy: pool.running });
+    }
+    if (changed) {
       this.beat();
-      if (!control.paused) this.pump(false);
+      this.pump(false);
     }
     if (control.stopRequestedAt !== null && control.stopRequestedAt >= this.startedAt && this.state === 'running') {
       this.logger.log('info', 'worker.stop_requested', { requestedAt: new Date(control.stopRequestedAt).toISOString() });
@@ -776,26 +808,38 @@ class Engine {
     }
   }
 
+  /** Move the slots of balancing supervisors by load; record the new slots at once when they moved. */
   private rebalance(): void {
-    const rows = stmt(this.db, `SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'pending' AND queue IN (SELECT value FROM json_each(?)) GROUP BY queue`).all(this.queuesJson) as { queue: string; n: number }[];
-    const pending = new Map(rows.map((r) => [r.queue, r.n]));
-    const loads = this.queues.map((q) => ({ queue: q, pending: pending.get(q) ?? 0, avgRuntimeMs: this.stats.avgRuntime(q) ?? 1 }));
-    const next = allocateSlots(loads, this.concurrency, this.allocation);
-    const changed = this.queues.some((q) => (next.get(q) ?? 0) !== (this.allocation.get(q) ?? 0));
-    this.allocation = next;
-    if (changed) this.logger.log('debug', 'worker.rebalanced', { slots: Object.fromEntries(next) });
+    if (!this.pools.some((p) => p.balancing)) return;
+    if (rebalancePools(this.pools, pendingByQueue(this.db, this.queues), (q) => this.stats.avgRuntime(q), this.logger)) {
+      this.lastOwnWrite = performance.now();
+      recordSupervisors(this.db, this.id, this.pools.map((p) => p.state()));
+      this.pump(false);
+    }
+  }
+
+  /** True when claiming is paused for every supervisor. */
+  private allPaused(): boolean {
+    return this.controlPaused || this.pools.every((p) => p.paused);
+  }
+
+  private register(): void {
+    registerWorker(this.db, {
+      id: this.id, pid: process.pid, hostname: os.hostname(), version: this.options.version ?? '0.0.0', queues: this.queues, concurrency: this.concurrency,
+      supervisors: this.pools.map((p) => p.state()),
+    });
   }
 
   /** Heartbeat, extend the leases of running jobs, recover stale workers' jobs. */
   private beat(): void {
     if (this.state === 'stopped') return;
     try {
-      const status = this.state === 'stopping' ? 'stopping' : this.controlPaused ? 'paused' : 'running';
+      const status = this.state === 'stopping' ? 'stopping' : this.allPaused() ? 'paused' : 'running';
       this.lastOwnWrite = performance.now();
       this.wrote(1);
-      if (!heartbeat(this.db, this.id, this.running, status)) {
+      if (!heartbeat(this.db, this.id, this.running, status, Date.now(), this.pools.map((p) => p.state()))) {
         this.logger.log('warn', 'worker.reregistered', { reason: 'its registration was pruned as stale (was the process suspended?)' });
-        registerWorker(this.db, { id: this.id, pid: process.pid, hostname: os.hostname(), version: this.options.version ?? '0.0.0', queues: this.queues, concurrency: this.concurrency });
+        this.register();
       }
       this.extendLeases();
       this.recover();
@@ -917,3 +961,4 @@ function onTimeout(engine: Engine, run: Running): void {
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
+

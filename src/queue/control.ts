@@ -10,17 +10,31 @@ export interface DaemonControl {
   paused: boolean;
   /** Daemons started before this time (ms epoch) shut down gracefully. */
   stopRequestedAt: number | null;
+  /** Supervisors paused by name (`daemon pause --supervisor NAME`), in every daemon running one of that name. */
+  pausedSupervisors: string[];
 }
 
 const PAUSED = 'daemons.paused';
 const STOP = 'daemons.stop_requested_at';
 
+/** A paused supervisor's settings key: this prefix and its name. */
+const SUPERVISOR_PAUSED = 'supervisors.paused.';
+
 /** Read the control flags. */
 export function daemonControl(db: Db): DaemonControl {
-  const rows = stmt(db, `SELECT key, value FROM settings WHERE key IN ('${PAUSED}', '${STOP}')`).all() as { key: string; value: string }[];
+  const rows = stmt(db, `SELECT key, value FROM settings WHERE key IN ('${PAUSED}', '${STOP}') OR (key >= '${SUPERVISOR_PAUSED}' AND key < '${SUPERVISOR_PAUSED.slice(0, -1)}/')`).all() as { key: string; value: string }[];
   const get = (k: string) => rows.find((r) => r.key === k)?.value;
   const stop = get(STOP);
-  return { paused: get(PAUSED) === '1', stopRequestedAt: stop === undefined ? null : Number(stop) };
+  const pausedSupervisors = rows.filter((r) => r.key.startsWith(SUPERVISOR_PAUSED) && r.value === '1').map((r) => r.key.slice(SUPERVISOR_PAUSED.length));
+  return { paused: get(PAUSED) === '1', stopRequestedAt: stop === undefined ? null : Number(stop), pausedSupervisors };
+}
+
+/** Pause (true) or continue (false) the supervisors named `name` in every daemon on this database. */
+export function setSupervisorPaused(db: Db, name: string, paused: boolean): void {
+  immediate(db, () => {
+    if (paused) stmt(db, `INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(SUPERVISOR_PAUSED + name);
+    else stmt(db, `DELETE FROM settings WHERE key = ?`).run(SUPERVISOR_PAUSED + name);
+  });
 }
 
 /** Pause (true) or continue (false) every daemon on this database. */

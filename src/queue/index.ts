@@ -14,7 +14,7 @@ export {
 } from './jobs.js';
 export { onEnqueued, notifyEnqueued } from './notify.js';
 export {
-  newWorkerId, registerWorker, heartbeat, deregisterWorker, listWorkers, liveWorkers, isAlive, recoverLeases,
+  newWorkerId, registerWorker, heartbeat, recordSupervisors, deregisterWorker, listWorkers, liveWorkers, isAlive, recoverLeases,
   type WorkerRegistration, type RecoveryResult,
 } from './workers.js';
 export { listFailed, getFailed, countFailed, failedTotal, retryFailed, forgetFailed, flushFailed, type FailedFilter, type Retried } from './failed.js';
@@ -23,9 +23,10 @@ export {
   type BatchSpec, type BatchDetail, type BatchJob, type BatchFailureRow, type CallbackState,
 } from './batches.js';
 export {
-  pauseQueue, continueQueue, pausedQueues, getSetting, setSetting, queueStats, getJob, listJobs,
+  pauseQueue, continueQueue, pausedQueues, getSetting, setSetting, queueStats, pendingByQueue, getJob, listJobs,
   type QueueStats, type JobFilter,
 } from './queues.js';
 export { computeMetrics, throughputSeries, snapshotMetrics, listSnapshots, trimJobs, type Metric, type Snapshot, type TrimOptions } from './metrics.js';
-export { daemonControl, setDaemonsPaused, requestDaemonStop, type DaemonControl } from './control.js';
+export { daemonControl, setDaemonsPaused, setSupervisorPaused, requestDaemonStop, type DaemonControl } from './control.js';
 export { cancelJobs, cancelJobInTx, clearQueue, countClearable, CANCELLED_REASON, type Cancelled } from './cancel.js';
+export { claimThrottledInTx, listThrottles, type ThrottleRule, type Throttles, type ThrottledClaim, type ThrottleState } from './throttles.js';

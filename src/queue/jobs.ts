@@ -38,6 +38,9 @@ const CLAIM = `
      AND NOT EXISTS (SELECT 1 FROM queues WHERE name = @queue AND paused = 1)
   RETURNING id, queue, name, payload, priority, attempts, max_attempts, timeout_ms, available_at, lease_token`;
 
+/** CLAIM, skipping the job names of a JSON list (@except): names held back by a throttle. */
+const CLAIM_EXCEPT = CLAIM.replace('AND queue = @queue', 'AND queue = @queue AND name NOT IN (SELECT value FROM json_each(@except))');
+
 /** Complete one leased job (fenced). Returns what chains and batches need. */
 const COMPLETE = `
   UPDATE jobs SET state = 'completed', finished_at = ?, reserved_by = NULL, lease_expires_at = NULL
@@ -234,6 +237,8 @@ export interface ClaimOptions {
   /** Lease length in ms. Default LEASE_MS (90,000: Laravel's retry_after). */
   leaseMs?: number;
   now?: number;
+  /** Job names to leave pending (a throttle holds them back). Default none. */
+  exceptNames?: readonly string[];
 }
 
 /** A CLAIM row in raw mode, in RETURNING's column order. */
@@ -257,8 +262,10 @@ export function claimInTx(db: Db, options: ClaimOptions): ClaimedJob[] {
   stmt(db, PROMOTE_DUE).run(now);
   const out: ClaimedJob[] = [];
   // Raw mode (arrays, not objects): measurably cheaper per row on the hot path.
-  const claimStmt = stmt(db, CLAIM).raw(true);
-  const params = { now, worker: options.workerId, leaseMs: options.leaseMs ?? LEASE_MS, queue: '', limit: 0 };
+  const except = options.exceptNames !== undefined && options.exceptNames.length > 0 ? JSON.stringify(options.exceptNames) : undefined;
+  const claimStmt = stmt(db, except === undefined ? CLAIM : CLAIM_EXCEPT).raw(true);
+  const params: Record<string, unknown> = { now, worker: options.workerId, leaseMs: options.leaseMs ?? LEASE_MS, queue: '', limit: 0 };
+  if (except !== undefined) params.except = except;
   for (const queue of options.queues ?? ['high', 'default', 'low']) {
     params.queue = queue;
     params.limit = limit - out.length;

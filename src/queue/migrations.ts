@@ -154,6 +154,19 @@ export const queueMigrations: string[] = [
   -- Finished batches by finish time, for pruning them (Laravel's queue:prune-batches).
   CREATE INDEX batches_finished ON batches (finished_at) WHERE finished_at IS NOT NULL;
   `,
+  /* 5 */ `
+  -- A daemon's supervisors (name, balance, slots per queue) as JSON, written with its heartbeat.
+  ALTER TABLE workers ADD COLUMN supervisors TEXT;
+  -- Throttle counters: starts in the current fixed window of one queue or job name, shared
+  -- by every daemon on the database and updated inside the claim's transaction.
+  CREATE TABLE throttles (
+    key          TEXT    PRIMARY KEY,
+    max          INTEGER NOT NULL,
+    per_ms       INTEGER NOT NULL,
+    window_start INTEGER NOT NULL,
+    count        INTEGER NOT NULL
+  );
+  `,
 ];
 
 /** The queue room's migrations, as openers take them. */

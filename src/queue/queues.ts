@@ -196,3 +196,9 @@ export function listJobs(db: Db, filter: JobFilter): Job[] {
   // A bounded set of shapes (state × which filters are set), each prepared once per connection.
   return (stmt(db, `SELECT * FROM jobs WHERE ${clauses.join(' AND ')} ORDER BY ${order} LIMIT ?`).all(...params) as JobRow[]).map(toJob);
 }
+
+/** Ready (pending) jobs per queue, for the given queues only (balancing reads it every poll). Queues without any are absent. */
+export function pendingByQueue(db: Db, queues: readonly string[]): Map<string, number> {
+  const rows = stmt(db, `SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'pending' AND queue IN (SELECT value FROM json_each(?)) GROUP BY queue`).all(JSON.stringify(queues)) as { queue: string; n: number }[];
+  return new Map(rows.map((r) => [r.queue, r.n]));
+}

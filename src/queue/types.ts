@@ -181,4 +181,35 @@ export interface Worker {
   status: string;
   startedAt: number;
   heartbeatAt: number;
+  /** Its supervisors as of its last heartbeat (empty for a worker that records none). */
+  supervisors: SupervisorState[];
+}
+
+/**
+ * One supervisor of a daemon, as recorded in its workers row: a named pool of slots over
+ * some queues with a balance mode (Horizon's supervisor, with slots for processes).
+ */
+export interface SupervisorState {
+  name: string;
+  queues: string[];
+  /** `false`: claim in queue order; `simple`: even caps; `auto`: caps moved by load. */
+  balance: false | 'simple' | 'auto';
+  autoScalingStrategy: 'time' | 'size';
+  /** Total slots, never exceeded. */
+  maxProcesses: number;
+  /** Minimum cap per queue (auto). */
+  minProcesses: number;
+  balanceMaxShift: number;
+  /** Seconds between auto rebalances. */
+  balanceCooldown: number;
+  /** True while `daemon pause` (all or this supervisor) holds it. */
+  paused: boolean;
+  /** Jobs running now. */
+  busy: number;
+  /** Per queue: the slots the loop may fill now (its cap). */
+  slots: Record<string, number>;
+  /** Per queue: jobs running now. */
+  busyByQueue: Record<string, number>;
+  /** When its slots last moved (ms epoch; its start when they never did). */
+  scaledAt: number;
 }

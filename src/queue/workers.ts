@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { immediate, stmt, type Db } from './db.js';
 import { failReservedInTx } from './jobs.js';
 import { notifyEnqueued } from './notify.js';
-import type { Worker } from './types.js';
+import type { SupervisorState, Worker } from './types.js';
 
 /** Make a fresh worker id, `w_` and 12 hex digits. */
 export function newWorkerId(): string {
@@ -16,15 +16,17 @@ export interface WorkerRegistration {
   version: string;
   queues: readonly string[];
   concurrency: number;
+  /** Its supervisors (recorded as JSON; refreshed by heartbeat). */
+  supervisors?: readonly SupervisorState[];
 }
 
 /** Register a worker (or refresh its registration) with a heartbeat at `now`. */
 export function registerWorker(db: Db, w: WorkerRegistration, now = Date.now()): void {
   immediate(db, () =>
-    stmt(db, `INSERT INTO workers (id, pid, hostname, version, queues, concurrency, busy, status, started_at, heartbeat_at)
-              VALUES (?, ?, ?, ?, ?, ?, 0, 'running', ?, ?)
-              ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, status = 'running'`).run(
-      w.id, w.pid, w.hostname, w.version, JSON.stringify(w.queues), w.concurrency, now, now,
+    stmt(db, `INSERT INTO workers (id, pid, hostname, version, queues, concurrency, busy, status, started_at, heartbeat_at, supervisors)
+              VALUES (?, ?, ?, ?, ?, ?, 0, 'running', ?, ?, ?)
+              ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, status = 'running', supervisors = excluded.supervisors`).run(
+      w.id, w.pid, w.hostname, w.version, JSON.stringify(w.queues), w.concurrency, now, now, w.supervisors ? JSON.stringify(w.supervisors) : null,
     ),
   );
 }
@@ -33,8 +35,14 @@ export function registerWorker(db: Db, w: WorkerRegistration, now = Date.now()):
  * Record a heartbeat with the worker's busy slots and status; false when the registration
  * is gone (another process pruned it as stale), so the caller can register again.
  */
-export function heartbeat(db: Db, id: string, busy: number, status = 'running', now = Date.now()): boolean {
-  return immediate(db, () => stmt(db, `UPDATE workers SET heartbeat_at = ?, busy = ?, status = ? WHERE id = ?`).run(now, busy, status, id).changes === 1);
+export function heartbeat(db: Db, id: string, busy: number, status = 'running', now = Date.now(), supervisors?: readonly SupervisorState[]): boolean {
+  if (supervisors === undefined) return immediate(db, () => stmt(db, `UPDATE workers SET heartbeat_at = ?, busy = ?, status = ? WHERE id = ?`).run(now, busy, status, id).changes === 1);
+  return immediate(db, () => stmt(db, `UPDATE workers SET heartbeat_at = ?, busy = ?, status = ?, supervisors = ? WHERE id = ?`).run(now, busy, status, JSON.stringify(supervisors), id).changes === 1);
+}
+
+/** Record a worker's supervisors now (their slots moved), without a heartbeat. False when it is not registered. */
+export function recordSupervisors(db: Db, id: string, supervisors: readonly SupervisorState[]): boolean {
+  return immediate(db, () => stmt(db, `UPDATE workers SET supervisors = ? WHERE id = ?`).run(JSON.stringify(supervisors), id).changes === 1);
 }
 
 /** Remove a worker's registration (graceful exit). */
@@ -53,6 +61,7 @@ interface WorkerRow {
   status: string;
   started_at: number;
   heartbeat_at: number;
+  supervisors: string | null;
 }
 
 /** List registered workers, newest first. */
@@ -60,6 +69,7 @@ export function listWorkers(db: Db): Worker[] {
   return (stmt(db, `SELECT * FROM workers ORDER BY started_at DESC`).all() as WorkerRow[]).map((r) => ({
     id: r.id, pid: r.pid, hostname: r.hostname, version: r.version, queues: JSON.parse(r.queues) as string[],
     concurrency: r.concurrency, busy: r.busy, status: r.status, startedAt: r.started_at, heartbeatAt: r.heartbeat_at,
+    supervisors: r.supervisors ? (JSON.parse(r.supervisors) as SupervisorState[]) : [],
   }));
 }
 

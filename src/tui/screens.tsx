@@ -1,7 +1,7 @@
 /** The seven screens, the header, the footer and the help overlay. Pure: they draw a State. */
 import { Box } from 'ink';
 import { STALE_MS } from '../queue/defaults.js';
-import type { Job } from '../queue/index.js';
+import type { Job, SupervisorState } from '../queue/index.js';
 import { safeLine } from '../util/terminal.js';
 import { ago, bar, count, duration, rate, sparkline, truncate, type Column } from './format.js';
 import { footerHints, helpSections } from './keymap.js';
@@ -347,7 +347,18 @@ const WORKER_COLUMNS: Column[] = [
   { header: 'VERSION', min: 7, max: 12, priority: 4 },
 ];
 
-/** Screen 6: daemons with pid, host, uptime, heartbeat age and busy slots; p pauses / continues, s stops. */
+/** A supervisor as one line: name, balance, status, busy/max, and busy/cap per queue. */
+function supervisorLine(daemon: string, s: SupervisorState): string {
+  const balance = s.balance === false ? 'strict' : s.balance === 'auto' ? `auto ${s.autoScalingStrategy} ±${s.balanceMaxShift}/${s.balanceCooldown}s` : 'simple';
+  const slots = s.queues.map((q) => `${q} ${s.busyByQueue[q] ?? 0}/${s.slots[q] ?? 0}`).join('  ');
+  return `  ${daemon}  ${s.name}  ${balance}  ${s.paused ? 'PAUSED' : 'running'}  ${s.busy}/${s.maxProcesses} busy   ${slots}`;
+}
+
+/**
+ * Screen 6: daemons with pid, host, uptime, heartbeat age and busy slots; under them each
+ * daemon's supervisors (balance, busy/cap per queue) and the throttles holding jobs back;
+ * p pauses / continues, s stops.
+ */
 export function Workers({ state, width, height }: ViewProps & { height: number }) {
   const w = state.data.workers;
   const now = state.now;
@@ -355,12 +366,17 @@ export function Workers({ state, width, height }: ViewProps & { height: number }
   const stale = (hb: number) => now - hb > aliveMs;
   const control = w
     ? `Daemons ${w.control.paused ? 'PAUSED (not claiming)' : 'claiming'}${w.control.stopRequestedAt ? ` · stop requested ${ago(w.control.stopRequestedAt, now)}` : ''}`
+      + (w.control.pausedSupervisors.length > 0 ? ` · paused supervisors: ${w.control.pausedSupervisors.join(', ')}` : '')
     : 'loading…';
+  const sup = (w?.workers ?? []).filter((x) => !stale(x.heartbeatAt)).flatMap((x) => x.supervisors.map((s) => ({ text: supervisorLine(x.id, s), paused: s.paused })));
+  const throttled = (w?.throttles ?? []).filter((t) => t.throttled);
+  const extra = (sup.length > 0 ? sup.length + 1 : 0) + (throttled.length > 0 ? throttled.length + 1 : 0);
+  const tableHeight = Math.max(3, height - 1 - extra);
   return (
     <Box flexDirection="column">
       <Line tone={w?.control.paused ? 'warn' : undefined}>{control}</Line>
       <Table
-        columns={WORKER_COLUMNS} width={width} height={height - 1} cursor={cursorOf(state)}
+        columns={WORKER_COLUMNS} width={width} height={tableHeight} cursor={cursorOf(state)}
         empty={w ? 'no daemons registered (start one with `gitroast daemon`)' : 'loading…'}
         tones={(w?.workers ?? []).map((x) => (stale(x.heartbeatAt) ? 'bad' : x.status === 'paused' ? 'warn' : undefined))}
         rows={(w?.workers ?? []).map((x) => [
@@ -368,6 +384,14 @@ export function Workers({ state, width, height }: ViewProps & { height: number }
           ago(x.heartbeatAt, now), x.queues.join(','), x.version,
         ])}
       />
+      {sup.length > 0 ? <Line bold>Supervisors (busy/slots per queue)</Line> : null}
+      {sup.map((l, i) => <Line key={`s${i}`} tone={l.paused ? 'warn' : undefined}>{truncate(l.text, width)}</Line>)}
+      {throttled.length > 0 ? <Line bold>Throttles (jobs wait as pending, no attempt spent)</Line> : null}
+      {throttled.map((t) => (
+        <Line key={`t${t.kind}${t.name}`} tone="warn">
+          {truncate(`  ${t.kind} ${t.name}  ${t.used}/${t.max} per ${t.perSeconds}s  ${t.waiting} waiting  opens in ${duration(Math.max(0, t.windowEndsAt - now))}`, width)}
+        </Line>
+      ))}
     </Box>
   );
 }

@@ -7,7 +7,7 @@
  */
 import {
   DEFAULT_QUEUES, batchDetail, cancelJobs, clearQueue, computeMetrics, throughputSeries, cancelBatch, continueQueue, failedTotal, daemonControl, forgetFailed, getJob, listBatches, listFailed, listJobs,
-  listSnapshots, listWorkers, liveWorkers, pauseQueue, queueStats, requestDaemonStop, retryBatch, retryFailed, setDaemonsPaused, stmt, STALE_MS,
+  listSnapshots, listThrottles, listWorkers, liveWorkers, pauseQueue, queueStats, requestDaemonStop, retryBatch, retryFailed, setDaemonsPaused, stmt, STALE_MS,
   type Db, type Worker,
 } from '../queue/index.js';
 import { plural } from '../util/format.js';
@@ -191,7 +191,7 @@ export function createDbSource(options: DbSourceOptions): DbSource {
       }),
     metrics: (window, now) =>
       read((db) => sortMetrics(window === '1h' ? computeMetrics(db, HOUR, now) : snapshotMetrics(db, WINDOWS[window], now))),
-    workers: () => read((db) => ({ workers: listWorkers(db), control: daemonControl(db), aliveMs })),
+    workers: (now) => read((db) => ({ workers: listWorkers(db), control: daemonControl(db), aliveMs, throttles: listThrottles(db, now) })),
     batches: (limit) => read((db) => listBatches(db, limit)),
     batch: (id) => read((db) => batchDetail(db, id)),
     ...(options.readonly ? {} : { actions }),

@@ -3,7 +3,7 @@
  * Components never touch the database; they get a DataSource and a Clock as props, so tests
  * drive them with a fake source and a fixed clock.
  */
-import type { Batch, BatchDetail, DaemonControl, FailedJob, Job, Metric, QueueStats, Worker } from '../queue/index.js';
+import type { Batch, BatchDetail, DaemonControl, FailedJob, Job, Metric, QueueStats, ThrottleState, Worker } from '../queue/index.js';
 
 /** The time, ms since the epoch. Passed as a prop; tests fix it. */
 export interface Clock {
@@ -119,8 +119,8 @@ export interface DataSource {
   failed(limit: number): FailedJob[];
   queues(now: number): QueueRow[];
   metrics(window: MetricsWindow, now: number): MetricRow[];
-  /** The daemons, the control flags and the alive threshold (ms; default STALE_MS) the header also uses. */
-  workers(now: number): { workers: Worker[]; control: DaemonControl; aliveMs?: number };
+  /** The daemons, the control flags, the alive threshold (ms; default STALE_MS) the header also uses, and the throttles' state. */
+  workers(now: number): { workers: Worker[]; control: DaemonControl; aliveMs?: number; throttles?: ThrottleState[] };
   batches(limit: number): Batch[];
   /** One batch with its jobs by state, failures and callbacks; undefined when it is gone. */
   batch?(id: string): BatchDetail | undefined;

@@ -65,7 +65,7 @@ describe('reducer', () => {
     { name: 'p pauses the queue under the cursor', state: queuesState, events: [key('p')], want: { command: { kind: 'pauseQueue', queue: 'high' } } },
     { name: 'p continues a paused queue', state: queuesState, events: [key('j'), key('p')], want: { command: { kind: 'continueQueue', queue: 'low' } } },
     { name: 'Enter on a queue lists its pending jobs', state: queuesState, events: [key('j'), key('enter')], want: { screen: 'jobs', jobsTab: 'pending', jobsFilter: 'queue:low' } },
-    { name: 'p on Workers pauses every daemon', state: at({ screen: 'workers', data: { workers: { workers: [], control: { paused: false, stopRequestedAt: null } } } }), events: [key('p')], want: { command: { kind: 'pauseDaemons', paused: true } } },
+    { name: 'p on Workers pauses every daemon', state: at({ screen: 'workers', data: { workers: { workers: [], control: { paused: false, stopRequestedAt: null, pausedSupervisors: [] } } } }), events: [key('p')], want: { command: { kind: 'pauseDaemons', paused: true } } },
     { name: 's on Workers asks, then stops', state: at({ screen: 'workers' }), events: [key('s'), key('y')], want: { command: { kind: 'stopDaemons' } } },
     { name: 'z freezes: ticks stop asking for data', state: base, events: [key('z'), { type: 'tick', now: NOW + 1000 }], want: { frozen: true, refreshSeq: 0, now: NOW + 1000 } },
     { name: 'Ctrl+R refreshes even when frozen', state: base, events: [key('z'), key('ctrl+r')], want: { frozen: true, refreshSeq: 1 } },

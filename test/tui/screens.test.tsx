@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { render } from 'ink-testing-library';
 import { Monitor, renderOnce } from '../../src/tui/App.js';
+import type { SupervisorState } from '../../src/queue/index.js';
 import type { Screen } from '../../src/tui/state.js';
 import { NOW, clock, failed, fakeSource, job, type Fake, type FakeOptions } from './fake.js';
 
@@ -53,7 +54,7 @@ describe('monitor screens (fake data source, fixed clock)', () => {
   it('switches screens with number keys and shows each screen', async () => {
     const { press, frame } = await mount({
       failed: [failed()],
-      workers: [{ id: 'w_abc', pid: 4242, hostname: 'box', version: '0.1.0', queues: ['default'], concurrency: 4, busy: 1, status: 'running', startedAt: NOW - 3_600_000, heartbeatAt: NOW - 2_000 }],
+      workers: [{ id: 'w_abc', pid: 4242, hostname: 'box', version: '0.1.0', queues: ['default'], concurrency: 4, busy: 1, status: 'running', startedAt: NOW - 3_600_000, heartbeatAt: NOW - 2_000, supervisors: [] }],
       batches: [{ id: 'b-123456789', name: 'nightly', total: 10, pending: 3, processed: 5, failed: 2, cancelled: 0, allowFailures: true, createdAt: NOW - 60_000, finishedAt: null, cancelledAt: null, thenDispatched: false, catchDispatched: false, finallyDispatched: false }],
     });
     await press('2');
@@ -72,6 +73,34 @@ describe('monitor screens (fake data source, fixed clock)', () => {
     expect(frame()).toMatch(/w_abc\s+4242\s+box\s+running\s+1\/4\s+1h 0m\s+2s ago/);
     await press('7');
     expect(frame()).toMatch(/nightly\s+█+▓+░+\s+7\/10\s+2/);
+  });
+
+  it('shows each live daemon\'s supervisors with balance and busy/slots per queue, paused supervisors and the throttles holding jobs back', async () => {
+    const sup = (over: Partial<SupervisorState>): SupervisorState => ({
+      name: 'web', queues: ['high', 'default'], balance: 'auto', autoScalingStrategy: 'size', maxProcesses: 8, minProcesses: 1, balanceMaxShift: 1,
+      balanceCooldown: 3, paused: false, busy: 5, slots: { high: 1, default: 6 }, busyByQueue: { high: 0, default: 5 }, scaledAt: NOW - 1_000, ...over,
+    });
+    const { press, frame } = await mount({
+      columns: 120,
+      workers: [{
+        id: 'w_abc', pid: 4242, hostname: 'box', version: '0.1.0', queues: ['high', 'default', 'low'], concurrency: 10, busy: 5, status: 'running',
+        startedAt: NOW - 60_000, heartbeatAt: NOW - 1_000,
+        supervisors: [sup({}), sup({ name: 'bg', queues: ['low'], balance: 'simple', maxProcesses: 2, paused: true, busy: 0, slots: { low: 2 }, busyByQueue: { low: 0 } })],
+      }],
+      pausedSupervisors: ['bg'],
+      throttles: [
+        { kind: 'queue', name: 'low', max: 3, perSeconds: 5, used: 3, windowEndsAt: NOW + 2_000, throttled: true, waiting: 6 },
+        { kind: 'job', name: 'fetch-github', max: 10, perSeconds: 60, used: 2, windowEndsAt: NOW + 30_000, throttled: false, waiting: 0 },
+      ],
+    });
+    await press('6');
+    const f = frame();
+    expect(f).toContain('Daemons claiming · paused supervisors: bg');
+    expect(f).toMatch(/w_abc\s+web\s+auto size ±1\/3s\s+running\s+5\/8 busy\s+high 0\/1\s+default 5\/6/);
+    expect(f).toMatch(/w_abc\s+bg\s+simple\s+PAUSED\s+0\/2 busy\s+low 0\/2/);
+    expect(f).toMatch(/queue low\s+3\/3 per 5s\s+6 waiting\s+opens in 2s/);
+    // An open throttle holds nothing back: not listed.
+    expect(f).not.toContain('fetch-github');
   });
 
   it('lists jobs by state with columns that fit, and opens a job with payload, chain and attempts', async () => {
