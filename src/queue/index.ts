@@ -23,3 +23,8 @@ export {
 } from './queues.js';
 export { computeMetrics, throughputSeries, snapshotMetrics, listSnapshots, trimJobs, type Metric, type Snapshot, type TrimOptions } from './metrics.js';
 export { daemonControl, setDaemonsPaused, requestDaemonStop, type DaemonControl } from './control.js';
+export {
+  createReadModel, headerData, overviewQueues, overviewData, aggregateSnapshots, metricRows, queueRows, fingerprint, groupFailed, METRICS_WINDOW_MS,
+  type ReadModel, type ReadModelOptions, type DaemonStatus, type HeaderData, type JobEvent, type OverviewQueue, type OverviewData, type QueueRow,
+  type MetricsWindow, type MetricRow, type JobsTab, type JobQuery, type ActionResult, type Actions, type FailedGroup,
+} from './read-model.js';
