@@ -31,7 +31,7 @@ h1{font-size:1.35rem;margin:.4rem 0 1rem}h2{font-size:1.05rem;margin:1.5rem 0 .5
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.45rem .7rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-size:.78em;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);background:#fafbff}
 tr:last-child td{border-bottom:0}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-td{overflow-wrap:anywhere}
+td{overflow-wrap:break-word}
 a{color:var(--accent)}
 .empty{color:var(--muted);background:var(--card);border:1px dashed var(--line);border-radius:10px;padding:1rem}
 .muted{color:var(--muted)}
