@@ -24,6 +24,9 @@ const TARGETS: Target[] = [
   { key: 'daemon_idle_cpu_pct', op: '<=', value: 1, what: 'idle daemon CPU %' },
   { key: 'daemon_rss_mb', op: '<=', value: 100, what: 'daemon RSS under load MB' },
   { key: 'monitor_overview_100k_ms', op: '<=', value: 50, what: 'monitor overview frame data at 100,000 jobs ms' },
+  { key: 'web_overview_100k_ms', op: '<=', value: 50, what: 'dashboard overview page (GET /, with its data) at 100,000 jobs ms' },
+  { key: 'web_first_view_gzip_bytes', op: '<=', value: 150_000, what: 'dashboard first view, compressed bytes' },
+  { key: 'web_sse_enqueue_to_event_p50_ms', op: '<=', value: 100, what: 'dashboard enqueue → event on an open stream p50 ms' },
 ];
 
 function fmt(v: number): string {
@@ -64,6 +67,11 @@ async function main(): Promise<void> {
     log('monitor…');
     const m = await optional('./monitor.js', 'benchMonitor');
     for (const [k, v] of Object.entries(m)) figures[k.startsWith('monitor_') ? k : `monitor_${k}`] = v;
+  }
+  if (want('web')) {
+    log('web…');
+    const w = await optional('./web.js', 'benchWeb');
+    for (const [k, v] of Object.entries(w)) figures[k.startsWith('web_') ? k : `web_${k}`] = v;
   }
   if (want('analysis')) {
     log('analysis…');
