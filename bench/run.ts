@@ -30,6 +30,9 @@ const TARGETS: Target[] = [
   { key: 'scale_batch_cpu_ratio_200k_to_20k', op: '>=', value: 0.8, what: 'batch rate at 200,000 vs 20,000 logins (CPU)' },
   { key: 'scale_analyze_ratio_big_to_empty', op: '<=', value: 1.2, what: '`analyze --detach` on 1M analyses + 1M jobs vs empty (wall)' },
   { key: 'scale_analyze_cpu_ratio_big_to_empty', op: '<=', value: 1.2, what: '`analyze --detach` on 1M analyses + 1M jobs vs empty (CPU)' },
+  { key: 'web_overview_100k_ms', op: '<=', value: 50, what: 'dashboard overview page (GET /, with its data) at 100,000 jobs ms' },
+  { key: 'web_first_view_gzip_bytes', op: '<=', value: 150_000, what: 'dashboard first view, compressed bytes' },
+  { key: 'web_sse_enqueue_to_event_p50_ms', op: '<=', value: 100, what: 'dashboard enqueue → event on an open stream p50 ms' },
 ];
 
 function fmt(v: number): string {
@@ -70,6 +73,11 @@ async function main(): Promise<void> {
     log('monitor…');
     const m = await optional('./monitor.js', 'benchMonitor');
     for (const [k, v] of Object.entries(m)) figures[k.startsWith('monitor_') ? k : `monitor_${k}`] = v;
+  }
+  if (want('web')) {
+    log('web…');
+    const w = await optional('./web.js', 'benchWeb');
+    for (const [k, v] of Object.entries(w)) figures[k.startsWith('web_') ? k : `web_${k}`] = v;
   }
   if (want('analysis')) {
     log('analysis…');

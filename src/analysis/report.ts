@@ -18,7 +18,7 @@ export interface RenderOptions {
   explain?: boolean;
 }
 
-const TITLES: Record<Category, string> = {
+export const TITLES: Record<Category, string> = {
   profile: 'Profile',
   projects: 'Projects',
   consistency: 'Consistency',

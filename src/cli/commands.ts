@@ -6,9 +6,10 @@ import type { Register } from './program.js';
 import { registerDaemon } from './daemon.js';
 import { registerSchedule } from './schedule.js';
 import { registerConfig } from './config-command.js';
+import { registerDashboard } from './dashboard.js';
 
 /**
  * The command groups beyond the queue's own (status, failed, queue). Each file registers
  * lazily-loading actions, so `gitroast --help` loads no heavy module.
  */
-export const registerCommands: readonly Register[] = [registerMonitor, registerAnalysisCommands, registerDoctor, registerBackup, registerDaemon, registerSchedule, registerConfig];
+export const registerCommands: readonly Register[] = [registerMonitor, registerAnalysisCommands, registerDoctor, registerBackup, registerDaemon, registerSchedule, registerConfig, registerDashboard];

@@ -50,8 +50,8 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
     .option('--memory-limit <mb>', 'exit 0 when RSS is above this (finishing running jobs); systemd restarts it', intOption('--memory-limit', 16))
     .option('--log-format <format>', 'json or pretty (default pretty on a terminal, else json)')
     .option('--log-level <level>', 'debug, info, warn, error or silent (default info)')
-    .option('--http <host:port>', 'serve GET /health and /metrics (loopback only unless --http-token is set)')
-    .option('--http-token <token>', 'require this bearer token on /health and /metrics (prefer env GITROAST_HTTP_TOKEN)')
+    .option('--http <host:port>', 'serve the web dashboard at / and GET /health and /metrics (loopback only unless --http-token is set)')
+    .option('--http-token <token>', 'require this token: a bearer token for /health, /metrics and scripts, a sign-in for the dashboard (prefer env GITROAST_HTTP_TOKEN)')
     .option('--print-systemd-unit', 'print a systemd unit running this daemon with these flags, and exit')
     .option('--supervisor <name>', 'run only this supervisor of the config\'s `supervisors`')
     .action(run(async (opts: DaemonFlags) => {
@@ -66,19 +66,8 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
         if (flag) throw new UsageError(`${flag} cannot be used with the config's \`supervisors\` (each sets its own queues, maxProcesses and balance); use --supervisor NAME to run one of them`);
       }
       const d = await import('../daemon/index.js');
-      let http: { host: string; port: number; token?: string } | undefined;
-      if (config.http.listen) {
-        let listen;
-        try {
-          listen = d.parseListen(config.http.listen);
-        } catch (err) {
-          throw new UsageError((err as Error).message);
-        }
-        if (!d.isLoopback(listen.host) && !config.http.token) {
-          throw new UsageError(`refusing to serve /health and /metrics on ${config.http.listen}: it is not a loopback address; set --http-token (or GITROAST_HTTP_TOKEN) to require a bearer token, or listen on 127.0.0.1`);
-        }
-        http = { ...listen, token: config.http.token };
-      }
+      const { httpListen, webDashboard } = await import('./web.js');
+      const http = config.http.listen ? await httpListen(config.http.listen, config.http.token, '/health and /metrics') : undefined;
       const graceSeconds = graceSecondsOf(config);
       if (opts.printSystemdUnit) {
         const args: string[] = [];
@@ -102,6 +91,8 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
       const { buildRegistry } = await import('./handlers.js');
       const { VERSION } = await import('./version.js');
       const db = openAppDb(ctx.dbPath, { durability: config.durability });
+      // The dashboard at `/`, next to /health and /metrics: the daemon's listener calls it, the daemon never imports it.
+      const web = http ? await webDashboard({ dbPath: ctx.dbPath, open: ({ readonly }) => openAppDb(ctx.dbPath, { readonly }), token: http.token, configured: config.queues, aliveMs: config.staleSeconds * 1000, db }) : undefined;
       try {
         const registry = await buildRegistry(config, () => db);
         const logger = d.createLogger({ format: config.log.format ?? (process.stdout.isTTY ? 'pretty' : 'json'), level: config.log.level });
@@ -116,11 +107,12 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
             return t === undefined ? undefined : Math.round(t * 1000);
           },
           stopWhenEmpty: opts.stopWhenEmpty, maxJobs: opts.maxJobs, maxTimeMs: opts.maxTime === undefined ? undefined : opts.maxTime * 1000,
-          memoryLimitMb: config.memoryLimitMb, http, webhookUrl: config.webhookUrl, maxRateLimitWaitMs: config.maxRateLimitWaitHours * 3_600_000,
+          memoryLimitMb: config.memoryLimitMb, http: http && web ? { ...http, handler: web.handle } : undefined, webhookUrl: config.webhookUrl, maxRateLimitWaitMs: config.maxRateLimitWaitHours * 3_600_000,
           longWaitMs: (q) => Math.round((longWait.queues[q] ?? longWait.defaultSeconds) * 1000),
         });
         await handle.done;
       } finally {
+        web?.close();
         db.close();
       }
       // A handler that ignored its abort signal (timed out, or given up at shutdown) may still

@@ -1,6 +1,6 @@
 import { CONCURRENCY, POLL_MS, STALE_MS, liveWorkers, newWorkerId, queueStats, schemaVersion, stmt, type Db } from '../queue/index.js';
 import { LongWaitAlerts } from './alerts.js';
-import { PromText, startHttp, type HttpServer, type Listen } from './http.js';
+import { PromText, startHttp, type HttpHandler, type HttpServer, type Listen } from './http.js';
 import type { Registry } from './registry.js';
 import { Scheduler } from './scheduler.js';
 import { quantile } from './stats.js';
@@ -18,8 +18,11 @@ export interface DaemonOptions extends Omit<WorkerOptions, 'control' | 'onStopRe
   maxTimeMs?: number;
   /** Stop (gracefully) when RSS goes above this many MB. */
   memoryLimitMb?: number;
-  /** Serve /health and /metrics here; the caller has checked the loopback/token rule. */
-  http?: Listen & { token?: string };
+  /**
+   * Serve /health and /metrics here; the caller has checked the loopback/token rule.
+   * `handler` answers every other path (the CLI hands in the web dashboard).
+   */
+  http?: Listen & { token?: string; handler?: HttpHandler };
   /** Long-wait threshold per queue, ms (0: off). Default 60 s for every queue. */
   longWaitMs?: (queue: string) => number;
   webhookUrl?: string | null;
@@ -61,7 +64,7 @@ export async function runDaemon(db: Db, registry: Registry, options: DaemonOptio
     http = await startHttp(options.http, {
       health: () => health(db, ref.worker, options, pollMs),
       metrics: () => metrics(db, ref.worker, options),
-    }, logger, options.http.token);
+    }, logger, options.http.token, { handler: options.http.handler });
     logger.log('info', 'http.listening', { host: http.address.host, port: http.address.port, auth: options.http.token ? 'bearer' : 'none' });
   }
 

@@ -28,9 +28,17 @@ export function isLoopback(host: string): boolean {
 export interface HttpEndpoints {
   /** Health: [status code, JSON body]. */
   health(): { ok: boolean; body: unknown };
-  /** Prometheus text exposition. */
-  metrics(): string;
+  /** Prometheus text exposition; /metrics answers 404 without it. */
+  metrics?(): string;
 }
+
+/**
+ * Answers every path but /health and /metrics (the web dashboard, handed in by the CLI so
+ * the daemon never imports it). `bearer` says whether the request carried the token in
+ * `Authorization` (always true when no token is set); the handler decides the rest of its
+ * authentication (a session cookie) itself.
+ */
+export type HttpHandler = (req: http.IncomingMessage, res: http.ServerResponse, auth: { bearer: boolean }) => void;
 
 export interface HttpServer {
   /** The bound address (the real port when 0 was asked for). */
@@ -53,6 +61,12 @@ export interface HttpTimeouts {
   requestTimeoutMs?: number;
 }
 
+/** Options of startHttp: the slow-client limits, and the handler of every other path (the web dashboard). */
+export interface HttpOptions extends HttpTimeouts {
+  /** Answers every path but /health and /metrics, told whether the request carried the bearer token. */
+  handler?: HttpHandler;
+}
+
 /** `Authorization: Bearer <token>`, the scheme in any case (RFC 9110 §11.1) and one or more spaces before the token. */
 const BEARER = /^bearer +(\S.*)$/i;
 
@@ -65,7 +79,8 @@ const BEARER = /^bearer +(\S.*)$/i;
  * reader (a stream) is never cut. Headers above Node's 16 KiB get 431. The caller enforces
  * "loopback only unless a token is set" before calling.
  */
-export function startHttp(listen: Listen, endpoints: HttpEndpoints, logger: Logger, token?: string, timeouts: HttpTimeouts = {}): Promise<HttpServer> {
+export function startHttp(listen: Listen, endpoints: HttpEndpoints, logger: Logger, token?: string, options: HttpOptions = {}): Promise<HttpServer> {
+  const { handler, ...timeouts } = options;
   const want = token ? digest(token) : undefined;
   const headersTimeout = timeouts.headersTimeoutMs ?? HTTP_HEADERS_TIMEOUT_MS;
   const requestTimeout = Math.max(headersTimeout, timeouts.requestTimeoutMs ?? HTTP_REQUEST_TIMEOUT_MS);
@@ -81,21 +96,24 @@ export function startHttp(listen: Listen, endpoints: HttpEndpoints, logger: Logg
       res.end(body);
     };
     try {
+      let bearer = true;
       if (want) {
         const auth = req.headers.authorization ?? '';
         const given = BEARER.exec(auth)?.[1] ?? '';
-        if (!timingSafeEqual(digest(given), want)) {
-          res.setHeader('www-authenticate', 'Bearer');
-          return send(401, 'text/plain; charset=utf-8', 'unauthorized\n');
-        }
+        bearer = timingSafeEqual(digest(given), want);
       }
       const path = (req.url ?? '/').split('?')[0];
+      if (handler && path !== '/health' && path !== '/metrics') return handler(req, res, { bearer });
+      if (!bearer) {
+        res.setHeader('www-authenticate', 'Bearer');
+        return send(401, 'text/plain; charset=utf-8', 'unauthorized\n');
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain; charset=utf-8', 'method not allowed\n');
       if (path === '/health') {
         const h = endpoints.health();
         return send(h.ok ? 200 : 503, 'application/json', `${JSON.stringify(h.body)}\n`);
       }
-      if (path === '/metrics') return send(200, 'text/plain; version=0.0.4; charset=utf-8', endpoints.metrics());
+      if (path === '/metrics' && endpoints.metrics) return send(200, 'text/plain; version=0.0.4; charset=utf-8', endpoints.metrics());
       return send(404, 'text/plain; charset=utf-8', 'not found: try /health or /metrics\n');
     } catch (err) {
       logger.log('error', 'http.error', { error: err as Error });

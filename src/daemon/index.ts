@@ -13,5 +13,5 @@ export { Scheduler, claimTick, describeSchedules, lastRun, nextRun, type LastRun
 export { addHousekeeping, HOUSEKEEPING_CRONS, type HousekeepingOptions } from './housekeeping.js';
 export { LongWaitAlerts, type LongWaitEvent, type LongWaitOptions } from './alerts.js';
 export { postWebhook, maskUrl } from './webhook.js';
-export { parseListen, isLoopback, startHttp, PromText, type Listen, type HttpServer } from './http.js';
+export { parseListen, isLoopback, startHttp, PromText, type Listen, type HttpServer, type HttpHandler, type HttpEndpoints } from './http.js';
 export { renderSystemdUnit, type UnitOptions } from './systemd.js';

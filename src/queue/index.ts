@@ -30,3 +30,8 @@ export { computeMetrics, throughputSeries, snapshotMetrics, listSnapshots, trimJ
 export { daemonControl, setDaemonsPaused, setSupervisorPaused, requestDaemonStop, type DaemonControl } from './control.js';
 export { cancelJobs, cancelJobInTx, clearQueue, countClearable, CANCELLED_REASON, type Cancelled } from './cancel.js';
 export { claimThrottledInTx, listThrottles, type ThrottleRule, type Throttles, type ThrottledClaim, type ThrottleState } from './throttles.js';
+export {
+  createReadModel, headerData, overviewQueues, overviewData, aggregateSnapshots, metricRows, queueRows, fingerprint, groupFailed, METRICS_WINDOW_MS,
+  type ReadModel, type ReadModelOptions, type DaemonStatus, type HeaderData, type JobEvent, type OverviewQueue, type OverviewData, type QueueRow,
+  type MetricsWindow, type MetricRow, type JobsTab, type JobQuery, type ActionResult, type Actions, type FailedGroup,
+} from './read-model.js';

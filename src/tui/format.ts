@@ -38,23 +38,8 @@ export function bar(done: number, failed: number, total: number, width: number):
   return '█'.repeat(d) + '▓'.repeat(f) + '░'.repeat(width - d - f);
 }
 
-/**
- * Fold an error message to its fingerprint: uuids, hex ids, quoted values and numbers become
- * placeholders, whitespace collapses, so "job 12 timed out after 3000 ms" and "job 13 timed
- * out after 2990 ms" group together.
- */
-export function fingerprint(message: string): string {
-  return safeLine(message.split('\n')[0] ?? '')
-    .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<uuid>')
-    .replace(/\bw_[0-9a-f]{6,}\b/gi, '<worker>')
-    .replace(/\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b/gi, '<hex>')
-    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?/g, '<time>')
-    .replace(/"[^"]*"|'[^']*'/g, '<str>')
-    .replace(/\d+(?:\.\d+)?/g, '#')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, 300);
-}
+// Fingerprints group failed jobs in both monitors: the rule lives in src/queue's read model.
+export { fingerprint } from '../queue/index.js';
 
 /**
  * Parse a `/` filter: `queue:high name:fetch-github tag:user:octocat some text`. Words with a

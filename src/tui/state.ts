@@ -5,7 +5,7 @@
  * through the DataSource's actions and reports back with `commandDone`.
  */
 import { FAILED_READ_LIMIT, MONITOR_LIST_LIMIT } from '../queue/defaults.js';
-import type { Batch, BatchDetail, DaemonControl, FailedJob, Job, ThrottleState, Worker } from '../queue/index.js';
+import { groupFailed, type Batch, type BatchDetail, type DaemonControl, type FailedJob, type Job, type ThrottleState, type Worker } from '../queue/index.js';
 import { plural } from '../util/format.js';
 import { batchDetailLines, failedDetailLines, jobDetailLines } from './detail.js';
 import { fingerprint } from './format.js';
@@ -142,38 +142,8 @@ export type Action =
   | { type: 'commandDone'; message: string; error?: boolean; now: number }
   | { type: 'resize'; rows: number };
 
-/** A group of failed jobs sharing an error fingerprint. */
-export interface FailedGroup {
-  fingerprint: string;
-  count: number;
-  firstSeen: number;
-  lastSeen: number;
-  names: string[];
-  queues: string[];
-  uuids: string[];
-  /** The newest message of the group. */
-  message: string;
-}
-
-/** Group failed jobs by error fingerprint, most recently seen first. */
-export function groupFailed(rows: readonly FailedJob[]): FailedGroup[] {
-  const map = new Map<string, FailedGroup>();
-  for (const r of rows) {
-    const fp = fingerprint(r.error);
-    let g = map.get(fp);
-    if (!g) map.set(fp, (g = { fingerprint: fp, count: 0, firstSeen: r.failedAt, lastSeen: r.failedAt, names: [], queues: [], uuids: [], message: r.error }));
-    g.count++;
-    g.uuids.push(r.uuid);
-    if (r.failedAt < g.firstSeen) g.firstSeen = r.failedAt;
-    if (r.failedAt > g.lastSeen) {
-      g.lastSeen = r.failedAt;
-      g.message = r.error;
-    }
-    if (!g.names.includes(r.name)) g.names.push(r.name);
-    if (!g.queues.includes(r.queue)) g.queues.push(r.queue);
-  }
-  return [...map.values()].sort((a, b) => b.lastSeen - a.lastSeen || b.count - a.count);
-}
+// Failed jobs are grouped the same way in both monitors: src/queue's read model.
+export { groupFailed, type FailedGroup } from '../queue/index.js';
 
 /** The failed jobs of the open group, newest first. */
 export function groupRows(state: State): FailedJob[] {

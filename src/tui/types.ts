@@ -3,67 +3,15 @@
  * Components never touch the database; they get a DataSource and a Clock as props, so tests
  * drive them with a fake source and a fixed clock.
  */
-import type { Batch, BatchDetail, DaemonControl, FailedJob, Job, Metric, QueueStats, ThrottleState, Worker } from '../queue/index.js';
+import type { Actions, Batch, BatchDetail, DaemonControl, FailedJob, HeaderData, Job, JobQuery, JobsTab, Metric, MetricRow, MetricsWindow, OverviewData, QueueRow, QueueStats, ThrottleState, Worker } from '../queue/index.js';
 
 /** The time, ms since the epoch. Passed as a prop; tests fix it. */
 export interface Clock {
   now(): number;
 }
 
-/** Whether daemons are working: `active` (claiming), `paused` (alive, not claiming), `inactive` (none alive). */
-export type DaemonStatus = 'active' | 'paused' | 'inactive';
-
-/** What the header shows on every screen. */
-export interface HeaderData {
-  status: DaemonStatus;
-  daemons: number;
-  busy: number;
-  slots: number;
-}
-
-/** One line of the overview's live tail. */
-export interface JobEvent {
-  at: number;
-  event: 'enqueued' | 'started' | 'completed' | 'failed';
-  id: number;
-  queue: string;
-  name: string;
-}
-
-/** A queue's line on the overview: sizes, the oldest wait and the pause flag. */
-export type OverviewQueue = Omit<QueueStats, 'completed'>;
-
-/** Everything the overview draws, fetched in one short read transaction. */
-export interface OverviewData {
-  header: HeaderData;
-  /** Jobs completed in the past minute. */
-  jobsPerMinute: number;
-  /** Jobs completed or failed in the past hour. */
-  jobsPastHour: number;
-  /** failed_jobs rows from the past 7 days. */
-  failedPast7d: number;
-  longestWait: { queue: string; ms: number } | null;
-  /** The job that ran longest among those finished in the past hour. */
-  longestRuntime: { name: string; id: number; ms: number } | null;
-  /** Completed jobs per minute over the past 60 minutes, oldest first. */
-  throughput: number[];
-  queues: OverviewQueue[];
-  events: JobEvent[];
-}
-
-/** A queue with its sizes and its past hour's throughput and error rate. */
-export interface QueueRow extends QueueStats {
-  perMinute: number;
-  processed: number;
-  failedHour: number;
-  /** failed / (processed + failed) over the past hour, 0..1; null when nothing ran. */
-  errorRate: number | null;
-}
-
-export type MetricsWindow = '1h' | '24h' | '7d';
-
-/** A metric as shown: per queue or per job name. p50 is null where only snapshots exist. */
-export type MetricRow = Metric & { approximate?: boolean };
+// The screens' data types live in src/queue's read model, which the web dashboard shares.
+export type { DaemonStatus, HeaderData, JobEvent, OverviewQueue, OverviewData, QueueRow, MetricsWindow, MetricRow } from '../queue/index.js';
 
 /** One row of the analyses table (filled only when src/cli supplies it). */
 export interface AnalysisRow {
@@ -77,34 +25,7 @@ export interface AnalysisRow {
   error: string | null;
 }
 
-export type JobsTab = 'pending' | 'delayed' | 'reserved' | 'completed' | 'failed';
-
-/** A parsed `/` filter: `queue:x`, `name:x`, `tag:x`, and free text. */
-export interface JobQuery {
-  queue?: string;
-  name?: string;
-  tag?: string;
-  text?: string;
-}
-
-/** What an action did, as one line for the footer. */
-export type ActionResult = string;
-
-/** The writes the monitor can make; absent when the monitor is read-only. */
-export interface Actions {
-  retryFailed(uuids: readonly string[]): ActionResult;
-  forgetFailed(uuids: readonly string[]): ActionResult;
-  pauseQueue(queue: string): ActionResult;
-  continueQueue(queue: string): ActionResult;
-  pauseDaemons(paused: boolean): ActionResult;
-  stopDaemons(): ActionResult;
-  retryBatch(id: string): ActionResult;
-  cancelBatch(id: string): ActionResult;
-  /** Cancel every pending and delayed job of a queue (horizon:clear). */
-  clearQueue(queue: string): ActionResult;
-  /** Cancel one pending or delayed job. */
-  cancelJob(id: number): ActionResult;
-}
+export type { JobsTab, JobQuery, ActionResult, Actions } from '../queue/index.js';
 
 /**
  * Where the monitor gets its data. Every function is a short, bounded read; `now` comes
