@@ -24,6 +24,7 @@ const TARGETS: Target[] = [
   { key: 'daemon_idle_cpu_pct', op: '<=', value: 1, what: 'idle daemon CPU %' },
   { key: 'daemon_rss_mb', op: '<=', value: 100, what: 'daemon RSS under load MB' },
   { key: 'monitor_overview_100k_ms', op: '<=', value: 50, what: 'monitor overview frame data at 100,000 jobs ms' },
+  { key: 'batch_rss_mb', op: '<=', value: 250, what: '`batch --detach` peak RSS MB (200,000 lines)' },
 ];
 
 function fmt(v: number): string {
@@ -69,6 +70,11 @@ async function main(): Promise<void> {
     log('analysis…');
     const a = await optional('./analysis.js', 'benchAnalysis');
     for (const [k, v] of Object.entries(a)) figures[k.startsWith('analysis_') ? k : `analysis_${k}`] = v;
+  }
+  if (want('batch')) {
+    log('batch…');
+    const b = await optional('./batch.js', 'benchBatch');
+    for (const [k, v] of Object.entries(b)) figures[k.startsWith('batch_') ? k : `batch_${k}`] = v;
   }
   const width = Math.max(...Object.keys(figures).map((k) => k.length));
   process.stdout.write(`gitroast bench — node ${process.version}, ${new Date().toISOString()}\n\n`);

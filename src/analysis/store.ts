@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
-import { immediate } from '../queue/index.js';
+import { immediate, stmt } from '../queue/index.js';
 import type { Review } from './prompt.js';
 import type { Scorecard } from './score.js';
 import type { ProfileSnapshot } from './snapshot.js';
@@ -310,4 +310,16 @@ export function listBatchAnalyses(db: Database, batchId: string): Analysis[] {
     .prepare('SELECT * FROM analyses WHERE batch_id = ? ORDER BY created_at, rowid')
     .all(batchId) as Row[];
   return rows.map(toAnalysis);
+}
+
+/**
+ * Create one pending analysis of a batch, `batchId` set, and return its id. For batches of
+ * any size: the statement is prepared once per connection and nothing is read back.
+ * Caller holds the transaction.
+ */
+export function createBatchAnalysisInTx(db: Database, username: string, batchId: string, now: number): string {
+  const id = randomUUID();
+  stmt(db, `INSERT INTO analyses (id, username, status, stage, batch_id, created_at, updated_at)
+            VALUES (?, ?, 'pending', 'queued', ?, ?, ?)`).run(id, username, batchId, now, now);
+  return id;
 }

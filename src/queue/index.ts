@@ -15,7 +15,7 @@ export {
   type WorkerRegistration, type RecoveryResult,
 } from './workers.js';
 export { listFailed, getFailed, countFailed, retryFailed, forgetFailed, flushFailed, type FailedFilter, type Retried } from './failed.js';
-export { createBatch, getBatch, listBatches, cancelBatch, retryBatch, type BatchSpec } from './batches.js';
+export { createBatch, createBatchInTx, getBatch, listBatches, cancelBatch, retryBatch, type BatchHead, type BatchSpec } from './batches.js';
 export {
   pauseQueue, continueQueue, pausedQueues, getSetting, setSetting, queueStats, getJob, listJobs,
   type QueueStats, type JobFilter,
