@@ -235,7 +235,7 @@ async function* batchLines(file: string): AsyncGenerator<{ text: string; line: n
   const cut = (text: string) => {
     if (partial.length + text.length <= LINE_LIMIT) partial += text;
     else {
-      partial = (partial + text.slice(0, LINE_LIMIT - partial.length));
+      partial += text.slice(0, LINE_LIMIT - partial.length);
       long = true;
     }
   };
