@@ -33,6 +33,7 @@ const TARGETS: Target[] = [
   { key: 'web_overview_100k_ms', op: '<=', value: 50, what: 'dashboard overview page (GET /, with its data) at 100,000 jobs ms' },
   { key: 'web_first_view_gzip_bytes', op: '<=', value: 150_000, what: 'dashboard first view, compressed bytes' },
   { key: 'web_sse_enqueue_to_event_p50_ms', op: '<=', value: 100, what: 'dashboard enqueue → event on an open stream p50 ms' },
+  { key: 'batch_rss_mb', op: '<=', value: 250, what: '`batch --detach` peak RSS MB (200,000 lines)' },
 ];
 
 function fmt(v: number): string {
@@ -88,6 +89,11 @@ async function main(): Promise<void> {
     log('scale…');
     const s = await optional('./scale.js', 'benchScale');
     for (const [k, v] of Object.entries(s)) figures[k.startsWith('scale_') ? k : `scale_${k}`] = v;
+  }
+  if (want('batch')) {
+    log('batch…');
+    const b = await optional('./batch.js', 'benchBatch');
+    for (const [k, v] of Object.entries(b)) figures[k.startsWith('batch_') ? k : `batch_${k}`] = v;
   }
   const width = Math.max(...Object.keys(figures).map((k) => k.length));
   process.stdout.write(`gitroast bench — node ${process.version}, ${new Date().toISOString()}\n\n`);

@@ -7,9 +7,11 @@
 import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { Octokit } from '@octokit/rest';
+import { z } from 'zod';
 import { immediate, stmt } from '../queue/db.js';
-import { DelayError, PermanentError } from '../queue/errors.js';
+import { DelayError, GitroastError, PermanentError } from '../queue/errors.js';
 import { safeLine, safeText } from '../util/terminal.js';
+import { LIMITS, truncateText } from './limits.js';
 import { validateLogin } from './login.js';
 import {
   topOriginals,
@@ -24,10 +26,6 @@ import {
 export const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
 const API_VERSION = '2022-11-28';
 const USER_AGENT = 'gitroast/0.1 (+https://github.com/gitroast/gitroast)';
-/** Longest profile README text kept on a snapshot. */
-const PROFILE_README_LIMIT = 4000;
-/** Longest project README excerpt kept on a snapshot. */
-const PROJECT_README_LIMIT = 3000;
 const SECONDARY_DEFAULT_MS = 60_000;
 const DAY_MS = 86_400_000;
 
@@ -87,50 +85,157 @@ export function tokenIdentity(token: string | undefined): string {
   return `tok-${createHash('sha256').update(`gitroast-http-cache:${token}`).digest('hex').slice(0, 16)}`;
 }
 
-interface RawUser {
-  login: string;
-  type: string;
-  name: string | null;
-  bio: string | null;
-  company: string | null;
-  blog: string | null;
-  location: string | null;
-  email: string | null;
-  hireable: boolean | null;
-  twitter_username?: string | null;
-  public_repos: number;
-  followers: number;
-  following: number;
-  created_at: string;
-  html_url: string;
+// ---------------------------------------------------------------------------------------
+// What gitroast reads of each answer. Every answer goes through one of these schemas
+// before use: unknown fields are dropped, free text is cut to LIMITS, and a wrong shape is
+// an UnreadableAnswerError. What a schema returns is also what the ETag cache keeps, and
+// reading it back through the same schema gives the same value.
+
+/** Free text cut to `limit` characters. */
+const text = (limit: number) => z.string().transform((v) => truncateText(v, limit));
+const count = z.number().int().min(0);
+/** A timestamp as GitHub writes it (ISO 8601). */
+const time = z.string().max(64);
+
+const UserAnswer = z.object({
+  // The login goes into the next requests' paths: it must be one (legacy ones included).
+  login: z.string().regex(/^[A-Za-z0-9-]{1,39}$/, 'not a GitHub login'),
+  type: z.string().max(64),
+  name: text(LIMITS.userText).nullish(),
+  bio: text(LIMITS.userText).nullish(),
+  company: text(LIMITS.userText).nullish(),
+  blog: text(LIMITS.userText).nullish(),
+  location: text(LIMITS.userText).nullish(),
+  email: text(LIMITS.userText).nullish(),
+  hireable: z.boolean().nullish(),
+  twitter_username: text(LIMITS.userText).nullish(),
+  public_repos: count,
+  followers: count,
+  following: count,
+  created_at: time,
+  html_url: text(LIMITS.url),
+});
+type RawUser = z.infer<typeof UserAnswer>;
+
+const RepoAnswer = z.object({
+  name: z.string().min(1).max(100),
+  description: text(LIMITS.description).nullish(),
+  language: text(LIMITS.label).nullish(),
+  stargazers_count: count,
+  forks_count: count,
+  fork: z.boolean(),
+  archived: z.boolean(),
+  license: z.object({ spdx_id: text(LIMITS.label).nullish(), key: text(LIMITS.label) }).nullish(),
+  topics: z.array(z.string()).optional().transform((t) => t?.slice(0, LIMITS.topics).map((x) => truncateText(x, LIMITS.topic))),
+  homepage: text(LIMITS.url).nullish(),
+  pushed_at: time.nullish(),
+  created_at: time,
+  size: count,
+});
+type RawRepo = z.infer<typeof RepoAnswer>;
+const ReposAnswer = z.array(RepoAnswer).transform((r) => r.slice(0, 100));
+
+const EventsAnswer = z
+  .array(z.object({ type: z.string().max(64), repo: z.object({ name: z.string().max(250) }), created_at: time }))
+  .transform((e) => e.slice(0, 100));
+type RawEvent = z.infer<typeof EventsAnswer>[number];
+
+/** A README as kept: its first LIMITS.readmeBytes of text and its real size in bytes. */
+const ReadmeKept = z.strictObject({ text: z.string().max(LIMITS.readmeBytes), length: count });
+type Readme = z.infer<typeof ReadmeKept>;
+/** A README as GitHub sends it; `content` is empty (encoding "none") above 1 MB. */
+const ReadmeAnswer = z.union([
+  z.null(),
+  ReadmeKept,
+  z.object({ content: z.string().optional(), encoding: z.string().max(64).optional(), size: count.optional() }).transform(decodeReadme),
+]);
+
+/** A root folder as kept: its names; GitHub sends objects (or one object for a file). */
+const RootAnswer = z.union([
+  z.array(z.string().max(LIMITS.fileName)),
+  z.array(z.object({ name: text(LIMITS.fileName) })).transform((f) => f.map((x) => x.name)),
+  z.object({}).transform((): string[] => []),
+]).transform((names) => names.slice(0, LIMITS.rootFiles));
+
+/** Decode a README answer to its start (at most LIMITS.readmeBytes) and its byte length. */
+function decodeReadme(raw: { content?: string; encoding?: string; size?: number }): Readme | null {
+  if (typeof raw.content !== 'string') return null;
+  const bytes = Buffer.from(raw.content, raw.encoding === 'base64' ? 'base64' : 'utf8');
+  // Above 1 MB GitHub leaves the content out and gives the size alone.
+  const length = bytes.length === 0 && raw.size ? raw.size : bytes.length;
+  // A cut inside a multi-byte character decodes to U+FFFD at the end: drop it.
+  let start = bytes.subarray(0, LIMITS.readmeBytes).toString('utf8');
+  if (bytes.length > LIMITS.readmeBytes) start = start.replace(/\uFFFD$/, '');
+  return { text: safeText(start), length };
 }
 
-interface RawRepo {
-  name: string;
-  description: string | null;
-  language: string | null;
-  stargazers_count: number;
-  forks_count: number;
-  fork: boolean;
-  archived: boolean;
-  license: { spdx_id: string | null; key: string } | null;
-  topics?: string[];
-  homepage: string | null;
-  pushed_at: string | null;
-  created_at: string;
-  size: number;
+/** A plain, retryable error: GitHub sent an answer gitroast cannot read (not JSON, wrong shape, too large). */
+export class UnreadableAnswerError extends GitroastError {
+  constructor(readonly url: string, reason: string) {
+    super('E_GITHUB_ANSWER', `GitHub sent an unreadable answer for ${url}: ${reason}; will retry`);
+  }
 }
 
-interface RawEvent {
-  type: string;
-  repo: { name: string };
-  created_at: string;
+/** Show a URL without credentials or a fragment (error messages name it). */
+function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.hash = '';
+    return u.toString();
+  } catch {
+    return safeLine(url).slice(0, 300);
+  }
 }
 
-interface RawContent {
-  name: string;
-  content?: string;
-  encoding?: string;
+/** Describe why an answer failed its schema, briefly (the first problem). */
+function schemaProblem(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'unexpected shape';
+  const where = issue.path.length ? issue.path.map(String).join('.') : 'the answer';
+  return `unexpected shape at ${safeLine(where).slice(0, 100)}: ${safeLine(issue.message).slice(0, 150)}`;
+}
+
+/**
+ * Read an answer body (a web stream) as text, at most LIMITS.answerBytes, then parse it
+ * with JSON.parse (not Octokit's parser, which overflows its stack on a 10 MB string and
+ * then hands back the raw text) and `schema`.
+ */
+async function readAnswer<T>(body: unknown, url: string, schema: z.ZodType<T>): Promise<T> {
+  const where = displayUrl(url);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  if (body instanceof ReadableStream) {
+    const reader = (body as ReadableStream<Uint8Array>).getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > LIMITS.answerBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw new UnreadableAnswerError(where, `larger than ${LIMITS.answerBytes / 1024 / 1024} MB`);
+      }
+      chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    }
+  } else if (typeof body === 'string') {
+    chunks.push(Buffer.from(body, 'utf8'));
+  } else if (body !== null && body !== undefined) {
+    return parseAnswer(body, where, schema);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw new UnreadableAnswerError(where, `not JSON (${safeLine((err as Error).message).slice(0, 120)})`);
+  }
+  return parseAnswer(data, where, schema);
+}
+
+function parseAnswer<T>(data: unknown, where: string, schema: z.ZodType<T>): T {
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) throw new UnreadableAnswerError(where, schemaProblem(parsed.error));
+  return parsed.data;
 }
 
 type Headers = Record<string, string | number | undefined>;
@@ -175,30 +280,46 @@ class Session {
   }
 
   /**
-   * GET a REST route with If-None-Match when cached; a 304 serves the cached body. Return
-   * undefined when `optional` and the thing is not there (404, 409 empty repository, 451
-   * blocked); map other errors.
+   * GET a REST route with If-None-Match when cached; a 304 serves the cached body. The
+   * answer is read through `schema` (see readAnswer) and what the schema returns is what
+   * is cached, when it fits LIMITS.cachedAnswerBytes. Return undefined when `optional` and
+   * the thing is not there (404, 409 empty repository, 451 blocked); map other errors.
    */
-  async get<T>(route: string, params: Record<string, string | number>, optional = false): Promise<T | undefined> {
+  async get<T>(route: string, params: Record<string, string | number>, schema: z.ZodType<T>, optional = false): Promise<T | undefined> {
     const url = this.octokit.request.endpoint(route, params).url;
     const key = `${this.opts.identity} ${url}`;
-    const cached = this.opts.cache.get(key);
+    const entry = this.opts.cache.get(key);
+    // An entry that no longer reads (written by an older gitroast) is not offered.
+    const cached = entry && fromCache(entry.body, schema);
     const headers: Record<string, string> = { 'x-github-api-version': API_VERSION };
-    if (cached) headers['if-none-match'] = cached.etag;
+    if (entry && cached) headers['if-none-match'] = entry.etag;
     this.requests++;
+    let res: { headers: unknown; data: unknown };
     try {
-      const res = await this.octokit.request(route, { ...params, headers });
-      this.track(res.headers as Headers);
-      const etag = header(res.headers as Headers, 'etag');
-      if (etag) this.opts.cache.put(key, etag, JSON.stringify(res.data), this.opts.now());
-      return res.data as T;
+      res = await this.octokit.request(route, { ...params, headers, request: { parseSuccessResponseBody: false } });
     } catch (err) {
       if (!isOctokitError(err)) throw err;
       this.track(err.response?.headers);
-      if (err.status === 304 && cached) return JSON.parse(cached.body) as T;
+      if (err.status === 304 && cached) return cached.value;
       if (optional && [404, 409, 451].includes(err.status)) return undefined;
       throw mapError(err, url, this.opts);
     }
+    this.track(res.headers as Headers);
+    const value = await readAnswer(res.data, url, schema);
+    const etag = header(res.headers as Headers, 'etag');
+    const body = JSON.stringify(value);
+    if (etag && Buffer.byteLength(body) <= LIMITS.cachedAnswerBytes) this.opts.cache.put(key, etag, body, this.opts.now());
+    return value;
+  }
+}
+
+/** Read a cached body back through its schema; undefined when it does not read. */
+function fromCache<T>(body: string, schema: z.ZodType<T>): { value: T } | undefined {
+  try {
+    const parsed = schema.safeParse(JSON.parse(body));
+    return parsed.success ? { value: parsed.data } : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -263,7 +384,7 @@ function toRepo(raw: RawRepo): SnapshotRepo {
   return {
     name: raw.name,
     description: clean(raw.description),
-    language: raw.language,
+    language: raw.language ?? null,
     stars: raw.stargazers_count,
     forks: raw.forks_count,
     fork: raw.fork,
@@ -271,20 +392,13 @@ function toRepo(raw: RawRepo): SnapshotRepo {
     license: raw.license ? (raw.license.spdx_id && raw.license.spdx_id !== 'NOASSERTION' ? raw.license.spdx_id : raw.license.key) : null,
     topics: (raw.topics ?? []).map((t) => safeText(t)),
     homepage: clean(raw.homepage),
-    pushedAt: raw.pushed_at,
+    pushedAt: raw.pushed_at ?? null,
     createdAt: raw.created_at,
     size: raw.size,
     readmeLength: null,
     readmeExcerpt: null,
     rootFiles: null,
   };
-}
-
-/** Decode a README answer to its text and byte length. */
-function decodeReadme(raw: RawContent | undefined): { text: string; length: number } | null {
-  if (!raw || typeof raw.content !== 'string') return null;
-  const bytes = Buffer.from(raw.content, raw.encoding === 'base64' ? 'base64' : 'utf8');
-  return { text: safeText(bytes.toString('utf8')), length: bytes.length };
 }
 
 /** Summarise the public events of the 30 days before `now`. */
@@ -324,32 +438,39 @@ const GRAPHQL_QUERY = `query($login: String!, $from: DateTime!, $to: DateTime!) 
   }
 }`;
 
-interface RawGraphql {
-  data?: {
-    user: {
-      pinnedItems: { nodes: ({ name?: string } | null)[] };
-      pullRequests: { totalCount: number };
-      mergedPullRequests: { totalCount: number };
-      issues: { totalCount: number };
-      organizations: { totalCount: number };
-      socialAccounts?: { totalCount: number };
-      repositoriesContributedTo: { totalCount: number };
-      contributionsCollection: {
-        contributionYears: number[];
-        totalPullRequestReviewContributions: number;
-        totalIssueContributions: number;
-        contributionCalendar: {
-          totalContributions: number;
-          weeks: { contributionDays: { date: string; contributionCount: number }[] }[];
-        };
-      };
-    } | null;
-  } | null;
-  errors?: { type?: string; message: string }[];
-}
+const total = z.object({ totalCount: count });
+
+/** The user part of the GraphQL answer. */
+const GraphqlUser = z.object({
+  pinnedItems: z.object({ nodes: z.array(z.object({ name: z.string().max(100).optional() }).nullable()).transform((n) => n.slice(0, 6)) }),
+  pullRequests: total,
+  mergedPullRequests: total,
+  issues: total,
+  organizations: total,
+  socialAccounts: total.optional(),
+  repositoriesContributedTo: total,
+  contributionsCollection: z.object({
+    contributionYears: z.array(z.number().int()).transform((y) => y.slice(0, 100)),
+    totalPullRequestReviewContributions: count,
+    totalIssueContributions: count,
+    contributionCalendar: z.object({
+      totalContributions: count,
+      // A year is 53 or 54 weeks of at most 7 days.
+      weeks: z
+        .array(z.object({ contributionDays: z.array(z.object({ date: z.string().max(32), contributionCount: count })).transform((d) => d.slice(0, 7)) }))
+        .transform((w) => w.slice(-54)),
+    }),
+  }),
+});
+
+/** The GraphQL envelope: the user is read apart, so that GraphQL errors can explain a partial one. */
+const GraphqlAnswer = z.object({
+  data: z.object({ user: z.unknown() }).nullish(),
+  errors: z.array(z.object({ type: z.string().max(100).optional(), message: text(500) })).optional(),
+});
 
 /** Turn the GraphQL answer into GraphqlData. */
-function toGraphql(user: NonNullable<NonNullable<RawGraphql['data']>['user']>): GraphqlData {
+function toGraphql(user: z.infer<typeof GraphqlUser>): GraphqlData {
   const cc = user.contributionsCollection;
   const days = cc.contributionCalendar.weeks.flatMap((w) => w.contributionDays).sort((a, b) => a.date.localeCompare(b.date));
   return {
@@ -378,30 +499,42 @@ async function fetchGraphql(session: Session, login: string, now: number): Promi
   session.requests++;
   const from = new Date(now - 365 * DAY_MS).toISOString();
   const to = new Date(now).toISOString();
-  let body: RawGraphql;
-  let headers: Headers | undefined;
+  const url = graphqlUrl(session.opts.baseUrl);
+  let res: { headers: unknown; data: unknown };
   try {
-    const res = await session.octokit.request({
+    res = await session.octokit.request({
       method: 'POST',
-      url: graphqlUrl(session.opts.baseUrl),
+      url,
       query: GRAPHQL_QUERY,
       variables: { login, from, to },
       headers: { 'x-github-api-version': API_VERSION },
+      request: { parseSuccessResponseBody: false },
     });
-    body = res.data as RawGraphql;
-    headers = res.headers as Headers;
   } catch (err) {
     if (!isOctokitError(err)) throw err;
-    throw mapError(err, graphqlUrl(session.opts.baseUrl), session.opts);
+    throw mapError(err, url, session.opts);
   }
+  const headers = res.headers as Headers;
+  const body = await readAnswer(res.data, url, GraphqlAnswer);
   if (body.errors?.some((e) => e.type === 'RATE_LIMITED')) {
     const reset = Number(header(headers, 'x-ratelimit-reset'));
     const until = Number.isFinite(reset) && reset > 0 ? reset * 1000 : now + SECONDARY_DEFAULT_MS;
     throw new DelayError(Math.max(now, until), `GitHub GraphQL rate limit exhausted; resets at ${new Date(until).toISOString()}`);
   }
-  const user = body.data?.user;
-  if (!user && body.errors?.length) session.graphqlError = safeLine(body.errors[0]!.message ?? 'unknown error').slice(0, 300);
-  return user ? toGraphql(user) : null;
+  const raw = body.data?.user;
+  const firstError = () => safeLine(body.errors![0]!.message ?? 'unknown error').slice(0, 300);
+  if (raw === null || raw === undefined) {
+    if (body.errors?.length) session.graphqlError = firstError();
+    return null;
+  }
+  const user = GraphqlUser.safeParse(raw);
+  if (user.success) return toGraphql(user.data);
+  // A partial user that comes with GraphQL errors is left out like any other error, and said.
+  if (body.errors?.length) {
+    session.graphqlError = firstError();
+    return null;
+  }
+  throw new UnreadableAnswerError(displayUrl(url), schemaProblem(user.error));
 }
 
 /** Read up to `maxPages` pages of owned repositories, most recently pushed first. */
@@ -409,14 +542,14 @@ async function fetchRepos(session: Session, login: string, publicRepos: number, 
   const repos: RawRepo[] = [];
   for (let page = 1; page <= maxPages; page++) {
     const data =
-      (await session.get<RawRepo[]>('GET /users/{username}/repos', {
+      (await session.get('GET /users/{username}/repos', {
         username: login,
         type: 'owner',
         sort: 'pushed',
         direction: 'desc',
         per_page: 100,
         page,
-      })) ?? [];
+      }, ReposAnswer)) ?? [];
     repos.push(...data);
     if (data.length < 100 || repos.length >= publicRepos) break;
   }
@@ -427,15 +560,14 @@ async function fetchRepos(session: Session, login: string, publicRepos: number, 
 async function inspectRepo(session: Session, owner: string, repo: SnapshotRepo): Promise<SnapshotRepo> {
   const params = { owner, repo: repo.name };
   const [readme, root] = await Promise.all([
-    session.get<RawContent>('GET /repos/{owner}/{repo}/readme', params, true),
-    session.get<RawContent[] | RawContent>('GET /repos/{owner}/{repo}/contents/', params, true),
+    session.get('GET /repos/{owner}/{repo}/readme', params, ReadmeAnswer, true),
+    session.get('GET /repos/{owner}/{repo}/contents/', params, RootAnswer, true),
   ]);
-  const text = decodeReadme(readme);
   return {
     ...repo,
-    readmeLength: text?.length ?? 0,
-    readmeExcerpt: text ? text.text.slice(0, PROJECT_README_LIMIT) : null,
-    rootFiles: Array.isArray(root) ? root.map((f) => f.name).sort() : [],
+    readmeLength: readme?.length ?? 0,
+    readmeExcerpt: readme ? readme.text.slice(0, LIMITS.projectReadme) : null,
+    rootFiles: root ? [...root].sort() : [],
   };
 }
 
@@ -468,7 +600,7 @@ export async function collectProfile(login: string, opts: CollectOptions): Promi
     now,
     baseUrl,
   });
-  const raw = await session.get<RawUser>('GET /users/{username}', { username: login }, true);
+  const raw = await session.get('GET /users/{username}', { username: login }, UserAnswer, true);
   if (!raw) throw new PermanentError(`no GitHub user named ${login}`);
   // Organisations have no bio, followers or contribution calendar in the sense a
   // recruiter reads them, and GraphQL's user() does not answer for them: rather than
@@ -480,20 +612,20 @@ export async function collectProfile(login: string, opts: CollectOptions): Promi
   const started = now();
   const [rawRepos, profileReadme, events, graphql] = await Promise.all([
     fetchRepos(session, user.login, user.publicRepos, opts.maxRepoPages ?? 3),
-    session.get<RawContent>('GET /repos/{owner}/{repo}/readme', { owner: user.login, repo: user.login }, true),
-    session.get<RawEvent[]>('GET /users/{username}/events/public', { username: user.login, per_page: 100 }, true),
+    session.get('GET /repos/{owner}/{repo}/readme', { owner: user.login, repo: user.login }, ReadmeAnswer, true),
+    session.get('GET /users/{username}/events/public', { username: user.login, per_page: 100 }, EventsAnswer, true),
     opts.token ? fetchGraphql(session, user.login, started) : Promise.resolve(null),
   ]);
   // The <login>/<login> repository is the profile README's home, not a project.
   const repos = rawRepos.filter((r) => r.name.toLowerCase() !== user.login.toLowerCase()).map(toRepo);
   const inspected = await Promise.all(topOriginals(repos).map((r) => inspectRepo(session, user.login, r)));
   const byName = new Map(inspected.map((r) => [r.name, r]));
-  const readme = decodeReadme(profileReadme);
+  const readme = profileReadme ?? null;
   return {
     user,
     repos: repos.map((r) => byName.get(r.name) ?? r),
     reposTruncated: user.publicRepos > rawRepos.length,
-    profileReadme: readme && { text: readme.text.slice(0, PROFILE_README_LIMIT), length: readme.length },
+    profileReadme: readme && { text: readme.text.slice(0, LIMITS.profileReadme), length: readme.length },
     events: summariseEvents(events ?? [], user.login, started),
     graphql,
     ...(graphql === null && session.graphqlError ? { graphqlError: session.graphqlError } : {}),

@@ -378,7 +378,7 @@ export function checkLogin(login: string, denyList: readonly string[]): void {
 }
 
 /** Return the analysis to hand back instead of a new one, or undefined. Caller holds the transaction. */
-function existingFor(db: Db, login: string, force: boolean, now: number): EnqueuedAnalysis | undefined {
+export function existingFor(db: Db, login: string, force: boolean, now: number): EnqueuedAnalysis | undefined {
   const active = findActive(db, login);
   if (active) return { analysis: active, created: false, reason: 'active' };
   if (force) return undefined;
@@ -409,49 +409,7 @@ export function enqueueAnalysis(db: Db, login: string, opts: EnqueueAnalysisOpti
   return out;
 }
 
-/** Options of enqueueBatch. */
-export interface EnqueueBatchOptions extends EnqueueAnalysisOptions {
-  /** The batch's name. */
-  name?: string;
-}
-
-/**
- * Start analyses of many logins as one queue batch, all or nothing: every login is checked
- * first, then one transaction creates the analyses and the batch. Logins with a running
- * (or fresh, unless `force`) analysis get that one back and are not part of the batch.
- * The batch allows failures: one unknown user does not cancel the others.
- */
-export function enqueueBatch(db: Db, logins: readonly string[], opts: EnqueueBatchOptions): { batchId: string; items: EnqueuedAnalysis[] } {
-  const queue = opts.queue ?? 'default';
-  assertQueueName(queue);
-  for (const login of logins) checkLogin(login, opts.denyList);
-  const now = opts.now ?? Date.now();
-  // The batch's id is known first, so each analysis row records it as it is created.
-  const batchId = randomUUID();
-  return immediate(db, () => {
-    const items: EnqueuedAnalysis[] = [];
-    const jobs: JobSpec[] = [];
-    const seen = new Map<string, EnqueuedAnalysis>();
-    for (const login of logins) {
-      const key = login.toLowerCase();
-      const again = seen.get(key);
-      if (again) {
-        items.push(again);
-        continue;
-      }
-      let item = existingFor(db, login, opts.force ?? false, now);
-      if (!item) {
-        const analysis = createAnalysis(db, { username: login, now, batchId });
-        jobs.push(analysisChain(analysis.id, login, queue, opts.jobOptions));
-        item = { analysis, created: true };
-      }
-      seen.set(key, item);
-      items.push(item);
-    }
-    createBatch(db, { id: batchId, name: opts.name, jobs, allowFailures: true }, now);
-    return { batchId, items };
-  });
-}
+// Batches of many logins (staged on disk first): see batch.ts.
 
 /**
  * Tell whether jobs of these analyses are ready to run or running (pending or reserved;

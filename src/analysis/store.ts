@@ -303,3 +303,15 @@ export function listBatchAnalyses(db: Database, batchId: string): Analysis[] {
   const rows = stmt(db, 'SELECT * FROM analyses WHERE batch_id = ? ORDER BY created_at, rowid').all(batchId) as Row[];
   return rows.map(toAnalysis);
 }
+
+/**
+ * Create one pending analysis of a batch, `batchId` set, and return its id. For batches of
+ * any size: the statement is prepared once per connection and nothing is read back.
+ * Caller holds the transaction.
+ */
+export function createBatchAnalysisInTx(db: Database, username: string, batchId: string, now: number): string {
+  const id = randomUUID();
+  stmt(db, `INSERT INTO analyses (id, username, status, stage, batch_id, created_at, updated_at)
+            VALUES (?, ?, 'pending', 'queued', ?, ?, ?)`).run(id, username, batchId, now, now);
+  return id;
+}

@@ -46,24 +46,48 @@ async function analysisConfig(ctx: Context) {
 }
 
 /**
+ * Collects the problems of checked logins and reports them by the CLI's rule: one bad
+ * value is one line (the UsageError); several are one line each on stderr, as they come,
+ * then the count. Holds at most one problem in memory.
+ */
+class LoginProblems {
+  private first: string | undefined;
+  count = 0;
+
+  /** Record a problem (already prefixed with where it came from). */
+  add(problem: string): void {
+    this.count++;
+    if (this.count === 1) {
+      this.first = problem;
+      return;
+    }
+    if (this.count === 2) info(`gitroast: ${safeLine(this.first)}`);
+    info(`gitroast: ${safeLine(problem)}`);
+  }
+
+  /** Throw the UsageError (exit 2) when any problem was recorded. */
+  finish(source: string): void {
+    if (this.count === 0) return;
+    if (this.count === 1) throw new UsageError(`${this.first}; nothing was enqueued`);
+    throw new UsageError(`${this.count} invalid usernames in ${source}; nothing was enqueued`);
+  }
+}
+
+/**
  * Check every login (GitHub's rules, the deny list) before anything is written; report each
  * problem with where it came from, then fail with exit 2.
  */
 async function checkLogins(entries: readonly { login: string; where: string }[], denyList: readonly string[], source: string): Promise<void> {
   const { checkLogin } = await import('../analysis/jobs.js');
-  const problems: string[] = [];
+  const problems = new LoginProblems();
   for (const e of entries) {
     try {
       checkLogin(e.login, denyList);
     } catch (err) {
-      problems.push(`${e.where}${(err as Error).message}`);
+      problems.add(`${e.where}${(err as Error).message}`);
     }
   }
-  if (problems.length === 0) return;
-  // One bad value: one line naming it (the CLI's rule). Several: one line each, then the count.
-  if (problems.length === 1) throw new UsageError(`${problems[0]}; nothing was enqueued`);
-  for (const p of problems) info(`gitroast: ${safeLine(p)}`);
-  throw new UsageError(`${plural(problems.length, 'invalid username')} in ${source}; nothing was enqueued`);
+  problems.finish(source);
 }
 
 /** One line saying what enqueueing did. */
@@ -194,23 +218,57 @@ async function printResults(analyses: readonly Analysis[], opts: { json?: boolea
   if (failed.length > 0) throw new WorkFailed('');
 }
 
-/** Read a batch file (or stdin for `-`): one username a line, `#` starts a comment. */
-function readBatch(file: string): { text: string; source: string } {
+/** The longest batch-file line read in full; the rest of a longer line is skipped. */
+const LINE_LIMIT = 65_536;
+
+/**
+ * Read a batch file (or stdin for `-`) one line at a time, never the whole input: yield
+ * each line with its number, split at \n with a \r before it dropped. A line longer than
+ * LINE_LIMIT characters comes cut to that length, flagged `long`.
+ */
+async function* batchLines(file: string): AsyncGenerator<{ text: string; line: number; long: boolean }> {
+  let fd: number;
   try {
-    return file === '-' ? { text: fs.readFileSync(0, 'utf8'), source: 'stdin' } : { text: fs.readFileSync(file, 'utf8'), source: file };
+    fd = file === '-' ? 0 : fs.openSync(file, 'r');
   } catch (err) {
     throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
   }
+  const stream = fs.createReadStream('', { fd, encoding: 'utf8', autoClose: file !== '-', highWaterMark: 256 * 1024 });
+  let partial = '';
+  let long = false;
+  let line = 0;
+  const cut = (text: string) => {
+    if (partial.length + text.length <= LINE_LIMIT) partial += text;
+    else {
+      partial += text.slice(0, LINE_LIMIT - partial.length);
+      long = true;
+    }
+  };
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) {
+      let from = 0;
+      for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', from)) {
+        cut(chunk.slice(from, nl));
+        const text = partial.endsWith('\r') && !long ? partial.slice(0, -1) : partial;
+        yield { text, line: ++line, long };
+        partial = '';
+        long = false;
+        from = nl + 1;
+      }
+      cut(chunk.slice(from));
+    }
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+  } finally {
+    if (file !== '-') stream.destroy();
+  }
+  yield { text: partial, line: ++line, long };
 }
 
-/** Parse a batch file's lines into logins with their line numbers. */
-export function parseBatch(text: string): { login: string; line: number }[] {
-  const out: { login: string; line: number }[] = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const login = raw.replace(/#.*$/, '').trim();
-    if (login) out.push({ login, line: i + 1 });
-  });
-  return out;
+/** The username of a batch-file line: `#` starts a comment; blank lines give ''. */
+function batchLogin(text: string): string {
+  return text.replace(/#.*$/, '').trim();
 }
 
 async function findAnalysis(db: Db, ref: string): Promise<Analysis> {
@@ -319,29 +377,62 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
     .action(run(async (file: string, opts: { name?: string; queue?: string; detach?: boolean; json?: boolean; force?: boolean }) => {
       const queue = checkQueue(opts.queue);
       if (opts.name !== undefined && (opts.name.length === 0 || opts.name.length > 200)) throw new UsageError('invalid --name: expected 1-200 characters');
-      const { text, source } = readBatch(file);
-      const entries = parseBatch(text);
-      if (entries.length === 0) throw new UsageError(`no usernames in ${source}: expected one a line (# starts a comment)`);
+      const source = file === '-' ? 'stdin' : file;
       const config = await analysisConfig(ctx);
-      await checkLogins(entries.map((e) => ({ login: e.login, where: `${source}:${e.line}: ` })), config.denyList, source);
-      const { enqueueBatch } = await import('../analysis/jobs.js');
-      const db = ctx.db();
-      const now = Date.now();
-      const { batchId, items } = enqueueBatch(db, entries.map((e) => e.login), { name: opts.name, queue, force: opts.force, denyList: config.denyList, jobOptions: config.jobOptions, now });
-      const created = items.filter((i) => i.created).length;
-      info(`batch ${batchId}: ${plural(created, 'analysis', 'analyses')} queued${items.length > created ? `, ${items.length - created} already running or fresh` : ''}`);
-      for (const item of items) if (!item.created) info(describe(item, now));
-      const unique = [...new Map(items.map((i) => [i.analysis.id, i.analysis])).values()];
-      if (opts.detach) {
-        if (opts.json) {
-          const { analysisJson } = await import('../analysis/report.js');
-          for (const a of unique) printJson({ batchId, ...analysisJson(a) });
-        } else {
-          print(batchId);
+      const [{ checkLogin }, { LoginStaging, enqueueStagedBatch }] = await Promise.all([import('../analysis/jobs.js'), import('../analysis/batch.js')]);
+      // Every line is checked and staged on disk before the database is opened: an
+      // invalid line anywhere, or a kill, leaves the database as it was.
+      const staging = new LoginStaging();
+      try {
+        const problems = new LoginProblems();
+        for await (const { text, line, long } of batchLines(file)) {
+          const login = batchLogin(text);
+          if (!login) continue;
+          if (long && !text.includes('#')) {
+            problems.add(`${source}:${line}: line longer than ${LINE_LIMIT.toLocaleString('en-US')} characters: expected one username a line`);
+            continue;
+          }
+          try {
+            checkLogin(login, config.denyList);
+            staging.add(login);
+          } catch (err) {
+            problems.add(`${source}:${line}: ${(err as Error).message}`);
+          }
         }
-        return;
+        problems.finish(source);
+        if (staging.offered === 0) throw new UsageError(`no usernames in ${source}: expected one a line (# starts a comment)`);
+        const db = ctx.db();
+        const now = Date.now();
+        const { batchId, created, existing } = enqueueStagedBatch(db, staging, { name: opts.name, queue, force: opts.force, denyList: config.denyList, jobOptions: config.jobOptions, now });
+        info(`batch ${batchId}: ${plural(created, 'analysis', 'analyses')} queued${existing > 0 ? `, ${existing} already running or fresh` : ''}`);
+        const { getAnalysis } = await import('../analysis/store.js');
+        // What became of each login is on its staging row; analyses are read back one chunk at a time.
+        if (existing > 0) {
+          for (const chunk of staging.chunks()) {
+            for (const s of chunk) {
+              const a = !s.created && s.analysisId ? getAnalysis(db, s.analysisId) : undefined;
+              if (a) info(describe({ analysis: a, created: false, reason: s.reason ?? undefined }, now));
+            }
+          }
+        }
+        if (opts.detach) {
+          if (!opts.json) return print(batchId);
+          const { analysisJson } = await import('../analysis/report.js');
+          for (const chunk of staging.chunks()) {
+            for (const s of chunk) {
+              const a = s.analysisId ? getAnalysis(db, s.analysisId) : undefined;
+              if (a) printJson({ batchId, ...analysisJson(a) });
+            }
+          }
+          return;
+        }
+        const ids: string[] = [];
+        for (const chunk of staging.chunks()) for (const s of chunk) if (s.analysisId) ids.push(s.analysisId);
+        staging.close();
+        await printResults(await waitForAnalyses(db, ids, queue, config.settings, config.aliveMs, config.maxRateLimitWaitMs), { json: opts.json, summary: true });
+      } finally {
+        staging.close();
       }
-      await printResults(await waitForAnalyses(db, unique.map((a) => a.id), queue, config.settings, config.aliveMs, config.maxRateLimitWaitMs), { json: opts.json, summary: true });
     }));
 
   const batches = program.command('batches').description('list, show, retry and cancel batches');

@@ -29,31 +29,57 @@ export interface BatchSpec {
  * `batch: { id }` field in their payload. An empty batch runs its then and finally at once.
  */
 export function createBatch(db: Db, spec: BatchSpec, now = Date.now()): { id: string; jobs: Enqueued[] } {
-  if (spec.name !== undefined && (typeof spec.name !== 'string' || spec.name.length > 200)) {
-    throw new ValidationError(`invalid batch name ${JSON.stringify(spec.name)}: expected at most 200 characters`);
-  }
-  // The jobs are validated once, by enqueueManyInTx, before it writes any (and a bad one
-  // rolls the whole transaction back, batch row included).
-  for (const cb of [spec.then, spec.catch, spec.finally]) if (cb) toJobRow(cb);
-  const id = spec.id ?? randomUUID();
   const out = immediate(db, () => {
-    stmt(db, `INSERT INTO batches (id, name, total, pending, allow_failures, then_job, catch_job, finally_job, created_at)
-              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-      id, spec.name ?? null, spec.jobs.length, spec.jobs.length, spec.allowFailures ? 1 : 0,
-      spec.then ? JSON.stringify(spec.then) : null, spec.catch ? JSON.stringify(spec.catch) : null,
-      spec.finally ? JSON.stringify(spec.finally) : null, now,
-    );
-    // Runs of jobs without a unique key go in multi-row INSERTs.
-    const jobs = enqueueManyInTx(db, spec.jobs, { now, batchId: id });
-    // A unique job that already existed is not part of this batch: count it out.
-    const existing = jobs.filter((j) => j.existing).length;
-    if (existing > 0) stmt(db, `UPDATE batches SET total = total - ?, pending = pending - ? WHERE id = ?`).run(existing, existing, id);
-    // Nothing to wait for: the guarded dispatch sees pending = 0 and runs then and finally.
-    if (spec.jobs.length - existing === 0) dispatchBatchCallbacks(db, id, now);
+    let jobs: Enqueued[] = [];
+    // The jobs are validated once, by enqueueManyInTx, before it writes any (and a bad one
+    // rolls the whole transaction back, batch row included).
+    const id = createBatchInTx(db, spec, now, (add) => {
+      jobs = add(spec.jobs);
+    });
     return { id, jobs };
   });
   notifyEnqueued(db);
   return out;
+}
+
+/** A batch without its jobs: what createBatchInTx takes. */
+export type BatchHead = Omit<BatchSpec, 'jobs'>;
+
+/** Throw a ValidationError unless the batch's name and callback jobs are valid. */
+function assertBatchHead(head: BatchHead): void {
+  if (head.name !== undefined && (typeof head.name !== 'string' || head.name.length > 200)) {
+    throw new ValidationError(`invalid batch name ${JSON.stringify(head.name)}: expected at most 200 characters`);
+  }
+  for (const cb of [head.then, head.catch, head.finally]) if (cb) toJobRow(cb);
+}
+
+/**
+ * Create a batch inside the caller's transaction, its jobs added by `fill` in as many calls
+ * to `add` as it likes (each call a run of multi-row INSERTs), so a batch of any size need
+ * not be held in memory at once. `fill` gets `add` and the new batch's id (`head.id` when
+ * given). The counts, and the callbacks of a batch left empty, are settled after `fill`
+ * returns. The caller holds the transaction (immediate) and calls notifyEnqueued after it.
+ */
+export function createBatchInTx(db: Db, head: BatchHead, now: number, fill: (add: (jobs: readonly JobSpec[]) => Enqueued[], batchId: string) => void): string {
+  assertBatchHead(head);
+  const id = head.id ?? randomUUID();
+  stmt(db, `INSERT INTO batches (id, name, total, pending, allow_failures, then_job, catch_job, finally_job, created_at)
+            VALUES (?, ?, 0, 0, ?, ?, ?, ?, ?)`).run(
+    id, head.name ?? null, head.allowFailures ? 1 : 0,
+    head.then ? JSON.stringify(head.then) : null, head.catch ? JSON.stringify(head.catch) : null,
+    head.finally ? JSON.stringify(head.finally) : null, now,
+  );
+  // A unique job that already existed is not part of this batch: it is not counted.
+  let added = 0;
+  fill((jobs) => {
+    const out = enqueueManyInTx(db, jobs, { now, batchId: id });
+    for (const e of out) if (!e.existing) added++;
+    return out;
+  }, id);
+  stmt(db, `UPDATE batches SET total = ?, pending = ? WHERE id = ?`).run(added, added, id);
+  // Nothing to wait for: the guarded dispatch sees pending = 0 and runs then and finally.
+  if (added === 0) dispatchBatchCallbacks(db, id, now);
+  return id;
 }
 
 interface BatchRow {

@@ -19,8 +19,8 @@ export {
 } from './workers.js';
 export { listFailed, getFailed, countFailed, failedTotal, retryFailed, forgetFailed, flushFailed, type FailedFilter, type Retried } from './failed.js';
 export {
-  createBatch, getBatch, listBatches, cancelBatch, retryBatch, batchDetail, pruneBatches,
-  type BatchSpec, type BatchDetail, type BatchJob, type BatchFailureRow, type CallbackState,
+  createBatch, createBatchInTx, getBatch, listBatches, cancelBatch, retryBatch, batchDetail, pruneBatches,
+  type BatchHead, type BatchSpec, type BatchDetail, type BatchJob, type BatchFailureRow, type CallbackState,
 } from './batches.js';
 export {
   pauseQueue, continueQueue, pausedQueues, getSetting, setSetting, queueStats, pendingByQueue, getJob, listJobs,

@@ -78,7 +78,7 @@ export interface FakeUser {
 /** One step of an injected fault sequence. */
 export type FaultStep =
   | 'ok'
-  | { status: number; headers?: Record<string, string>; body?: unknown }
+  | { status: number; headers?: Record<string, string>; body?: unknown; /** Sent as it is instead of JSON of `body`. */ raw?: string }
   | { rateLimited: true; reset?: number; status?: 403 | 429 }
   | { secondary: true; retryAfter?: number; status?: 403 | 429 }
   | { drop: true }
@@ -369,6 +369,12 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
         message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
         documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits',
       }, { ...rateHeaders(id), ...(step.retryAfter !== undefined ? { 'retry-after': String(step.retryAfter) } : {}) });
+      return true;
+    }
+    if (step.raw !== undefined) {
+      log.status = step.status;
+      res.writeHead(step.status, { 'content-type': 'application/json; charset=utf-8', ...rateHeaders(id), ...step.headers });
+      res.end(step.raw);
       return true;
     }
     send(res, log, step.status, step.body ?? { message: `fake status ${step.status}` }, { ...rateHeaders(id), ...step.headers });

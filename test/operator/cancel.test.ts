@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { openAppDb } from '../../src/cli/db.js';
 import { getAnalysis } from '../../src/analysis/store.js';
-import { enqueueAnalysis, enqueueBatch } from '../../src/analysis/jobs.js';
+import { enqueueBatch } from '../../src/analysis/batch.js';
+import { enqueueAnalysis } from '../../src/analysis/jobs.js';
 import {
   cancelJobs, claim, clearQueue, complete, createBatch, enqueue, fail, getBatch, getJob, listJobs, openDatabase,
 } from '../../src/queue/index.js';

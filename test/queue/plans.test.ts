@@ -11,7 +11,8 @@
  * index or rowid order that a LIMIT stops.
  */
 import { describe, expect, it } from 'vitest';
-import { enqueueAnalysis, enqueueBatch } from '../../src/analysis/jobs.js';
+import { enqueueBatch } from '../../src/analysis/batch.js';
+import { enqueueAnalysis } from '../../src/analysis/jobs.js';
 import { completeAnalysis, createAnalysis, findActive, findLatestByUsername, findLatestCompleted, listAnalyses } from '../../src/analysis/store.js';
 import { openAppDb } from '../../src/cli/db.js';
 import { readAnalyses } from '../../src/cli/monitor-analyses.js';
