@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import nodeCron from 'node-cron';
 import { z } from 'zod';
-import { CONCURRENCY, HEARTBEAT_MS, JOB_TIMEOUT_MS, LEASE_MS, POLL_MS, STALE_MS } from '../queue/defaults.js';
+import { CONCURRENCY, HEARTBEAT_MS, JOB_TIMEOUT_MS, LEASE_MS, MONITORED_TRIM_MINUTES, POLL_MS, STALE_MS } from '../queue/defaults.js';
 import type { JobSpec } from '../queue/index.js';
 import { UsageError } from './context.js';
 
@@ -14,6 +14,7 @@ import { UsageError } from './context.js';
 const QUEUE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const JOB = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 const LOGIN = /^[A-Za-z0-9-]{1,39}$/;
+const SILENCED = /^(?:tag:[^\u0000-\u001f\u007f]{1,200}|[A-Za-z0-9][A-Za-z0-9._:-]{0,99})$/;
 const SCHEDULE = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
 /** A supervisor's name: also what `daemon pause --supervisor` takes. */
 export const SUPERVISOR_NAME = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
@@ -92,6 +93,21 @@ export const configSchema = z.strictObject({
     failedJobsHours: z.number().int().min(1).default(168),
     snapshotsMinutes: z.number().int().min(1).default(10_080),
     batchesHours: z.number().int().min(1).default(48),
+    /** Jobs carrying a monitored tag (`gitroast tags monitor`) are kept this long, whatever their state's age. */
+    monitoredMinutes: z.number().int().min(1).default(MONITORED_TRIM_MINUTES),
+  }).prefault({}),
+  /** Job names, or `tag:TAG`, kept out of the completed lists and recent events (failures still show) and never notified. */
+  silenced: z.array(z.string().regex(SILENCED, 'expected a job name or tag:TAG')).max(1000).default([]),
+  notify: z.strictObject({
+    /** Jobs that fail for good notify when their name or their queue is listed (opt-in). */
+    failures: z.strictObject({
+      jobs: z.array(z.string().regex(JOB, 'invalid job name')).max(1000).default([]),
+      queues: z.array(queueName).max(32).default([]),
+      /** Where to post; default the top-level webhookUrl. */
+      webhookUrl: httpUrl.optional(),
+      /** The queue the notification jobs run on. */
+      queue: queueName.default('low'),
+    }).prefault({}),
   }).prefault({}),
   longWait: z.strictObject({
     defaultSeconds: z.number().min(0).max(YEAR_S).default(60),
@@ -133,7 +149,7 @@ export const CONFIG_ENV: Readonly<Record<string, { path: string; list?: boolean 
 };
 
 /** The secrets: masked whenever the configuration is shown. */
-const SECRET_PATHS = ['http.token', 'webhookUrl'];
+const SECRET_PATHS = ['http.token', 'webhookUrl', 'notify.failures.webhookUrl'];
 
 /** Where the config file is: --config, else GITROAST_CONFIG, else $XDG_CONFIG_HOME/gitroast/config.json (~/.config when unset). */
 export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): { file: string; explicit: boolean } {
@@ -296,7 +312,7 @@ function leafPaths(obj: Record<string, unknown>, prefix = ''): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(obj)) {
     const p = prefix ? `${prefix}.${k}` : k;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v) && ['trim', 'longWait', 'log', 'http', 'analysis'].includes(prefix || k)) out.push(...leafPaths(v as Record<string, unknown>, p));
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && ['trim', 'longWait', 'log', 'http', 'analysis', 'notify'].includes(prefix || k)) out.push(...leafPaths(v as Record<string, unknown>, p));
     else out.push(p);
   }
   return out;
@@ -317,14 +333,16 @@ function setPath(obj: Record<string, unknown>, dotted: string, value: unknown): 
 export function maskConfig(config: GitroastConfig): GitroastConfig {
   const copy = structuredClone(config);
   if (copy.http.token) copy.http.token = '********';
-  if (copy.webhookUrl) {
+  const mask = (url: string) => {
     try {
-      const u = new URL(copy.webhookUrl);
-      copy.webhookUrl = `${u.protocol}//${u.host}${u.pathname !== '/' || u.search ? '/********' : ''}`;
+      const u = new URL(url);
+      return `${u.protocol}//${u.host}${u.pathname !== '/' || u.search ? '/********' : ''}`;
     } catch {
-      copy.webhookUrl = '********';
+      return '********';
     }
-  }
+  };
+  if (copy.webhookUrl) copy.webhookUrl = mask(copy.webhookUrl);
+  if (copy.notify.failures.webhookUrl) copy.notify.failures.webhookUrl = mask(copy.notify.failures.webhookUrl);
   return copy;
 }
 

@@ -91,8 +91,12 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
       const { buildRegistry } = await import('./handlers.js');
       const { VERSION } = await import('./version.js');
       const db = openAppDb(ctx.dbPath, { durability: config.durability });
+      // Failures of the opted-in jobs and queues enqueue a notification in the transaction that fails them.
+      const { setFailureHook, silencedOf } = await import('../queue/index.js');
+      const failures = config.notify.failures;
+      setFailureHook(db, d.failureNotifyHook({ jobs: failures.jobs, queues: failures.queues, queue: failures.queue, silenced: silencedOf(config.silenced) }));
       // The dashboard at `/`, next to /health and /metrics: the daemon's listener calls it, the daemon never imports it.
-      const web = http ? await webDashboard({ dbPath: ctx.dbPath, open: ({ readonly }) => openAppDb(ctx.dbPath, { readonly }), token: http.token, configured: config.queues, aliveMs: config.staleSeconds * 1000, db }) : undefined;
+      const web = http ? await webDashboard({ dbPath: ctx.dbPath, open: ({ readonly }) => openAppDb(ctx.dbPath, { readonly }), token: http.token, configured: config.queues, aliveMs: config.staleSeconds * 1000, silenced: config.silenced, db }) : undefined;
       try {
         const registry = await buildRegistry(config, () => db);
         const logger = d.createLogger({ format: config.log.format ?? (process.stdout.isTTY ? 'pretty' : 'json'), level: config.log.level });

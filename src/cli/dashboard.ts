@@ -42,7 +42,7 @@ export function registerDashboard(program: Command, ctx: Context, run: Runner): 
       const file = ctx.dbPath;
       // Fail early with one line (exit 3) when there is no usable database yet.
       openAppDb(file, { readonly: true }).close();
-      const web = await webDashboard({ dbPath: file, open: ({ readonly }) => openAppDb(file, { readonly }), token: listen.token, readonly: opts.readonly ?? false, configured, aliveMs: config.staleSeconds * 1000 });
+      const web = await webDashboard({ dbPath: file, open: ({ readonly }) => openAppDb(file, { readonly }), token: listen.token, readonly: opts.readonly ?? false, configured, aliveMs: config.staleSeconds * 1000, silenced: config.silenced });
       const d = await import('../daemon/index.js');
       const { schemaVersion } = await import('../queue/index.js');
       const logger = d.createLogger({ format: config.log.format ?? (process.stderr.isTTY ? 'pretty' : 'json'), level: config.log.level });

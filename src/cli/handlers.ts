@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { addHousekeeping, Registry } from '../daemon/index.js';
+import { addHousekeeping, registerFailureNotify, Registry } from '../daemon/index.js';
 import type { Db } from '../queue/index.js';
 import type { GitroastConfig } from './config.js';
 import { UsageError } from './context.js';
@@ -25,11 +25,18 @@ const analysisModule: HandlerModule = {
   },
 };
 
+/** Failure notifications (config `notify.failures`): the notify-failure job posts to notify.failures.webhookUrl, else webhookUrl. */
+const failureNotifyModule: HandlerModule = {
+  register(registry, { config }) {
+    registerFailureNotify(registry, { webhookUrl: () => config.notify.failures.webhookUrl ?? config.webhookUrl ?? undefined });
+  },
+};
+
 /**
  * The rooms' handler modules, loaded by `gitroast daemon` and `schedule list`. The daemon
  * itself never imports a room: it gets a filled registry.
  */
-export const handlerModules: Array<() => Promise<HandlerModule>> = [async () => analysisModule];
+export const handlerModules: Array<() => Promise<HandlerModule>> = [async () => analysisModule, async () => failureNotifyModule];
 
 function noDb(): never {
   throw new Error('no database was opened for these handlers');
@@ -44,7 +51,7 @@ export async function buildRegistry(config: GitroastConfig, db: () => Db = noDb,
   const registry = new Registry();
   addHousekeeping(registry, {
     completedMinutes: config.trim.completedMinutes, failedRowsMinutes: config.trim.failedRowsMinutes,
-    failedJobsHours: config.trim.failedJobsHours, snapshotsMinutes: config.trim.snapshotsMinutes, batchesHours: config.trim.batchesHours,
+    failedJobsHours: config.trim.failedJobsHours, snapshotsMinutes: config.trim.snapshotsMinutes, batchesHours: config.trim.batchesHours, monitoredMinutes: config.trim.monitoredMinutes,
   });
   for (const load of handlerModules) await (await load()).register(registry, { config, db });
   for (const file of (env.GITROAST_HANDLERS ?? '').split(path.delimiter).filter(Boolean)) {

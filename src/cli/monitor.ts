@@ -34,7 +34,8 @@ export function registerMonitor(program: Command, ctx: Context, run: Runner): vo
 
       const { createDbSource } = await import('../tui/source.js');
       const { readAnalyses } = await import('./monitor-analyses.js');
-      const source = createDbSource({ open: ({ readonly }) => openAppDb(file, { readonly }), configured, aliveMs, readonly: opts.readonly ?? false });
+      const silenced = (await ctx.config()).silenced;
+      const source = createDbSource({ open: ({ readonly }) => openAppDb(file, { readonly }), configured, aliveMs, readonly: opts.readonly ?? false, silenced });
       source.analyses = (limit) => source.read((db) => readAnalyses(db, limit));
       const clock = { now: () => Date.now() };
       try {

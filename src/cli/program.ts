@@ -4,6 +4,7 @@ import { classify, Context, EXIT, UsageError } from './context.js';
 import { registerFailed } from './failed.js';
 import { registerJobs, registerQueue } from './queue.js';
 import { registerStatus } from './status.js';
+import { registerTags } from './tags.js';
 import { VERSION } from './version.js';
 
 /** A command group: adds its commands to the program. */
@@ -31,7 +32,7 @@ export function buildProgram(extra: readonly Register[] = []): { program: Comman
       ctx.close();
     }
   };
-  for (const register of [registerStatus, registerFailed, registerQueue, registerJobs, ...extra]) register(program, ctx, run);
+  for (const register of [registerStatus, registerFailed, registerQueue, registerJobs, registerTags, ...extra]) register(program, ctx, run);
   return { program, ctx };
 }
 

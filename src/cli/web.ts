@@ -34,6 +34,8 @@ export interface WebDashboardOptions {
   readonly?: boolean;
   configured?: readonly string[];
   aliveMs?: number;
+  /** The config's `silenced`: kept out of the completed lists and recent events. */
+  silenced?: readonly string[];
   /** The daemon's own connection: its in-process enqueues wake the stream too. */
   db?: Db;
 }
@@ -43,7 +45,7 @@ export async function webDashboard(options: WebDashboardOptions): Promise<Dashbo
   const { WalWatcher, isLoopback } = await import('../daemon/index.js');
   const { createReadModel, onEnqueued } = await import('../queue/index.js');
   const { createDashboard } = await import('../web/index.js');
-  const model = createReadModel({ open: options.open, configured: options.configured, aliveMs: options.aliveMs, readonly: options.readonly });
+  const model = createReadModel({ open: options.open, configured: options.configured, aliveMs: options.aliveMs, readonly: options.readonly, silenced: options.silenced });
   // Open the reader now: SQLite keeps -wal in place while a connection is open, so the watcher holds on to it.
   model.header(Date.now());
   const dashboard = createDashboard({

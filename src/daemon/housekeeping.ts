@@ -13,6 +13,8 @@ export interface HousekeepingOptions {
   snapshotsMinutes?: number;
   /** Delete batches that finished more than this many hours ago (Laravel's queue:prune-batches). Default 48. */
   batchesHours?: number;
+  /** Keep jobs carrying a monitored tag until they are this old. Default MONITORED_TRIM_MINUTES (10,080: 7 days). */
+  monitoredMinutes?: number;
 }
 
 /** The built-in schedules and their default cron expressions. */
@@ -30,7 +32,7 @@ export const HOUSEKEEPING_CRONS: Readonly<Record<string, string>> = {
  */
 export function addHousekeeping(registry: Registry, options: HousekeepingOptions = {}): void {
   registry.schedule('trim-jobs', HOUSEKEEPING_CRONS['trim-jobs']!, ({ db, at }) => {
-    const n = trimJobs(db, { completedMinutes: options.completedMinutes ?? 60, failedMinutes: options.failedRowsMinutes ?? 10_080, snapshotMinutes: options.snapshotsMinutes ?? 10_080 }, at);
+    const n = trimJobs(db, { completedMinutes: options.completedMinutes ?? 60, failedMinutes: options.failedRowsMinutes ?? 10_080, snapshotMinutes: options.snapshotsMinutes ?? 10_080, monitoredMinutes: options.monitoredMinutes }, at);
     const b = pruneBatches(db, options.batchesHours ?? 48, at);
     return `trimmed ${n} rows, pruned ${b} finished batches`;
   }, `trim completed jobs older than ${options.completedMinutes ?? 60} min, prune batches finished more than ${options.batchesHours ?? 48} h ago`);

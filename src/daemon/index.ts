@@ -15,3 +15,4 @@ export { LongWaitAlerts, type LongWaitEvent, type LongWaitOptions } from './aler
 export { postWebhook, maskUrl } from './webhook.js';
 export { parseListen, isLoopback, startHttp, PromText, type Listen, type HttpServer, type HttpHandler, type HttpEndpoints } from './http.js';
 export { renderSystemdUnit, type UnitOptions } from './systemd.js';
+export { failureNotifyHook, registerFailureNotify, failureMessage, notifies, NOTIFY_FAILURE_JOB, NOTIFY_FAILURE_OPTIONS, type FailureNotifyOptions, type FailureNotifyDeps } from './failure-notify.js';

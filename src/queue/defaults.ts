@@ -43,3 +43,12 @@ export const BATCHES_LIST_LIMIT = 100;
 
 /** Rows of the monitor's job, batch and analysis lists: 500. */
 export const MONITOR_LIST_LIMIT = 500;
+
+/** How many of a tag's newest jobs a tag read (the tag: filter, the Tags screen) walks at most, in job id order: 50,000. */
+export const TAG_SCAN_LIMIT = 50_000;
+
+/** How many of a state's newest rows a listing walks at most when silenced jobs are left out: 5,000. */
+export const SILENCED_SCAN_LIMIT = 5000;
+
+/** How long jobs carrying a monitored tag are kept (Horizon's `monitored` trim), unless the config says otherwise: 10,080 minutes (7 days). */
+export const MONITORED_TRIM_MINUTES = 10_080;

@@ -9,7 +9,7 @@ export { MAX_PAYLOAD_BYTES, assertJobName, assertQueueName, backoffSeconds } fro
 export {
   enqueue, enqueueInTx, enqueueMany, enqueueManyInTx, claim, claimInTx, nextDueAt, complete, completeInTx, completeMany, completeManyInTx,
   release, releaseInTx, delay, delayInTx, fail, failInTx, extendLease, assertQueues, parseJson,
-  completeWithWritesInTx, writeUnderLease, type BatchFailure, DEFAULT_MAX_RATE_LIMIT_WAIT_MS, type LeasedWrite, type DelayOptions,
+  completeWithWritesInTx, writeUnderLease, setFailureHook, type FailureHook, type FinalFailure, type BatchFailure, DEFAULT_MAX_RATE_LIMIT_WAIT_MS, type LeasedWrite, type DelayOptions,
   type Enqueued, type EnqueueContext, type ClaimOptions, type ErrorInfo,
 } from './jobs.js';
 export { onEnqueued, notifyEnqueued } from './notify.js';
@@ -23,15 +23,16 @@ export {
   type BatchHead, type BatchSpec, type BatchDetail, type BatchJob, type BatchFailureRow, type CallbackState,
 } from './batches.js';
 export {
-  pauseQueue, continueQueue, pausedQueues, getSetting, setSetting, queueStats, pendingByQueue, getJob, listJobs,
-  type QueueStats, type JobFilter,
+  pauseQueue, continueQueue, pausedQueues, getSetting, setSetting, queueStats, pendingByQueue, getJob, listJobs, silencedOf, isSilenced,
+  type QueueStats, type JobFilter, type Silenced,
 } from './queues.js';
-export { computeMetrics, throughputSeries, snapshotMetrics, listSnapshots, trimJobs, type Metric, type Snapshot, type TrimOptions } from './metrics.js';
+export { computeMetrics, throughputSeries, metricSeries, snapshotMetrics, listSnapshots, trimJobs, type Metric, type SeriesPoint, type Snapshot, type TrimOptions } from './metrics.js';
 export { daemonControl, setDaemonsPaused, setSupervisorPaused, requestDaemonStop, type DaemonControl } from './control.js';
 export { cancelJobs, cancelJobInTx, clearQueue, countClearable, CANCELLED_REASON, type Cancelled } from './cancel.js';
 export { claimThrottledInTx, listThrottles, type ThrottleRule, type Throttles, type ThrottledClaim, type ThrottleState } from './throttles.js';
 export {
-  createReadModel, headerData, overviewQueues, overviewData, aggregateSnapshots, metricRows, queueRows, fingerprint, groupFailed, METRICS_WINDOW_MS,
+  createReadModel, chartData, CHART_BUCKETS, headerData, overviewQueues, overviewData, aggregateSnapshots, metricRows, queueRows, fingerprint, groupFailed, METRICS_WINDOW_MS,
   type ReadModel, type ReadModelOptions, type DaemonStatus, type HeaderData, type JobEvent, type OverviewQueue, type OverviewData, type QueueRow,
   type MetricsWindow, type MetricRow, type JobsTab, type JobQuery, type ActionResult, type Actions, type FailedGroup,
 } from './read-model.js';
+export { monitorTag, unmonitorTag, listMonitoredTags, jobsByTag, tagSummaries, assertTag, type MonitoredTag, type TagSummary } from './tags.js';

@@ -565,7 +565,56 @@ function failRow(db: Db, row: LeasedRow, errors: string, reason: string, stack: 
   if (row.batch_id !== null) {
     recordBatchOutcome(db, row.batch_id, 'failed', now, { jobId: row.id, name: row.name, queue: row.queue, error: reason.slice(0, 1000), attempt: row.attempts, failedUuid: uuid });
   }
+  const hook = failureHooks.get(db);
+  if (hook) {
+    const chain = row.chain ? (JSON.parse(row.chain) as ChainState) : null;
+    const spec = hook({
+      jobId: row.id, name: row.name, queue: row.queue, tags: parseJson<string[]>(row.tags, []), error: reason.slice(0, 1000), attempt: row.attempts,
+      failedUuid: uuid, failedAt: now, handledByChain: Boolean(chain?.catch),
+    });
+    if (spec) {
+      try {
+        enqueueInTx(db, spec, { now });
+      } catch (err) {
+        // A bad spec from the hook must not undo the failure itself (validation throws before any write).
+        if (!(err instanceof ValidationError)) throw err;
+      }
+    }
+  }
   return { kind: 'failed', failedUuid: uuid, reason };
+}
+
+/** What a failure hook learns about a job that failed for good. */
+export interface FinalFailure {
+  jobId: number;
+  name: string;
+  queue: string;
+  tags: string[];
+  /** The reason it failed (up to 1,000 characters). */
+  error: string;
+  /** The attempt that failed. */
+  attempt: number;
+  /** Its failed_jobs entry. */
+  failedUuid: string;
+  failedAt: number;
+  /** True when its chain has a catch job, which handles the failure (an analysis's analysis-failed). */
+  handledByChain: boolean;
+}
+
+/** Decide what to enqueue when a job fails for good: a job spec (a notification, say), or undefined for nothing. */
+export type FailureHook = (failure: FinalFailure) => JobSpec | undefined;
+
+const failureHooks = new WeakMap<Db, FailureHook>();
+
+/**
+ * Enqueue the job `hook` returns whenever a job fails for good through this connection, in
+ * the transaction that fails it: both commit, or neither. The queue never learns what the
+ * job does (src/daemon's failure notifications post a webhook). `undefined` removes the hook.
+ * A spec that does not validate is dropped; the failure still commits.
+ */
+export function setFailureHook(db: Db, hook: FailureHook | undefined): void {
+  if (hook) failureHooks.set(db, hook);
+  else failureHooks.delete(db);
 }
 
 // ---------------------------------------------------------------------------------------

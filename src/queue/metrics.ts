@@ -1,4 +1,5 @@
 import { immediate, stmt, type Db } from './db.js';
+import { MONITORED_TRIM_MINUTES } from './defaults.js';
 
 /** Throughput, runtime and wait of one queue or one job name over a window. Times in ms. */
 export interface Metric {
@@ -90,6 +91,56 @@ export function throughputSeries(db: Db, minutes: number, now = Date.now()): num
   return out;
 }
 
+/** One bucket of a metric's chart: jobs finished per minute, and the average runtime (ms; null when none ran). */
+export interface SeriesPoint {
+  /** The bucket's end, ms epoch. */
+  at: number;
+  perMinute: number;
+  runtimeAvg: number | null;
+}
+
+/**
+ * Throughput and runtime of one queue or one job name over [now - windowMs, now], in
+ * `buckets` equal buckets, oldest first. From the job rows when `fromSnapshots` is false
+ * (the past hour: a range of jobs_completed and jobs_failed), else from the metrics
+ * snapshots (a range of metrics_snapshots_taken; a snapshot counts in the bucket of its
+ * taken_at).
+ */
+export function metricSeries(db: Db, kind: 'queue' | 'job', key: string, windowMs: number, buckets: number, now: number, fromSnapshots: boolean): SeriesPoint[] {
+  const size = windowMs / buckets;
+  const acc = Array.from({ length: buckets }, () => ({ n: 0, rt: 0, rtn: 0 }));
+  const slot = (at: number) => Math.min(buckets - 1, Math.max(0, Math.floor((at - (now - windowMs)) / size - 1e-9)));
+  const col = kind === 'queue' ? 'queue' : 'name';
+  if (fromSnapshots) {
+    const rows = stmt(db, `SELECT taken_at, processed, failed, runtime_avg FROM metrics_snapshots WHERE taken_at > ? AND taken_at <= ? AND kind = ? AND key = ?`)
+      .all(now - windowMs, now, kind, key) as { taken_at: number; processed: number; failed: number; runtime_avg: number | null }[];
+    for (const r of rows) {
+      const b = acc[slot(r.taken_at)]!;
+      const n = r.processed + r.failed;
+      b.n += n;
+      if (r.runtime_avg !== null && n > 0) {
+        b.rt += r.runtime_avg * n;
+        b.rtn += n;
+      }
+    }
+  } else {
+    const rows = stmt(db, `
+      SELECT finished_at AS at, finished_at - reserved_at AS rt FROM jobs WHERE state = 'completed' AND finished_at > @from AND finished_at <= @to AND ${col} = @key
+      UNION ALL
+      SELECT finished_at AS at, finished_at - reserved_at AS rt FROM jobs WHERE state = 'failed' AND finished_at > @from AND finished_at <= @to AND ${col} = @key`)
+      .all({ from: now - windowMs, to: now, key }) as { at: number; rt: number | null }[];
+    for (const r of rows) {
+      const b = acc[slot(r.at)]!;
+      b.n++;
+      if (r.rt !== null) {
+        b.rt += r.rt;
+        b.rtn++;
+      }
+    }
+  }
+  return acc.map((b, i) => ({ at: Math.round(now - windowMs + (i + 1) * size), perMinute: (b.n * 60_000) / size, runtimeAvg: b.rtn > 0 ? b.rt / b.rtn : null }));
+}
+
 /** The time of the newest metrics snapshot, or undefined when none was taken (one seek on metrics_snapshots_taken). */
 export function lastSnapshotAt(db: Db): number | undefined {
   return (stmt(db, `SELECT MAX(taken_at) AS at FROM metrics_snapshots`).get() as { at: number | null }).at ?? undefined;
@@ -146,25 +197,52 @@ export interface TrimOptions {
   failedMinutes?: number;
   /** Delete metrics snapshots older than this. Default 10,080 (7 days). */
   snapshotMinutes?: number;
+  /**
+   * Keep jobs carrying a monitored tag (see monitorTag) until they are this many minutes
+   * old, whichever their state's age above (Horizon's `monitored` trim). Default
+   * MONITORED_TRIM_MINUTES (10,080: 7 days).
+   */
+  monitoredMinutes?: number;
   /** Rows per delete transaction, so a trim never holds the write lock for long. Default 5,000. */
   chunk?: number;
 }
 
-/** Trim finished jobs and old snapshots (Horizon's trim); returns how many rows were deleted. */
+/** Whether a finished job carries a monitored tag (it reads the job's row, which a DELETE reads anyway). */
+const CARRIES_MONITORED = `EXISTS (SELECT 1 FROM json_each(jobs.tags) AS j WHERE j.value IN (SELECT tag FROM monitored_tags))`;
+
+/**
+ * Trim finished jobs and old snapshots (Horizon's trim); returns how many rows were deleted.
+ * Jobs carrying a monitored tag outlive their state's age until `monitoredMinutes`. Only
+ * rows finished since the previous trim are checked for monitored tags (the settings key
+ * `trim:examined:<state>` remembers how far the check got), so the kept rows are not read
+ * again on every trim.
+ */
 export function trimJobs(db: Db, options: TrimOptions = {}, now = Date.now()): number {
   const chunk = options.chunk ?? 5000;
   const completedBefore = now - (options.completedMinutes ?? 60) * 60_000;
   const failedBefore = now - (options.failedMinutes ?? 10_080) * 60_000;
+  const monitoredBefore = now - (options.monitoredMinutes ?? MONITORED_TRIM_MINUTES) * 60_000;
+  const monitored = stmt(db, `SELECT 1 FROM monitored_tags LIMIT 1`).get() !== undefined;
   let total = 0;
-  for (const [state, before] of [['completed', completedBefore], ['cancelled', completedBefore], ['failed', failedBefore]] as const) {
+  const deleteAll = (sql: string, ...args: number[]) => {
     for (;;) {
-      const n = immediate(db, () =>
-        // The state is a literal so the planner can pick that state's partial index.
-        stmt(db, `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = '${state}' AND finished_at < ? LIMIT ?)`).run(before, chunk).changes,
-      );
+      const n = immediate(db, () => stmt(db, sql).run(...args, chunk).changes);
       total += n;
       if (n < chunk) break;
     }
+  };
+  for (const [state, before] of [['completed', completedBefore], ['cancelled', completedBefore], ['failed', failedBefore]] as const) {
+    // The state is a literal so the planner can pick that state's partial index.
+    if (!monitored || before <= monitoredBefore) {
+      deleteAll(`DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = '${state}' AND finished_at < ? LIMIT ?)`, before);
+    } else {
+      // Older than both ages: gone whatever the tags.
+      deleteAll(`DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = '${state}' AND finished_at < ? LIMIT ?)`, monitoredBefore);
+      const examined = Number((stmt(db, `SELECT value FROM settings WHERE key = ?`).get(`trim:examined:${state}`) as { value: string } | undefined)?.value ?? 0);
+      const from = Math.max(monitoredBefore, Number.isFinite(examined) ? examined : 0);
+      deleteAll(`DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = '${state}' AND finished_at >= ? AND finished_at < ? AND NOT ${CARRIES_MONITORED} LIMIT ?)`, from, before);
+    }
+    immediate(db, () => stmt(db, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(`trim:examined:${state}`, String(before)));
   }
   total += immediate(db, () => stmt(db, `DELETE FROM metrics_snapshots WHERE taken_at < ?`).run(now - (options.snapshotMinutes ?? 10_080) * 60_000).changes);
   return total;

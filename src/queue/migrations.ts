@@ -167,6 +167,28 @@ export const queueMigrations: string[] = [
     count        INTEGER NOT NULL
   );
   `,
+  /* 6 */ `
+  -- job_tags: one row per (tag, job), kept by triggers in the transaction that inserts or
+  -- deletes the job, so the tag: filter and the Tags screen seek a tag instead of reading
+  -- every job's JSON tags (they walk a tag's newest jobs in id order, with a LIMIT).
+  CREATE TABLE job_tags (
+    tag    TEXT    NOT NULL,
+    job_id INTEGER NOT NULL,
+    PRIMARY KEY (tag, job_id)
+  ) WITHOUT ROWID;
+  INSERT OR IGNORE INTO job_tags (tag, job_id) SELECT j.value, jobs.id FROM jobs, json_each(jobs.tags) AS j WHERE jobs.tags IS NOT NULL;
+  CREATE TRIGGER jobs_tags_insert AFTER INSERT ON jobs WHEN new.tags IS NOT NULL BEGIN
+    INSERT OR IGNORE INTO job_tags (tag, job_id) SELECT value, new.id FROM json_each(new.tags);
+  END;
+  CREATE TRIGGER jobs_tags_delete AFTER DELETE ON jobs WHEN old.tags IS NOT NULL BEGIN
+    DELETE FROM job_tags WHERE job_id = old.id AND tag IN (SELECT value FROM json_each(old.tags));
+  END;
+  -- Monitored tags (Horizon's): their jobs are kept past the normal trim, for trim.monitoredMinutes.
+  CREATE TABLE monitored_tags (
+    tag        TEXT    PRIMARY KEY,
+    created_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /** The queue room's migrations, as openers take them. */

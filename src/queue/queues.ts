@@ -1,5 +1,5 @@
 import { immediate, stmt, type Db } from './db.js';
-import { COMPLETED_WINDOW_MS, JOBS_LIST_LIMIT } from './defaults.js';
+import { COMPLETED_WINDOW_MS, JOBS_LIST_LIMIT, SILENCED_SCAN_LIMIT, TAG_SCAN_LIMIT } from './defaults.js';
 import { parseJson } from './jobs.js';
 import type { AttemptError, ChainState, Job, JobState } from './types.js';
 import { DEFAULT_QUEUES, JOB_STATES } from './types.js';
@@ -110,7 +110,8 @@ function rank(order: readonly string[], q: string): number {
   return i === -1 ? order.length : i;
 }
 
-interface JobRow {
+/** A jobs row as SQLite returns it. */
+export interface JobRow {
   id: number;
   queue: string;
   name: string;
@@ -136,7 +137,8 @@ interface JobRow {
   errors: string | null;
 }
 
-function toJob(r: JobRow): Job {
+/** Turn a jobs row into a Job. */
+export function toJob(r: JobRow): Job {
   return {
     id: r.id, queue: r.queue, name: r.name, payload: parseJson<unknown>(r.payload, r.payload), state: r.state, priority: r.priority,
     attempts: r.attempts, maxAttempts: r.max_attempts, backoff: parseJson<number[]>(r.backoff, []), timeoutMs: r.timeout_ms,
@@ -161,16 +163,38 @@ export interface JobFilter {
   /** Matched against name, queue, tags and payload text. */
   text?: string;
   limit?: number;
+  /** Leave out jobs of these names or carrying these tags (the config's `silenced`). Default none. */
+  exclude?: Silenced;
+}
+
+/** Jobs kept out of the completed lists and recent events (the config's `silenced`): by job name, or by tag. */
+export interface Silenced {
+  names: readonly string[];
+  tags: readonly string[];
+}
+
+/** Split the config's `silenced` list (job names, and `tag:…` entries) into names and tags. */
+export function silencedOf(list: readonly string[]): Silenced {
+  return { names: list.filter((s) => !s.startsWith('tag:')), tags: list.filter((s) => s.startsWith('tag:')).map((s) => s.slice(4)) };
+}
+
+/** Whether a job of this name and these tags is silenced. */
+export function isSilenced(silenced: Silenced, name: string, tags: readonly string[]): boolean {
+  return silenced.names.includes(name) || tags.some((t) => silenced.tags.includes(t));
 }
 
 /**
  * List jobs in one state, in the order that state is read by a person: pending in claim
  * order, delayed by due time, reserved and finished newest first. Bounded by `limit` (default 100).
+ * With a `tag`, the tag's jobs are found through job_tags (however old, as long as trimming
+ * kept them: monitored tags are kept for days) and listed newest first by id, among the
+ * tag's newest TAG_SCAN_LIMIT jobs. `exclude` (silenced job names and tags) leaves those
+ * jobs out; the walk then reads at most SILENCED_SCAN_LIMIT rows of the state.
  */
 export function listJobs(db: Db, filter: JobFilter): Job[] {
   if (!JOB_STATES.includes(filter.state)) throw new ValidationError(`invalid job state ${JSON.stringify(filter.state)}: expected one of ${JOB_STATES.join(', ')}`);
   // The state is a literal so the planner can use that state's partial index.
-  const clauses = [`state = '${filter.state}'`];
+  const clauses = [`jobs.state = '${filter.state}'`];
   const params: unknown[] = [];
   if (filter.queue) {
     clauses.push('queue = ?');
@@ -180,19 +204,33 @@ export function listJobs(db: Db, filter: JobFilter): Job[] {
     clauses.push('name = ?');
     params.push(filter.name);
   }
-  if (filter.tag) {
-    clauses.push('EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?)');
-    params.push(filter.tag);
-  }
   if (filter.text) {
     clauses.push(`(instr(name, ?) > 0 OR instr(queue, ?) > 0 OR instr(COALESCE(tags, ''), ?) > 0 OR instr(payload, ?) > 0)`);
     params.push(filter.text, filter.text, filter.text, filter.text);
+  }
+  const silenced = filter.exclude && (filter.exclude.names.length > 0 || filter.exclude.tags.length > 0) ? filter.exclude : undefined;
+  if (silenced) {
+    clauses.push(`NOT (name IN (SELECT value FROM json_each(?)) OR EXISTS (SELECT 1 FROM json_each(jobs.tags) AS jt WHERE jt.value IN (SELECT value FROM json_each(?))))`);
+    params.push(JSON.stringify(silenced.names), JSON.stringify(silenced.tags));
+  }
+  const limit = filter.limit ?? JOBS_LIST_LIMIT;
+  if (filter.tag) {
+    const sql = `SELECT jobs.* FROM (SELECT job_id FROM job_tags WHERE tag = ? ORDER BY job_id DESC LIMIT ${TAG_SCAN_LIMIT}) AS t
+      JOIN jobs ON jobs.id = t.job_id WHERE ${clauses.join(' AND ')} ORDER BY t.job_id DESC LIMIT ?`;
+    return (stmt(db, sql).all(filter.tag, ...params, limit) as JobRow[]).map(toJob);
   }
   const order =
     filter.state === 'pending' ? 'queue, priority DESC, id' :
     filter.state === 'delayed' ? 'available_at' :
     filter.state === 'reserved' ? 'reserved_at DESC' : 'finished_at DESC';
-  params.push(filter.limit ?? JOBS_LIST_LIMIT);
+  if (silenced) {
+    // Silenced jobs can be most of a state's rows: walk a bounded window of the newest, then filter.
+    const [stateClause, ...rest] = clauses;
+    const inner = `SELECT * FROM jobs WHERE ${[stateClause, ...rest.slice(0, -1)].join(' AND ')} ORDER BY ${order} LIMIT ${SILENCED_SCAN_LIMIT}`;
+    const sql = `SELECT * FROM (${inner}) AS jobs WHERE ${clauses.at(-1)!} LIMIT ?`;
+    return (stmt(db, sql).all(...params, limit) as JobRow[]).map(toJob);
+  }
+  params.push(limit);
   // A bounded set of shapes (state × which filters are set), each prepared once per connection.
   return (stmt(db, `SELECT * FROM jobs WHERE ${clauses.join(' AND ')} ORDER BY ${order} LIMIT ?`).all(...params) as JobRow[]).map(toJob);
 }

@@ -13,10 +13,12 @@ import { batchDetail, cancelBatch, listBatches, retryBatch, type BatchDetail } f
 import { cancelJobs, clearQueue } from './cancel.js';
 import { daemonControl, requestDaemonStop, setDaemonsPaused, type DaemonControl } from './control.js';
 import { stmt, type Db } from './db.js';
-import { STALE_MS } from './defaults.js';
+import { SILENCED_SCAN_LIMIT, STALE_MS } from './defaults.js';
 import { failedTotal, forgetFailed, listFailed, retryFailed } from './failed.js';
-import { computeMetrics, listSnapshots, throughputSeries, type Metric } from './metrics.js';
-import { continueQueue, getJob, listJobs, pauseQueue, queueStats, type QueueStats } from './queues.js';
+import { computeMetrics, listSnapshots, metricSeries, throughputSeries, type Metric, type SeriesPoint } from './metrics.js';
+import { continueQueue, getJob, isSilenced, listJobs, pauseQueue, queueStats, silencedOf, type QueueStats, type Silenced } from './queues.js';
+import { parseJson } from './jobs.js';
+import { tagSummaries, type TagSummary } from './tags.js';
 import { listThrottles, type ThrottleState } from './throttles.js';
 import { DEFAULT_QUEUES, type Batch, type FailedJob, type Job, type Worker } from './types.js';
 import { listWorkers, liveWorkers } from './workers.js';
@@ -54,6 +56,8 @@ export interface OverviewData {
   /** The failed list's size: it keeps failures for failedJobsHours (default 168 h: 7 days). */
   failedPast7d: number;
   longestWait: { queue: string; ms: number } | null;
+  /** Horizon's max throughput: the queue that completed the most jobs in the past hour, in jobs per minute. */
+  maxThroughput: { queue: string; perMinute: number } | null;
   /** The job that ran longest among those finished in the past hour. */
   longestRuntime: { name: string; id: number; ms: number } | null;
   /** Completed jobs per minute over the past 60 minutes, oldest first. */
@@ -148,13 +152,20 @@ export function overviewQueues(db: Db, now: number, configured: readonly string[
  * (a bounded read: runtime is not in the index); the live tail reads the newest 12 of each
  * state.
  */
-export function overviewData(db: Db, now: number, options: { configured?: readonly string[]; aliveMs?: number } = {}): OverviewData {
+export function overviewData(db: Db, now: number, options: { configured?: readonly string[]; aliveMs?: number; silenced?: readonly string[] } = {}): OverviewData {
   const since = now - HOUR;
   const throughput = throughputSeries(db, 60, now);
   const failedHour = (stmt(db, `SELECT COUNT(*) AS n FROM jobs WHERE state = 'failed' AND finished_at >= ? AND finished_at <= ?`).get(since, now) as { n: number }).n;
   const queues = overviewQueues(db, now, options.configured ?? DEFAULT_QUEUES);
   let longestWait: OverviewData['longestWait'] = null;
   for (const q of queues) if (q.pending > 0 && (longestWait === null || q.oldestWaitMs > longestWait.ms)) longestWait = { queue: q.queue, ms: q.oldestWaitMs };
+  // One range count per queue on the covering jobs_completed (finished_at, queue) index.
+  const done = stmt(db, `SELECT COUNT(*) AS n FROM jobs WHERE state = 'completed' AND finished_at > ? AND finished_at <= ? AND queue = ?`);
+  let maxThroughput: OverviewData['maxThroughput'] = null;
+  for (const q of queues) {
+    const n = (done.get(since, now, q.queue) as { n: number }).n;
+    if (n > 0 && (maxThroughput === null || n / 60 > maxThroughput.perMinute)) maxThroughput = { queue: q.queue, perMinute: n / 60 };
+  }
   const longest = stmt(db, `
     SELECT id, name, ms FROM (
       SELECT id, name, finished_at - reserved_at AS ms FROM jobs
@@ -167,22 +178,41 @@ export function overviewData(db: Db, now: number, options: { configured?: readon
     jobsPastHour: throughput.reduce((s, n) => s + n, 0) + failedHour,
     failedPast7d: failedTotal(db),
     longestWait,
+    maxThroughput,
     longestRuntime: longest ? { id: longest.id, name: longest.name, ms: longest.ms } : null,
     throughput,
     queues,
-    events: tail(db),
+    events: tail(db, silencedOf(options.silenced ?? [])),
   };
 }
 
-/** The newest job events: enqueued (by id), started (reserved), completed and failed (by finish), newest first. */
-function tail(db: Db): JobEvent[] {
-  type Row = { id: number; queue: string; name: string; at: number };
-  const pick = (sql: string, event: JobEvent['event']) => (stmt(db, sql).all(TAIL) as Row[]).map((r) => ({ ...r, event }));
+/**
+ * The newest job events: enqueued (by id), started (reserved), completed and failed (by
+ * finish), newest first. Silenced jobs are left out of all but the failures (among the
+ * newest SILENCED_SCAN_LIMIT rows of each kind).
+ */
+function tail(db: Db, silenced: Silenced): JobEvent[] {
+  type Row = { id: number; queue: string; name: string; at: number; tags: string | null };
+  const quiet = silenced.names.length > 0 || silenced.tags.length > 0;
+  const pick = (sql: string, event: JobEvent['event']) => {
+    const keep = (r: Row) => event === 'failed' || !quiet || !isSilenced(silenced, r.name, parseJson<string[]>(r.tags, []));
+    const rows = (quiet && event !== 'failed'
+      ? (stmt(db, sql.replace('LIMIT ?', `LIMIT ${SILENCED_SCAN_LIMIT}`)).iterate() as IterableIterator<Row>)
+      : (stmt(db, sql).all(TAIL) as Row[])[Symbol.iterator]());
+    const out: JobEvent[] = [];
+    for (const r of rows) {
+      if (!keep(r)) continue;
+      out.push({ at: r.at, event, id: r.id, queue: r.queue, name: r.name });
+      if (out.length >= TAIL) break;
+    }
+    if (typeof (rows as { return?: () => unknown }).return === 'function') (rows as { return: () => unknown }).return();
+    return out;
+  };
   const events = [
-    ...pick(`SELECT id, queue, name, created_at AS at FROM jobs ORDER BY id DESC LIMIT ?`, 'enqueued'),
-    ...pick(`SELECT id, queue, name, reserved_at AS at FROM jobs WHERE state = 'reserved' ORDER BY reserved_at DESC LIMIT ?`, 'started'),
-    ...pick(`SELECT id, queue, name, finished_at AS at FROM jobs WHERE state = 'completed' ORDER BY finished_at DESC LIMIT ?`, 'completed'),
-    ...pick(`SELECT id, queue, name, finished_at AS at FROM jobs WHERE state = 'failed' ORDER BY finished_at DESC LIMIT ?`, 'failed'),
+    ...pick(`SELECT id, queue, name, created_at AS at, tags FROM jobs ORDER BY id DESC LIMIT ?`, 'enqueued'),
+    ...pick(`SELECT id, queue, name, reserved_at AS at, tags FROM jobs WHERE state = 'reserved' ORDER BY reserved_at DESC LIMIT ?`, 'started'),
+    ...pick(`SELECT id, queue, name, finished_at AS at, tags FROM jobs WHERE state = 'completed' ORDER BY finished_at DESC LIMIT ?`, 'completed'),
+    ...pick(`SELECT id, queue, name, finished_at AS at, tags FROM jobs WHERE state = 'failed' ORDER BY finished_at DESC LIMIT ?`, 'failed'),
   ];
   const order = { failed: 0, completed: 1, started: 2, enqueued: 3 };
   return events.sort((a, b) => b.at - a.at || order[a.event] - order[b.event] || b.id - a.id).slice(0, TAIL);
@@ -288,6 +318,8 @@ export interface ReadModelOptions {
   aliveMs?: number;
   /** Disable every action. Default false. */
   readonly?: boolean;
+  /** Job names and `tag:…` entries kept out of the completed lists and recent events (the config's `silenced`). Default none. */
+  silenced?: readonly string[];
 }
 
 /** Every view of both monitors, each one short read transaction; `actions` is absent when read-only. */
@@ -306,7 +338,19 @@ export interface ReadModel {
   batches(limit: number): Batch[];
   /** One batch with its jobs by state, failures and callbacks; undefined when it is gone. */
   batch(id: string): BatchDetail | undefined;
+  /** Each monitored tag with its counts, its `limit` newest jobs and newest failed jobs. */
+  tags(limit: number): TagSummary[];
+  /** The chart of one queue or job name over a window: throughput and runtime per bucket. */
+  chart(kind: 'queue' | 'job', key: string, window: MetricsWindow, now: number): SeriesPoint[];
   actions?: Actions;
+}
+
+/** How many buckets a chart has per window: a minute each over 1 h, 30 minutes over 24 h, 3 hours over 7 d. */
+export const CHART_BUCKETS: Record<MetricsWindow, number> = { '1h': 60, '24h': 48, '7d': 56 };
+
+/** The chart of one queue or job name: exact from job rows over 1 h, from snapshots over 24 h and 7 d. */
+export function chartData(db: Db, kind: 'queue' | 'job', key: string, window: MetricsWindow, now: number): SeriesPoint[] {
+  return metricSeries(db, kind, key, METRICS_WINDOW_MS[window], CHART_BUCKETS[window], now, window !== '1h');
 }
 
 /** Create the read model over a database. The read-only connection opens on the first read. */
@@ -314,6 +358,7 @@ export function createReadModel(options: ReadModelOptions): ReadModel {
   let reader: Db | undefined;
   const configured = options.configured ?? DEFAULT_QUEUES;
   const aliveMs = options.aliveMs ?? STALE_MS;
+  const silenced = silencedOf(options.silenced ?? []);
   const read = <T>(fn: (db: Db) => T): T => {
     reader ??= options.open({ readonly: true });
     const db = reader;
@@ -347,8 +392,9 @@ export function createReadModel(options: ReadModelOptions): ReadModel {
       reader = undefined;
     },
     header: (now) => read((db) => headerData(db, now, aliveMs)),
-    overview: (now) => read((db) => overviewData(db, now, { configured, aliveMs })),
-    jobs: (tab, query, limit) => read((db) => listJobs(db, { state: tab, ...query, limit })),
+    overview: (now) => read((db) => overviewData(db, now, { configured, aliveMs, silenced: options.silenced })),
+    // Silenced jobs stay out of the completed list (Horizon's silenced); their failures still show.
+    jobs: (tab, query, limit) => read((db) => listJobs(db, { state: tab, ...query, limit, ...(tab === 'completed' ? { exclude: silenced } : {}) })),
     job: (id) => read((db) => getJob(db, id)),
     failed: (limit) => read((db) => listFailed(db, { limit })),
     queues: (now) => read((db) => queueRows(db, now, configured)),
@@ -356,6 +402,8 @@ export function createReadModel(options: ReadModelOptions): ReadModel {
     workers: (now) => read((db) => ({ workers: listWorkers(db), control: daemonControl(db), aliveMs, throttles: listThrottles(db, now) })),
     batches: (limit) => read((db) => listBatches(db, limit)),
     batch: (id) => read((db) => batchDetail(db, id)),
+    tags: (limit) => read((db) => tagSummaries(db, limit)),
+    chart: (kind, key, window, now) => read((db) => chartData(db, kind, key, window, now)),
     ...(options.readonly ? {} : { actions }),
   };
 }

@@ -1,5 +1,5 @@
 /** The lines of the detail views (a job, a failed job): pure, so the reducer can bound scrolling. */
-import type { BatchDetail, FailedJob, Job } from '../queue/index.js';
+import type { BatchDetail, FailedJob, Job, TagSummary } from '../queue/index.js';
 import { safeText } from '../util/terminal.js';
 import { ago, duration } from './format.js';
 
@@ -88,5 +88,30 @@ export function batchDetailLines(d: BatchDetail | null | undefined, now: number)
     `Jobs (newest ${d.jobs.length})`,
     ...d.jobs.map((j) => `  #${j.id}  ${(j.state === 'reserved' ? 'running' : j.state).padEnd(9)} ${safeText(j.name)} on ${safeText(j.queue)} · tries ${j.attempts}`),
   ];
+  return lines;
+}
+
+/** The lines of a monitored tag: its counts by state, its newest jobs and its newest failed jobs with their errors. */
+export function tagDetailLines(tag: TagSummary | undefined, now: number): string[] {
+  if (!tag) return ['This tag is no longer monitored.'];
+  const c = tag.counts;
+  const lines = [
+    `Tag ${safeText(tag.tag)}  ·  monitored since ${iso(tag.since)} (${ago(tag.since, now)})`,
+    `pending ${c.pending}   delayed ${c.delayed}   running ${c.reserved}   completed ${c.completed}   failed ${c.failed}   cancelled ${c.cancelled}`,
+    '',
+    `Recent jobs (newest ${tag.recent.length}; / on Jobs (2) with tag:${safeText(tag.tag)} lists them all)`,
+  ];
+  if (tag.recent.length === 0) lines.push('  none kept');
+  for (const j of tag.recent) {
+    const when = j.finishedAt ?? j.reservedAt ?? j.createdAt;
+    lines.push(`  #${j.id}  ${safeText(j.name)}  ${safeText(j.queue)}  ${j.state === 'reserved' ? 'running' : j.state}  ${ago(when, now)}`);
+  }
+  lines.push('', `Failed jobs (newest ${tag.failed.length})`);
+  if (tag.failed.length === 0) lines.push('  none');
+  for (const j of tag.failed) {
+    lines.push(`  #${j.id}  ${safeText(j.name)}  ${safeText(j.queue)}  ${ago(j.finishedAt, now)}  attempt ${j.attempts}/${j.maxAttempts}`);
+    const last = j.errors[j.errors.length - 1];
+    if (last) lines.push(...block(last.message.split('\n')[0] ?? '', '      '));
+  }
   return lines;
 }

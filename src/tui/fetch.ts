@@ -1,6 +1,6 @@
 /** Fetch the data one view needs from a DataSource (synchronous: the sources are SQLite reads). */
 import { parseQuery } from './format.js';
-import { FAILED_LIMIT, LIST_LIMIT, type Data, type Request } from './state.js';
+import { FAILED_LIMIT, LIST_LIMIT, TAG_JOBS, type Data, type Request } from './state.js';
 import type { DataSource } from './types.js';
 
 /** Read what `req` asks for: the header on every screen, plus the current screen's data. */
@@ -20,7 +20,12 @@ export function fetchView(source: DataSource, req: Request, now: number): Data {
     case 'queues':
       return { header: source.header(now), queues: source.queues(now) };
     case 'metrics':
+      if (req.chartKey !== null) {
+        return { header: source.header(now), chart: source.chart ? source.chart(req.chartKey.kind, req.chartKey.key, req.metricsWindow, now) : [] };
+      }
       return { header: source.header(now), metrics: source.metrics(req.metricsWindow, now) };
+    case 'tags':
+      return { header: source.header(now), tags: source.tags ? source.tags(TAG_JOBS) : null };
     case 'workers':
       return { header: source.header(now), workers: source.workers(now) };
     case 'batches':

@@ -29,6 +29,26 @@ export function sparkline(series: readonly number[], width = series.length): str
   return values.map((v) => (max === 0 || v <= 0 ? SPARKS[0] : SPARKS[Math.min(7, Math.max(1, Math.ceil((v / max) * 7)))])).join('');
 }
 
+/**
+ * Draw `series` as a block chart `height` rows tall, scaled to its maximum, top row first:
+ * each column is one value, each row holds eight steps (` ▁▂▃▄▅▆▇█`). At most `width`
+ * values, the newest kept.
+ */
+export function blockChart(series: readonly number[], width: number, height: number): string[] {
+  const values = series.length > width ? series.slice(series.length - width) : series;
+  const max = Math.max(0, ...values);
+  const steps = ' ▁▂▃▄▅▆▇█';
+  const rows: string[] = [];
+  for (let row = height - 1; row >= 0; row--) {
+    rows.push(values.map((v) => {
+      if (max === 0 || v <= 0) return row === 0 ? '▁' : ' ';
+      const eighths = Math.max(1, Math.round((v / max) * height * 8)) - row * 8;
+      return eighths <= 0 ? ' ' : steps[Math.min(8, eighths)]!;
+    }).join(''));
+  }
+  return rows;
+}
+
 /** A progress bar of `width` cells: `█` done, `▓` failed, `░` left. */
 export function bar(done: number, failed: number, total: number, width: number): string {
   if (width <= 0) return '';

@@ -54,8 +54,8 @@ export const BINDINGS: readonly Binding[] = [
   { keys: ['tab', 'right', 'l'], display: 'Tab/→', label: 'next tab', help: 'next tab (job state, metrics window, batches/analyses)', group: 'navigation', action: { type: 'tab', dir: 1 }, when: tabbed, footer: true },
   { keys: ['shift+tab', 'left', 'h'], display: 'S-Tab/←', label: 'previous tab', group: 'navigation', action: { type: 'tab', dir: -1 }, when: tabbed },
   {
-    keys: ['enter'], display: 'Enter', label: 'open', help: 'open a job, a failed group or job, a queue\'s jobs, a batch', group: 'navigation', action: { type: 'open' }, footer: true,
-    when: (s) => !inDetail(s) && ((s.screen === 'jobs') || (s.screen === 'failed') || s.screen === 'queues' || onBatches(s)),
+    keys: ['enter'], display: 'Enter', label: 'open', help: 'open a job, a failed group or job, a queue\'s jobs, a batch, a metric\'s chart, a monitored tag', group: 'navigation', action: { type: 'open' }, footer: true,
+    when: (s) => !inDetail(s) && ((s.screen === 'jobs') || (s.screen === 'failed') || s.screen === 'queues' || s.screen === 'metrics' || s.screen === 'tags' || onBatches(s)),
   },
   { keys: ['esc', 'q'], display: 'Esc/q', label: 'back', help: 'back (quit on the overview)', group: 'navigation', action: { type: 'back' }, footer: true, when: (s) => s.help || s.screen !== 'overview' },
   { keys: ['esc', 'q'], display: 'q', label: 'quit', group: 'navigation', action: { type: 'back' }, footer: true, hidden: true, when: (s) => !s.help && s.screen === 'overview' },
@@ -125,7 +125,7 @@ export function resolveKey(state: State, name: string): Action | undefined {
   }
   if (state.help) {
     if (name === '?' || name === 'esc' || name === 'q') return { type: 'help' };
-    if (/^[1-7]$/.test(name)) return { type: 'screen', screen: SCREENS[Number(name) - 1]! };
+    if (new RegExp(`^[1-${SCREENS.length}]$`).test(name)) return { type: 'screen', screen: SCREENS[Number(name) - 1]! };
     return undefined;
   }
   for (const b of BINDINGS) if (b.keys.includes(name) && applies(b, state)) return b.action;
@@ -137,7 +137,7 @@ export function footerHints(state: State): { key: string; label: string }[] {
   if (state.mode === 'confirm') return [{ key: 'y', label: 'yes' }, { key: 'any other key', label: 'no' }];
   if (state.mode === 'filter') return [{ key: 'Enter', label: 'apply' }, { key: 'Esc', label: 'cancel' }, { key: 'queue: name: tag:', label: 'fields' }];
   if (state.help) return [{ key: '?/Esc', label: 'close help' }];
-  const out: { key: string; label: string }[] = [{ key: '1-7', label: 'screens' }];
+  const out: { key: string; label: string }[] = [{ key: `1-${SCREENS.length}`, label: 'screens' }];
   const seen = new Set<string>();
   for (const b of BINDINGS) {
     if (!b.footer || !applies(b, state) || (b.writes && state.readonly)) continue;

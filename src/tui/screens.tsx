@@ -1,9 +1,9 @@
 /** The seven screens, the header, the footer and the help overlay. Pure: they draw a State. */
 import { Box } from 'ink';
 import { STALE_MS } from '../queue/defaults.js';
-import type { Job, SupervisorState } from '../queue/index.js';
+import { METRICS_WINDOW_MS, type Job, type SupervisorState } from '../queue/index.js';
 import { safeLine } from '../util/terminal.js';
-import { ago, bar, count, duration, rate, sparkline, truncate, type Column } from './format.js';
+import { ago, bar, blockChart, count, duration, rate, sparkline, truncate, type Column } from './format.js';
 import { footerHints, helpSections } from './keymap.js';
 import {
   BATCHES_TABS, JOBS_TABS, JOBS_TAB_TITLES, METRICS_WINDOWS, SCREENS, SCREEN_TITLES, cursorOf, detailHeight, detailLines, groupFailed,
@@ -111,6 +111,7 @@ export function Overview({ data, width, height, now }: { data: OverviewData | un
     `Jobs/min ${count(data.jobsPerMinute)}`,
     `Past hour ${count(data.jobsPastHour)}`,
     `Failed 7d ${count(data.failedPast7d)}`,
+    `Max throughput ${data.maxThroughput ? `${safeLine(data.maxThroughput.queue)} ${rate(data.maxThroughput.perMinute)}/min` : '-'}`,
     `Max wait ${data.longestWait ? `${safeLine(data.longestWait.queue)} ${duration(data.longestWait.ms)}` : '-'}`,
     `Max runtime ${data.longestRuntime ? `${safeLine(data.longestRuntime.name)} #${data.longestRuntime.id} ${duration(data.longestRuntime.ms)}` : '-'}`,
   ];
@@ -318,8 +319,41 @@ const METRIC_COLUMNS: Column[] = [
   { header: 'WAIT P95', min: 8, align: 'right', priority: 3 },
 ];
 
-/** Screen 5: throughput, runtime and wait per queue and per job name, over 1 h / 24 h / 7 d. */
+/** Window labels of a chart's x axis: its start and its end. */
+const CHART_SPAN: Record<State['metricsWindow'], string> = { '1h': '60 min ago', '24h': '24 h ago', '7d': '7 days ago' };
+
+/** A metric's chart: throughput (jobs/min) and average runtime per bucket, as block charts over the window. */
+function Chart({ state, width, height }: ViewProps & { height: number }) {
+  const key = state.chartKey!;
+  const points = state.data.chart;
+  const chartHeight = Math.max(2, Math.floor((height - 6) / 2));
+  const title = `${key.kind === 'queue' ? 'Queue' : 'Job'} ${safeLine(key.key)}`;
+  if (!points) return <Box flexDirection="column"><Tabs items={METRICS_WINDOWS} current={state.metricsWindow} extra={title} /><Line tone="dim">loading…</Line></Box>;
+  const perMin = points.map((p) => p.perMinute);
+  const runtime = points.map((p) => p.runtimeAvg ?? 0);
+  const cols = Math.max(10, Math.min(points.length, width - 2));
+  const bucket = duration((METRICS_WINDOW_MS[state.metricsWindow]) / points.length);
+  const axis = `${CHART_SPAN[state.metricsWindow]}`.padEnd(Math.max(0, cols - 3)) + 'now';
+  const peak = Math.max(0, ...perMin);
+  const rtPeak = Math.max(0, ...runtime);
+  const total = perMin.reduce((sum, v) => sum + v, 0) * (METRICS_WINDOW_MS[state.metricsWindow] / points.length / 60_000);
+  const source = state.metricsWindow === '1h' ? 'from finished jobs' : 'from metrics snapshots';
+  return (
+    <Box flexDirection="column">
+      <Tabs items={METRICS_WINDOWS} current={state.metricsWindow} extra={truncate(`${title} · one column per ${bucket} · ${source}`, Math.max(0, width - 20))} />
+      <Line bold>{truncate(`Throughput: ${count(Math.round(total))} jobs, peak ${rate(peak)}/min`, width)}</Line>
+      {blockChart(perMin, cols, chartHeight).map((l, i) => <Line key={`t${i}`} tone="accent">{` ${l}`}</Line>)}
+      <Line tone="dim">{truncate(` ${axis}`, width)}</Line>
+      <Line bold>{truncate(`Runtime (average): peak ${rtPeak > 0 ? duration(rtPeak) : '-'}`, width)}</Line>
+      {blockChart(runtime, cols, chartHeight).map((l, i) => <Line key={`r${i}`} tone="good">{` ${l}`}</Line>)}
+      <Line tone="dim">{truncate(` ${axis}`, width)}</Line>
+    </Box>
+  );
+}
+
+/** Screen 5: throughput, runtime and wait per queue and per job name, over 1 h / 24 h / 7 d; Enter opens a row's chart. */
 export function Metrics({ state, width, height }: ViewProps & { height: number }) {
+  if (state.chartKey !== null) return <Chart state={state} width={width} height={height} />;
   const rows = state.data.metrics ?? [];
   const note = state.metricsWindow === '1h' ? 'from finished jobs' : 'from 5-minute metrics snapshots (p95 approximate, p50 not kept)';
   const ms = (v: number | null) => (v === null ? '-' : duration(v));
@@ -455,6 +489,39 @@ export function Batches({ state, width, height }: ViewProps & { height: number }
   );
 }
 
+const TAG_COLUMNS: Column[] = [
+  { header: 'TAG', min: 8, max: 40, priority: 0 },
+  { header: 'PENDING', min: 7, align: 'right', priority: 1 },
+  { header: 'RUNNING', min: 7, align: 'right', priority: 2 },
+  { header: 'COMPLETED', min: 9, align: 'right', priority: 0 },
+  { header: 'FAILED', min: 6, align: 'right', priority: 0 },
+  { header: 'LATEST JOB', min: 10, align: 'right', priority: 3 },
+  { header: 'SINCE', min: 9, align: 'right', priority: 4 },
+];
+
+/** Screen 8: the monitored tags with their counts; Enter opens a tag's recent and failed jobs. */
+export function Tags({ state, width, height }: ViewProps & { height: number }) {
+  if (state.tag !== null) return <Detail state={state} width={width} />;
+  const tags = state.data.tags;
+  const now = state.now;
+  return (
+    <Box flexDirection="column">
+      <Line>Monitored tags (their jobs are kept past trimming) · `gitroast tags monitor TAG` adds one</Line>
+      {tags === null ? <Line tone="dim">this source has no tags</Line> : (
+        <Table
+          columns={TAG_COLUMNS} width={width} height={height - 1} cursor={cursorOf(state)} empty={tags ? 'no monitored tags (run `gitroast tags monitor TAG`)' : 'loading…'}
+          tones={(tags ?? []).map((t) => (t.counts.failed > 0 ? 'bad' : undefined))}
+          rows={(tags ?? []).map((t) => {
+            const latest = t.recent[0];
+            return [t.tag, count(t.counts.pending + t.counts.delayed), count(t.counts.reserved), count(t.counts.completed), count(t.counts.failed),
+              latest ? ago(latest.finishedAt ?? latest.reservedAt ?? latest.createdAt, now) : '-', ago(t.since, now)];
+          })}
+        />
+      )}
+    </Box>
+  );
+}
+
 /** The `?` overlay, generated from the keymap registry; laid out in columns when taller than the screen. */
 export function Help({ state, width, height }: ViewProps & { height: number }) {
   const lines: { text: string; title: boolean }[] = [];
@@ -505,6 +572,9 @@ export function Frame({ state, width }: ViewProps) {
         break;
       case 'batches':
         body = <Batches state={state} width={width} height={height} />;
+        break;
+      case 'tags':
+        body = <Tags state={state} width={width} height={height} />;
         break;
     }
   }

@@ -5,17 +5,17 @@
  * through the DataSource's actions and reports back with `commandDone`.
  */
 import { FAILED_READ_LIMIT, MONITOR_LIST_LIMIT } from '../queue/defaults.js';
-import { groupFailed, type Batch, type BatchDetail, type DaemonControl, type FailedJob, type Job, type ThrottleState, type Worker } from '../queue/index.js';
+import { groupFailed, type Batch, type BatchDetail, type DaemonControl, type FailedJob, type Job, type SeriesPoint, type TagSummary, type ThrottleState, type Worker } from '../queue/index.js';
 import { plural } from '../util/format.js';
-import { batchDetailLines, failedDetailLines, jobDetailLines } from './detail.js';
+import { batchDetailLines, failedDetailLines, jobDetailLines, tagDetailLines } from './detail.js';
 import { fingerprint } from './format.js';
 import type { AnalysisRow, HeaderData, JobsTab, MetricRow, MetricsWindow, OverviewData, QueueRow } from './types.js';
 
-export const SCREENS = ['overview', 'jobs', 'failed', 'queues', 'metrics', 'workers', 'batches'] as const;
+export const SCREENS = ['overview', 'jobs', 'failed', 'queues', 'metrics', 'workers', 'batches', 'tags'] as const;
 export type Screen = (typeof SCREENS)[number];
 
 export const SCREEN_TITLES: Record<Screen, string> = {
-  overview: 'Overview', jobs: 'Jobs', failed: 'Failed', queues: 'Queues', metrics: 'Metrics', workers: 'Workers', batches: 'Batches',
+  overview: 'Overview', jobs: 'Jobs', failed: 'Failed', queues: 'Queues', metrics: 'Metrics', workers: 'Workers', batches: 'Batches', tags: 'Tags',
 };
 
 export const JOBS_TABS: readonly JobsTab[] = ['pending', 'delayed', 'reserved', 'completed', 'failed'];
@@ -28,6 +28,8 @@ export type BatchesTab = (typeof BATCHES_TABS)[number];
 export const LIST_LIMIT = MONITOR_LIST_LIMIT;
 /** How many failed jobs the Failed screen reads to group (newest first). */
 export const FAILED_LIMIT = FAILED_READ_LIMIT;
+/** How many recent and failed jobs the Tags screen shows per tag. */
+export const TAG_JOBS = 10;
 /** How long a flash message stays, ms. */
 export const FLASH_MS = 6000;
 
@@ -60,6 +62,16 @@ export interface Data {
   batch?: BatchDetail | null;
   /** null when this database has no analyses. */
   analyses?: AnalysisRow[] | null;
+  /** The monitored tags with their counts and jobs; null when the source has none. */
+  tags?: TagSummary[] | null;
+  /** The open chart's buckets (Enter on a metrics row). */
+  chart?: SeriesPoint[];
+}
+
+/** A metrics row whose chart is open. */
+export interface ChartKey {
+  kind: 'queue' | 'job';
+  key: string;
 }
 
 export interface State {
@@ -92,6 +104,10 @@ export interface State {
   batchesTab: BatchesTab;
   /** The open batch (Enter on a batch). */
   batchId: string | null;
+  /** The open chart (Enter on a metrics row). */
+  chartKey: ChartKey | null;
+  /** The open monitored tag (Enter on a tag). */
+  tag: string | null;
   data: Data;
   /** The last fetch error, shown in the footer until a fetch succeeds. */
   error: string | null;
@@ -105,7 +121,7 @@ export function initialState(options: { now: number; readonly?: boolean; rows?: 
     screen: options.screen ?? 'overview', now: options.now, readonly: options.readonly ?? false, frozen: false, refreshSeq: 0,
     help: false, mode: 'normal', filterDraft: '', confirm: null, command: null, flash: null, cursor: {}, scroll: 0,
     jobsTab: 'pending', jobsFilter: '', jobId: null, failedGroup: null, failedUuid: null, marks: [], metricsWindow: '1h',
-    batchesTab: 'batches', batchId: null, data: {}, error: null, rows: options.rows ?? 24, quit: false,
+    batchesTab: 'batches', batchId: null, chartKey: null, tag: null, data: {}, error: null, rows: options.rows ?? 24, quit: false,
   };
 }
 
@@ -162,6 +178,10 @@ export function listId(state: State): string | null {
       return state.failedUuid !== null ? null : state.failedGroup !== null ? 'failed:group' : 'failed:groups';
     case 'batches':
       return state.batchId !== null ? null : `batches:${state.batchesTab}`;
+    case 'metrics':
+      return state.chartKey !== null ? null : 'metrics';
+    case 'tags':
+      return state.tag !== null ? null : 'tags';
     default:
       return state.screen;
   }
@@ -187,6 +207,8 @@ export function listLength(state: State): number {
       return d.batches?.length ?? 0;
     case 'batches:analyses':
       return d.analyses?.length ?? 0;
+    case 'tags':
+      return d.tags?.length ?? 0;
     default:
       return d.jobs?.length ?? 0;
   }
@@ -194,7 +216,8 @@ export function listLength(state: State): number {
 
 /** True when a detail view (a job, a failed job) is open. */
 export function inDetail(state: State): boolean {
-  return (state.screen === 'jobs' && state.jobId !== null) || (state.screen === 'failed' && state.failedUuid !== null) || (state.screen === 'batches' && state.batchId !== null);
+  return (state.screen === 'jobs' && state.jobId !== null) || (state.screen === 'failed' && state.failedUuid !== null) || (state.screen === 'batches' && state.batchId !== null)
+    || (state.screen === 'metrics' && state.chartKey !== null) || (state.screen === 'tags' && state.tag !== null);
 }
 
 /** How many list rows fit on screen (header, tabs, table header, footer take the rest). */
@@ -212,6 +235,7 @@ export function detailLines(state: State): string[] {
   if (state.screen === 'jobs' && state.jobId !== null) return jobDetailLines(state.data.job, state.now);
   if (state.screen === 'failed' && state.failedUuid !== null) return failedDetailLines(state.data.failed?.find((f) => f.uuid === state.failedUuid), state.now);
   if (state.screen === 'batches' && state.batchId !== null) return batchDetailLines(state.data.batch, state.now);
+  if (state.screen === 'tags' && state.tag !== null) return tagDetailLines(state.data.tags?.find((t) => t.tag === state.tag), state.now);
   return [];
 }
 
@@ -240,6 +264,7 @@ export interface Request {
   metricsWindow: MetricsWindow;
   batchesTab: BatchesTab;
   batchId: string | null;
+  chartKey: ChartKey | null;
   refreshSeq: number;
 }
 
@@ -247,7 +272,8 @@ export interface Request {
 export function request(state: State): Request {
   return {
     screen: state.screen, jobsTab: state.jobsTab, jobsFilter: state.jobsFilter, jobId: state.screen === 'jobs' ? state.jobId : null,
-    metricsWindow: state.metricsWindow, batchesTab: state.batchesTab, batchId: state.screen === 'batches' ? state.batchId : null, refreshSeq: state.refreshSeq,
+    metricsWindow: state.metricsWindow, batchesTab: state.batchesTab, batchId: state.screen === 'batches' ? state.batchId : null,
+    chartKey: state.screen === 'metrics' ? state.chartKey : null, refreshSeq: state.refreshSeq,
   };
 }
 
@@ -277,6 +303,8 @@ function back(state: State): State {
   if (state.screen === 'failed' && state.failedUuid !== null) return { ...state, failedUuid: null, scroll: 0 };
   if (state.screen === 'failed' && state.failedGroup !== null) return { ...state, failedGroup: null, marks: [] };
   if (state.screen === 'batches' && state.batchId !== null) return { ...state, batchId: null, scroll: 0 };
+  if (state.screen === 'metrics' && state.chartKey !== null) return { ...state, chartKey: null, scroll: 0 };
+  if (state.screen === 'tags' && state.tag !== null) return { ...state, tag: null, scroll: 0 };
   if (state.screen === 'jobs' && state.jobsFilter !== '') return { ...state, jobsFilter: '', refreshSeq: state.refreshSeq + 1 };
   if (state.screen !== 'overview') return { ...state, screen: 'overview', marks: [] };
   return { ...state, quit: true };
@@ -296,6 +324,14 @@ function open(state: State): State {
     case 'batches:batches': {
       const b = state.data.batches?.[c];
       return b ? { ...state, batchId: b.id, scroll: 0, data: { ...state.data, batch: undefined } } : state;
+    }
+    case 'metrics': {
+      const m = state.data.metrics?.[c];
+      return m ? { ...state, chartKey: { kind: m.kind, key: m.key }, scroll: 0, data: { ...state.data, chart: undefined } } : state;
+    }
+    case 'tags': {
+      const t = state.data.tags?.[c];
+      return t ? { ...state, tag: t.tag, scroll: 0 } : state;
     }
     case 'queues': {
       const q = state.data.queues?.[c];

@@ -3,7 +3,7 @@
  * Components never touch the database; they get a DataSource and a Clock as props, so tests
  * drive them with a fake source and a fixed clock.
  */
-import type { Actions, Batch, BatchDetail, DaemonControl, FailedJob, HeaderData, Job, JobQuery, JobsTab, Metric, MetricRow, MetricsWindow, OverviewData, QueueRow, QueueStats, ThrottleState, Worker } from '../queue/index.js';
+import type { Actions, Batch, BatchDetail, DaemonControl, FailedJob, HeaderData, Job, JobQuery, JobsTab, Metric, MetricRow, MetricsWindow, OverviewData, QueueRow, QueueStats, SeriesPoint, TagSummary, ThrottleState, Worker } from '../queue/index.js';
 
 /** The time, ms since the epoch. Passed as a prop; tests fix it. */
 export interface Clock {
@@ -46,6 +46,10 @@ export interface DataSource {
   /** One batch with its jobs by state, failures and callbacks; undefined when it is gone. */
   batch?(id: string): BatchDetail | undefined;
   analyses?(limit: number): AnalysisRow[];
+  /** Each monitored tag with its counts, its `limit` newest jobs and newest failed jobs. */
+  tags?(limit: number): TagSummary[];
+  /** The chart of one queue or job name over a window. */
+  chart?(kind: 'queue' | 'job', key: string, window: MetricsWindow, now: number): SeriesPoint[];
   /** Undefined when the monitor is read-only. */
   actions?: Actions;
 }

@@ -76,6 +76,7 @@ export function overviewPage(ctx: PageContext): Page {
     card('Jobs past hour', count(o.jobsPastHour), '', 'jobsPastHour'),
     card('Failed past 7 days', count(o.failedPast7d), '', 'failedPast7d'),
     card('Status', pill(o.header.status), `${o.header.daemons} daemon${o.header.daemons === 1 ? '' : 's'} · ${o.header.busy}/${o.header.slots} busy`, 'status'),
+    card('Max throughput', o.maxThroughput ? `${esc(rate(o.maxThroughput.perMinute))}/min` : '-', o.maxThroughput ? `queue ${text(o.maxThroughput.queue)}` : '', 'maxThroughput'),
     card('Max wait', o.longestWait ? esc(duration(o.longestWait.ms)) : '-', o.longestWait ? `queue ${text(o.longestWait.queue)}` : '', 'longestWait'),
     card('Max runtime', o.longestRuntime ? esc(duration(o.longestRuntime.ms)) : '-', o.longestRuntime ? `${text(o.longestRuntime.name)} ${jobLink(o.longestRuntime.id)}` : '', 'longestRuntime'),
   ].join('');

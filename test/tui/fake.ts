@@ -1,5 +1,5 @@
 /** A fake DataSource with fixed data and recorded actions, and a fixed clock, for screen tests. */
-import type { Batch, FailedJob, Job, QueueStats, ThrottleState, Worker } from '../../src/queue/index.js';
+import type { Batch, FailedJob, Job, QueueStats, TagSummary, ThrottleState, Worker } from '../../src/queue/index.js';
 import type { Actions, AnalysisRow, DataSource, OverviewData, QueueRow } from '../../src/tui/types.js';
 
 export const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -34,6 +34,7 @@ export interface FakeOptions {
   analyses?: AnalysisRow[];
   readonly?: boolean;
   events?: OverviewData['events'];
+  tags?: TagSummary[];
 }
 
 export interface Fake extends DataSource {
@@ -75,7 +76,7 @@ export function fakeSource(o: FakeOptions = {}): Fake {
       calls.push('overview');
       return {
         header, jobsPerMinute: 12, jobsPastHour: 345, failedPast7d: failedRows.length, longestWait: { queue: 'default', ms: 65_000 },
-        longestRuntime: { name: 'write-review', id: 77, ms: 4_200 }, throughput: Array.from({ length: 60 }, (_, i) => i % 10), queues,
+        maxThroughput: { queue: 'default', perMinute: 12.5 }, longestRuntime: { name: 'write-review', id: 77, ms: 4_200 }, throughput: Array.from({ length: 60 }, (_, i) => i % 10), queues,
         events: o.events ?? [{ at: NOW - 1_000, event: 'completed', id: 7, queue: 'default', name: 'fetch-github' }],
       };
     },
@@ -92,6 +93,11 @@ export function fakeSource(o: FakeOptions = {}): Fake {
     },
     workers: () => (calls.push('workers'), { workers: o.workers ?? [], control: { paused: false, stopRequestedAt: null, pausedSupervisors: o.pausedSupervisors ?? [] }, throttles: o.throttles ?? [] }),
     batches: () => (calls.push('batches'), o.batches ?? []),
+    tags: () => (calls.push('tags'), o.tags ?? []),
+    chart: (kind, key, window) => {
+      calls.push(`chart ${kind} ${key} ${window}`);
+      return Array.from({ length: 60 }, (_, i) => ({ at: NOW - (59 - i) * 60_000, perMinute: i % 12, runtimeAvg: i % 12 === 0 ? null : 100 * (i % 7) }));
+    },
     ...(o.analyses ? { analyses: () => o.analyses! } : {}),
     ...(o.readonly ? {} : { actions }),
   };
