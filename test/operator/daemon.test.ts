@@ -33,3 +33,34 @@ describe('/health', () => {
     expect(await d.exited).toBe(0);
   });
 });
+
+describe('failure notifications through the daemon', () => {
+  it('post the failure of an opted-in job to notify.failures.webhookUrl as a queued notify-failure job', async () => {
+    const http = await import('node:http');
+    const bodies: Record<string, unknown>[] = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        bodies.push(JSON.parse(body) as Record<string, unknown>);
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/slack`;
+    try {
+      const { dbPath, db, cfg, env, notesFile } = setup({ notify: { failures: { jobs: ['missing-user'], webhookUrl: url } } });
+      const { enqueue, listJobs } = await import('../../src/queue/index.js');
+      const { id } = enqueue(db, { name: 'missing-user', queue: 'default', payload: { file: notesFile } });
+      const d = spawnDaemon(dbPath, ['--config', cfg, '--stop-when-empty'], env);
+      expect(await d.exited).toBe(0);
+      expect(bodies).toHaveLength(1);
+      expect(bodies[0]).toMatchObject({ event: 'job.failed', job: { id, name: 'missing-user', queue: 'default' } });
+      expect(String(bodies[0]!.text)).toContain(`job missing-user #${id} on queue default failed for good`);
+      expect(listJobs(db, { state: 'completed', name: 'notify-failure' })).toHaveLength(1);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
