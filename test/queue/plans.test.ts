@@ -126,7 +126,25 @@ describe('EXPLAIN QUERY PLAN of every hot-path statement', () => {
       source.workers(now);
       source.batches(q.MONITOR_LIST_LIMIT);
       source.read((db) => readAnalyses(db, q.MONITOR_LIST_LIMIT));
+      // Tags, charts and silenced jobs (issue 15).
+      source.tags?.(10);
+      source.jobs('completed', { tag: 't' }, q.MONITOR_LIST_LIMIT, now);
+      for (const w of ['1h', '24h', '7d'] as const) {
+        source.chart?.('queue', 'default', w, now);
+        source.chart?.('job', 'work', w, now);
+      }
     }, { readonly: true });
+    run('the monitor with silenced jobs', (reader) => {
+      const source = createDbSource({ open: () => reader, readonly: true, silenced: ['work', 'tag:t'] });
+      source.overview(now);
+      source.jobs('completed', {}, q.MONITOR_LIST_LIMIT, now);
+      source.jobs('completed', { queue: 'high' }, q.MONITOR_LIST_LIMIT, now);
+    }, { readonly: true });
+    run('trim with monitored tags', (db) => {
+      q.monitorTag(db, 't', now);
+      q.trimJobs(db, { completedMinutes: 0.0001 }, now);
+      q.trimJobs(db, { completedMinutes: 0.0001 }, now + 1000);
+    });
 
     const db = openAppDb(file, { readonly: true });
     try {

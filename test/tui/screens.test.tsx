@@ -247,3 +247,45 @@ describe('monitor screens (fake data source, fixed clock)', () => {
     expect(out).not.toContain('? help');
   });
 });
+
+describe('Tags and metric charts (issue 15)', () => {
+  it('shows max throughput on the overview next to max wait and max runtime', async () => {
+    const { frame } = await mount();
+    expect(frame()).toMatch(/Max throughput default 13\/min\s+Max wait default/);
+  });
+
+  it('opens a metric row\'s chart with Enter: throughput and runtime as block charts, Tab switches the window, Esc goes back', async () => {
+    const { frame, press, source } = await mount({ screen: 'metrics' });
+    await press(KEY.enter);
+    const f = frame();
+    expect(f).toContain('Queue default');
+    expect(f).toMatch(/Throughput: \d+ jobs, peak 11(\.0)?\/min/);
+    expect(f).toContain('Runtime (average): peak 600ms');
+    expect(f).toMatch(/[▁▂▃▄▅▆▇█]{10,}/);
+    expect(f).toContain('60 min ago');
+    expect(source.calls).toContain('chart queue default 1h');
+    await press(KEY.tab);
+    expect(source.calls).toContain('chart queue default 24h');
+    expect(frame()).toContain('[24h]');
+    await press(KEY.esc);
+    expect(frame()).toContain('RT P95');
+  });
+
+  it('lists monitored tags with their counts on screen 8, and Enter opens a tag\'s recent and failed jobs', async () => {
+    const bad = job({ id: 31, name: 'charge', state: 'failed', finishedAt: NOW - 120_000, attempts: 3, errors: [{ attempt: 3, at: NOW - 120_000, message: 'card declined' }], tags: ['customer:42'] });
+    const ok = job({ id: 30, name: 'invoice', state: 'completed', finishedAt: NOW - 60_000, reservedAt: NOW - 61_000, tags: ['customer:42'] });
+    const { frame, press } = await mount({
+      tags: [{ tag: 'customer:42', since: NOW - 3_600_000, total: 2, counts: { pending: 0, delayed: 0, reserved: 0, completed: 1, failed: 1, cancelled: 0 }, recent: [bad, ok], failed: [bad] }],
+    });
+    await press('8');
+    const f = frame();
+    expect(f).toContain('[8 Tags]');
+    expect(f).toMatch(/customer:42\s+0\s+0\s+1\s+1/);
+    await press(KEY.enter);
+    const d = frame();
+    expect(d).toContain('Tag customer:42');
+    expect(d).toContain('completed 1   failed 1');
+    expect(d).toContain('#30  invoice');
+    expect(d).toContain('card declined');
+  });
+});
