@@ -326,7 +326,7 @@ const CHART_SPAN: Record<State['metricsWindow'], string> = { '1h': '60 min ago',
 function Chart({ state, width, height }: ViewProps & { height: number }) {
   const key = state.chartKey!;
   const points = state.data.chart;
-  const chartHeight = Math.max(2, Math.floor((height - 6) / 2));
+  const chartHeight = Math.max(2, Math.min(8, Math.floor((height - 6) / 2)));
   const title = `${key.kind === 'queue' ? 'Queue' : 'Job'} ${safeLine(key.key)}`;
   if (!points) return <Box flexDirection="column"><Tabs items={METRICS_WINDOWS} current={state.metricsWindow} extra={title} /><Line tone="dim">loading…</Line></Box>;
   const perMin = points.map((p) => p.perMinute);
