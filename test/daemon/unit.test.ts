@@ -93,7 +93,9 @@ describe('configuration', () => {
     const { config, file } = loadConfig({ env: env() });
     expect(file).toBeUndefined();
     expect(config).toMatchObject({ concurrency: 10, queues: ['high', 'default', 'low'], balance: 'strict', leaseSeconds: 90, heartbeatSeconds: 5, timeoutSeconds: 60, denyList: [], webhookUrl: null });
-    expect(config.trim).toEqual({ completedMinutes: 60, failedRowsMinutes: 10_080, failedJobsHours: 168, snapshotsMinutes: 10_080, batchesHours: 48 });
+    expect(config.trim).toEqual({ completedMinutes: 60, failedRowsMinutes: 10_080, failedJobsHours: 168, snapshotsMinutes: 10_080, batchesHours: 48, monitoredMinutes: 10_080 });
+    expect(config.silenced).toEqual([]);
+    expect(config.notify).toEqual({ failures: { jobs: [], queues: [], queue: 'low' } });
     expect(config.longWait.defaultSeconds).toBe(60);
   });
 
@@ -141,12 +143,15 @@ describe('configuration', () => {
     const file = writeConfig({
       webhookUrl: 'https://hooks.example.com/services/T000/B000/XXXXSECRET?token=abc', http: { token: 'a-very-long-secret-token' },
       jobs: { 'fetch-github': { tries: 5, backoff: [10, 60], timeout: 120, retryUntil: 3600 }, 'write-review': { timeout: 30 } }, denyList: ['Octocat'],
+      notify: { failures: { jobs: ['send-mail'], webhookUrl: 'https://discord.example.com/api/webhooks/1/FAILSECRET' } },
     });
     const { config } = loadConfig({ configFlag: file, env: env() });
     const masked = JSON.stringify(maskConfig(config));
     expect(masked).not.toContain('SECRET');
     expect(masked).not.toContain('a-very-long-secret-token');
     expect(maskConfig(config).webhookUrl).toBe('https://hooks.example.com/********');
+    expect(masked).not.toContain('FAILSECRET');
+    expect(maskConfig(config).notify.failures.webhookUrl).toBe('https://discord.example.com/********');
     const spec = applyJobOptions({ name: 'fetch-github', tries: 2, chain: [{ name: 'write-review' }] }, config, 1000);
     expect(spec).toMatchObject({ name: 'fetch-github', tries: 2, backoff: [10, 60], timeoutMs: 120_000, retryForMs: 3_600_000 });
     expect(spec.chain![0]).toMatchObject({ name: 'write-review', timeoutMs: 30_000 });
