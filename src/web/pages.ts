@@ -226,14 +226,18 @@ const WINDOWS: readonly MetricsWindow[] = ['1h', '24h', '7d'];
 export function metricsPage(ctx: PageContext): Page {
   const w = (WINDOWS as readonly string[]).includes(ctx.query.get('window') ?? '') ? (ctx.query.get('window') as MetricsWindow) : '1h';
   const rows = ctx.model.metrics(w, ctx.now);
-  const tabs = WINDOWS.map((x) => `<a href="/charts?window=${x}"${x === w ? ' aria-current="page"' : ''}>${x}</a>`).join('');
-  const section = (kind: 'queue' | 'job', title: string) => {
-    const of = rows.filter((r) => r.kind === kind);
+  // One row's charts (Enter on a row in the monitor): ?kind=queue|job&key=NAME.
+  const kind = ctx.query.get('kind') === 'job' ? 'job' : ctx.query.get('kind') === 'queue' ? 'queue' : undefined;
+  const key = kind ? (ctx.query.get('key') ?? '') : '';
+  const picked = kind && key ? `&amp;kind=${kind}&amp;key=${esc(encodeURIComponent(key))}` : '';
+  const tabs = WINDOWS.map((x) => `<a href="/charts?window=${x}${picked}"${x === w ? ' aria-current="page"' : ''}>${x}</a>`).join('');
+  const rowLink = (r: MetricRow) => `<a href="/charts?window=${w}&amp;kind=${r.kind}&amp;key=${esc(encodeURIComponent(r.key))}">${text(r.key)}</a>`;
+  const section = (of: MetricRow[], k: 'queue' | 'job', title: string) => {
     const maxRate = Math.max(0, ...of.map((r) => r.perMinute));
     const maxRt = Math.max(0, ...of.map((r) => r.runtimeP95 ?? r.runtimeAvg ?? 0));
     const ms = (v: number | null) => (v === null ? '-' : esc(duration(v)));
     return `<h2>${esc(title)}</h2>${table<MetricRow>([
-      { title: kind === 'queue' ? 'Queue' : 'Job', cell: (r) => text(r.key) },
+      { title: k === 'queue' ? 'Queue' : 'Job', cell: rowLink },
       { title: 'Throughput', cell: (r) => `${meter(r.perMinute, maxRate, 'jobs per minute')} ${esc(rate(r.perMinute))}/min` },
       { title: 'Done', cell: (r) => count(r.processed), num: true },
       { title: 'Failed', cell: (r) => count(r.failed), num: true },
@@ -242,27 +246,37 @@ export function metricsPage(ctx: PageContext): Page {
       { title: 'p95', cell: (r) => `${meter(r.runtimeP95 ?? 0, maxRt, 'runtime p95', 'warn')} ${ms(r.runtimeP95)}${r.approximate ? '≈' : ''}` },
       { title: 'Wait avg', cell: (r) => ms(r.waitAvg), num: true },
       { title: 'Wait p95', cell: (r) => ms(r.waitP95), num: true },
-    ], of, { empty: `No ${kind === 'queue' ? 'queue' : 'job'} ran in this window.` })}`;
+    ], of, { empty: `No ${k === 'queue' ? 'queue' : 'job'} ran in this window.` })}`;
   };
-  const series = ctx.model.overview(ctx.now).throughput;
+  let top: string;
+  if (kind && key) {
+    const points = ctx.model.chart(kind, key, w, ctx.now);
+    const span = (i: number) => esc(duration(ctx.now - (points[i]?.at ?? ctx.now)));
+    top = `<h2>${esc(kind === 'queue' ? 'Queue' : 'Job')} ${text(key)} <a class="muted" href="/charts?window=${w}">(all)</a></h2>`
+      + `<div class="panel"><h3>Throughput (jobs per minute)</h3>${columnChart(points.map((p) => p.perMinute), { label: `throughput of ${key}`, tip: (i, v) => `${rate(v)}/min, ${span(i)} ago` })}`
+      + `<h3>Runtime (average ms)</h3>${columnChart(points.map((p) => Math.round(p.runtimeAvg ?? 0)), { label: `runtime of ${key}`, tip: (i, v) => `${duration(v)} average, ${span(i)} ago` })}</div>`;
+  } else {
+    const series = ctx.model.overview(ctx.now).throughput;
+    top = `<div class="panel">${columnChart(series, { label: 'completed jobs per minute, past hour', tip: (i, v) => `${v} completed ${60 - i} min ago` })}</div>`;
+  }
   return {
     title: 'Metrics',
-    body: `<h1>Metrics</h1><nav class="tabs">${tabs}</nav><div class="panel">${columnChart(series, { label: 'completed jobs per minute, past hour', tip: (i, v) => `${v} completed ${60 - i} min ago` })}</div>`
-      + section('queue', 'Per queue') + section('job', 'Per job')
+    body: `<h1>Metrics</h1><nav class="tabs">${tabs}</nav>${top}`
+      + section(rows.filter((r) => r.kind === 'queue'), 'queue', 'Per queue') + section(rows.filter((r) => r.kind === 'job'), 'job', 'Per job')
       + (w === '1h' ? '' : '<p class="muted">24 h and 7 d come from 5-minute snapshots: p95 is approximate (≈), p50 unknown.</p>'),
   };
 }
 
 /** Workers: the daemons on this database, and the pause / continue flags. */
 export function workersPage(ctx: PageContext): Page {
-  const { workers, control } = ctx.model.workers(ctx.now);
+  const { workers, control, aliveMs } = ctx.model.workers(ctx.now);
   const rows = table([
     { title: 'Daemon', cell: (w) => text(w.id) },
     { title: 'Host', cell: (w) => `${text(w.hostname)} pid ${w.pid}` },
     { title: 'Version', cell: (w) => text(w.version) },
     { title: 'Queues', cell: (w) => text(w.queues.join(', ')) },
     { title: 'Busy', cell: (w) => `${meter(w.busy, w.concurrency, 'busy slots')} ${w.busy}/${w.concurrency}` },
-    { title: 'Status', cell: (w) => pill(ctx.now - w.heartbeatAt > 30_000 ? 'stale' : w.status) },
+    { title: 'Status', cell: (w) => pill(ctx.now - w.heartbeatAt > aliveMs ? 'stale' : w.status) },
     { title: 'Up', cell: (w) => esc(duration(ctx.now - w.startedAt)), num: true },
     { title: 'Heartbeat', cell: (w) => ago(w.heartbeatAt, ctx.now) },
   ], workers, { empty: 'No daemon registered (run `gitroast daemon`).' });

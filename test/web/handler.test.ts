@@ -86,6 +86,27 @@ describe('the dashboard handler', () => {
     expect((await get(`${base}/jobs/${ids[2]}`)).body).not.toContain('action="/actions/cancel-job"');
   });
 
+  it('draws one queue\'s throughput and runtime charts from its metrics row, the key escaped', async () => {
+    const { base, db } = await serve();
+    for (let i = 0; i < 3; i++) {
+      const { id } = q.enqueue(db, { name: 'n', queue: 'default' });
+      const [job] = q.claim(db, { workerId: 'w_t', queues: ['default'] });
+      expect(q.complete(db, job!)).toBe(true);
+      expect(id).toBe(job!.id);
+    }
+    const list = await get(`${base}/charts?window=1h`);
+    expect(list.body).toContain('href="/charts?window=1h&amp;kind=queue&amp;key=default"');
+    const one = await get(`${base}/charts?window=1h&kind=queue&key=default`);
+    expect(one.status).toBe(200);
+    expect(one.body.match(/<svg class="chart"/g)).toHaveLength(2);
+    expect(one.body).toContain('aria-label="throughput of default"');
+    // Three jobs completed within the last minute: the newest column says so.
+    expect(one.body).toMatch(/<title>3\/min, [^<]*ago<\/title>/);
+    const hostile = await get(`${base}/charts?window=1h&kind=job&key=${encodeURIComponent('<img src=x onerror=alert(1)>')}`);
+    expect(hostile.body).not.toContain('<img src=x');
+    expect(hostile.body).toContain('&lt;img src=x onerror=alert(1)&gt;');
+  });
+
   it('changes nothing on a GET to an action, and refuses a cross-origin POST', async () => {
     const { base, db } = await serve();
     expect((await get(`${base}/actions/pause?queue=high`)).status).toBe(405);
