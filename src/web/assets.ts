@@ -22,7 +22,7 @@ header nav a:hover{background:#2d2660}
 .pill.readonly{background:#374151;color:#fff}
 main{max-width:1200px;margin:0 auto;padding:1rem 1.25rem 3rem}
 h1{font-size:1.35rem;margin:.4rem 0 1rem}h2{font-size:1.05rem;margin:1.5rem 0 .5rem}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(170px,1fr));gap:.75rem}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(145px,1fr));gap:.6rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:.75rem 1rem}
 .card .k{color:var(--muted);font-size:.8em;text-transform:uppercase;letter-spacing:.04em}.card .v{font-size:1.5rem;font-weight:650;margin-top:.15rem;overflow-wrap:anywhere}
 .card .sub{color:var(--muted);font-size:.85em;overflow-wrap:anywhere}

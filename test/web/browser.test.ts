@@ -212,10 +212,13 @@ describe('the web dashboard in Chromium', () => {
     await row.locator('button[data-act="continue"]').click();
     await row.locator('td[data-k="state"] .pill.active').waitFor({ timeout: 10_000 });
     expect(q.pausedQueues(db).has('default')).toBe(false);
-    for (const [p, name] of [['/charts', 'metrics'], ['/workers', 'workers'], ['/batches', 'batches']] as const) {
+    const batch = q.createBatch(db, { name: 'nightly', jobs: [{ name: 'noop' }, { name: 'noop' }, { name: 'noop', queue: 'low' }] });
+    for (const [p, name] of [['/charts', 'metrics'], ['/charts?window=1h&kind=queue&key=default', 'metrics-queue'], ['/workers', 'workers'], ['/batches', 'batches'], [`/batches/${batch.id}`, 'batch']] as const) {
       await page.goto(`${base}${p}`);
       await shot(page, name);
     }
+    // The batch detail names the batch and its callbacks.
+    expect(await page.locator('h1').innerText()).toContain(batch.id);
     await page.close();
   });
 
