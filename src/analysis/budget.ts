@@ -5,10 +5,20 @@
  * by the collector as it finishes, read by `status`, the monitor and /health), so knowing
  * the budget costs no request.
  */
+import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { holdJobs, immediate, stmt } from '../queue/index.js';
 import type { BudgetSink } from './github.js';
 import type { BudgetReading } from './snapshot.js';
+
+/**
+ * Name the token's cache partition: ETags are bound to the token, so cached answers must
+ * be too, but the token itself never reaches the database: only a truncated SHA-256.
+ */
+export function tokenIdentity(token: string | undefined): string {
+  if (!token) return 'anon';
+  return `tok-${createHash('sha256').update(`gitroast-http-cache:${token}`).digest('hex').slice(0, 16)}`;
+}
 
 /** GitHub's primary limits per hour: REST without and with a token, GraphQL points with one. */
 export const GITHUB_HOURLY = { restAnon: 60, restToken: 5000, graphqlPoints: 5000 } as const;

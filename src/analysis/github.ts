@@ -4,13 +4,13 @@
  * queue owns retries); errors are mapped to what the queue understands: PermanentError
  * (do not retry), DelayError (come back at T, rate limits) or a plain, retryable Error.
  */
-import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { Octokit } from '@octokit/rest';
 import { z } from 'zod';
 import { immediate, stmt } from '../queue/db.js';
 import { DelayError, GitroastError, PermanentError } from '../queue/errors.js';
 import { safeLine, safeText } from '../util/terminal.js';
+import { tokenIdentity } from './budget.js';
 import { LIMITS, truncateText } from './limits.js';
 import { validateLogin } from './login.js';
 import {
@@ -99,14 +99,7 @@ export function graphqlUrl(baseUrl: string): string {
   return /\/api\/v3$/.test(base) ? base.replace(/\/api\/v3$/, '/api/graphql') : `${base}/graphql`;
 }
 
-/**
- * Name the token's cache partition: ETags are bound to the token, so cached answers must
- * be too, but the token itself never reaches the database: only a truncated SHA-256.
- */
-export function tokenIdentity(token: string | undefined): string {
-  if (!token) return 'anon';
-  return `tok-${createHash('sha256').update(`gitroast-http-cache:${token}`).digest('hex').slice(0, 16)}`;
-}
+export { tokenIdentity } from './budget.js';
 
 // ---------------------------------------------------------------------------------------
 // What gitroast reads of each answer. Every answer goes through one of these schemas
