@@ -18,6 +18,7 @@ import { failedTotal, forgetFailed, listFailed, retryFailed } from './failed.js'
 import { computeMetrics, listSnapshots, throughputSeries, type Metric } from './metrics.js';
 import { continueQueue, getJob, listJobs, pauseQueue, queueStats, type QueueStats } from './queues.js';
 import { listThrottles, type ThrottleState } from './throttles.js';
+import { listHolds, type Hold } from './holds.js';
 import { DEFAULT_QUEUES, type Batch, type FailedJob, type Job, type Worker } from './types.js';
 import { listWorkers, liveWorkers } from './workers.js';
 
@@ -288,6 +289,8 @@ export interface ReadModelOptions {
   aliveMs?: number;
   /** Disable every action. Default false. */
   readonly?: boolean;
+  /** Lines other rooms add under the daemons (the CLI adds GitHub's budget per token), read in the same transaction. */
+  notes?: (db: Db, now: number) => string[];
 }
 
 /** Every view of both monitors, each one short read transaction; `actions` is absent when read-only. */
@@ -302,7 +305,7 @@ export interface ReadModel {
   failed(limit: number): FailedJob[];
   queues(now: number): QueueRow[];
   metrics(window: MetricsWindow, now: number): MetricRow[];
-  workers(now: number): { workers: Worker[]; control: DaemonControl; aliveMs: number; throttles: ThrottleState[] };
+  workers(now: number): { workers: Worker[]; control: DaemonControl; aliveMs: number; throttles: ThrottleState[]; holds: Hold[]; notes: string[] };
   batches(limit: number): Batch[];
   /** One batch with its jobs by state, failures and callbacks; undefined when it is gone. */
   batch(id: string): BatchDetail | undefined;
@@ -353,7 +356,9 @@ export function createReadModel(options: ReadModelOptions): ReadModel {
     failed: (limit) => read((db) => listFailed(db, { limit })),
     queues: (now) => read((db) => queueRows(db, now, configured)),
     metrics: (window, now) => read((db) => metricRows(db, window, now)),
-    workers: (now) => read((db) => ({ workers: listWorkers(db), control: daemonControl(db), aliveMs, throttles: listThrottles(db, now) })),
+    workers: (now) => read((db) => ({
+      workers: listWorkers(db), control: daemonControl(db), aliveMs, throttles: listThrottles(db, now), holds: listHolds(db, now), notes: options.notes?.(db, now) ?? [],
+    })),
     batches: (limit) => read((db) => listBatches(db, limit)),
     batch: (id) => read((db) => batchDetail(db, id)),
     ...(options.readonly ? {} : { actions }),
