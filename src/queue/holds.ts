@@ -47,6 +47,7 @@ export function activeHoldsInTx(db: Db, now: number): { name: string; until: num
 /** List the holds in force at `now` with the pending jobs each holds back (`status`, /health, the monitor). */
 export function listHolds(db: Db, now = Date.now()): Hold[] {
   const rows = stmt(db, 'SELECT name, until, reason, set_at FROM job_holds WHERE until > ? ORDER BY until, name').all(now) as { name: string; until: number; reason: string; set_at: number }[];
-  const pending = stmt(db, `SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending' AND name = ?`);
-  return rows.map((r) => ({ name: r.name, until: r.until, reason: r.reason, setAt: r.set_at, waiting: (pending.get(r.name) as { n: number }).n }));
+  // Counted only while a hold is in force (like a throttled throttle): a walk of the pending jobs.
+  const waiting = (name: string) => (stmt(db, `SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending' AND name = ?`).get(name) as { n: number }).n;
+  return rows.map((r) => ({ name: r.name, until: r.until, reason: r.reason, setAt: r.set_at, waiting: waiting(r.name) }));
 }
