@@ -125,7 +125,7 @@ function parseSelections(lx: Lexer): Selection[] {
       continue;
     }
     let name = lx.next();
-    let key = name;
+    const key = name;
     if (lx.peek() === ':') {
       lx.next();
       name = lx.next();
@@ -143,7 +143,6 @@ function parseSelections(lx: Lexer): Selection[] {
     const sel: Selection = { key, name, args };
     if (lx.peek() === '{') sel.selections = parseSelections(lx);
     out.push(sel);
-    key = '';
   }
   lx.next();
   return out;
