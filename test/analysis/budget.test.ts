@@ -7,6 +7,10 @@ import { projectQuality, scoreProfile } from '../../src/analysis/score.js';
 import type { ProfileSnapshot } from '../../src/analysis/snapshot.js';
 import { queueMigrations } from '../../src/queue/migrations.js';
 import { listHolds } from '../../src/queue/index.js';
+import { enqueueAnalysis, registerAnalysis } from '../../src/analysis/jobs.js';
+import { openAppDb } from '../../src/cli/db.js';
+import { Registry, startWorker } from '../../src/daemon/index.js';
+import { tempDbPath, waitFor } from '../support/tmp.js';
 import {
   allForks, cleanTwin, daysAgo, escapeBio, injected, newbie, startFakeGitHub, strongDev, type FakeGitHub, type FakeUser,
 } from '../fakes/github.js';
@@ -146,6 +150,34 @@ describe('the budget', () => {
     gh.setRemaining('anon', 0);
     const rest = await collectProfile('adadev', opts()).catch((e: unknown) => e);
     expect((rest as GitHubRateLimitError).resource).toBe('core');
+  });
+
+  it('fetch-github: a spent limit holds every fetch job until the reset, and this one goes back delayed, not reserved', async () => {
+    const db = openAppDb(tempDbPath());
+    try {
+      const reset = Math.floor(Date.now() / 1000) + 1800;
+      gh.fault('/users/newbie-nora', [{ rateLimited: true, reset }]);
+      const registry = new Registry();
+      registerAnalysis(registry, { db, env: () => ({ GITROAST_GITHUB_API_URL: gh.url }), config: () => ({ denyList: [] }) });
+      const id = enqueueAnalysis(db, 'newbie-nora', { denyList: [] }).analysis.id;
+      enqueueAnalysis(db, 'adadev', { denyList: [] });
+      const w = startWorker(db, registry, { queues: ['default'], concurrency: 1, watch: false });
+      try {
+        await waitFor(() => listHolds(db).length > 0, 10_000, 'the hold');
+        // Time for the worker to claim the next one, were it not held.
+        await new Promise((r) => setTimeout(r, 300));
+      } finally {
+        await w.stop({ graceMs: 1000 });
+      }
+      expect(listHolds(db)).toEqual([expect.objectContaining({ name: 'fetch-github', until: reset * 1000, reason: expect.stringContaining('GitHub rate limit exhausted') })]);
+      expect(listHolds(db)[0]!.reason).toContain('(anon)');
+      const jobs = db.prepare(`SELECT name, state, attempts, available_at AS at, payload FROM jobs WHERE name = 'fetch-github' ORDER BY id`).all() as { state: string; attempts: number; at: number; payload: string }[];
+      expect(jobs.map((j) => [j.state, j.attempts])).toEqual([['delayed', 0], ['pending', 0]]);
+      expect(jobs[0]!.at).toBe(reset * 1000);
+      expect(JSON.parse(jobs[0]!.payload)).toMatchObject({ analysisId: id });
+    } finally {
+      db.close();
+    }
   });
 
   it('estimates when a batch finishes from the budget left and the hourly rate', () => {
