@@ -34,6 +34,10 @@ const TARGETS: Target[] = [
   { key: 'web_first_view_gzip_bytes', op: '<=', value: 150_000, what: 'dashboard first view, compressed bytes' },
   { key: 'web_sse_enqueue_to_event_p50_ms', op: '<=', value: 100, what: 'dashboard enqueue → event on an open stream p50 ms' },
   { key: 'batch_rss_mb', op: '<=', value: 250, what: '`batch --detach` peak RSS MB (200,000 lines)' },
+  { key: 'analysis_analyses_per_hour_token', op: '>=', value: 2000, what: 'cold analyses an hour one token affords (REST and GraphQL budgets)' },
+  { key: 'analysis_graphql_points_cold_token', op: '<=', value: 2, what: 'GraphQL points per cold analysis with a token' },
+  { key: 'analysis_rest_cold_token', op: '<=', value: 2, what: 'REST requests per cold analysis with a token' },
+  { key: 'analysis_rest_cold_anon', op: '<=', value: 4, what: 'REST requests per cold analysis without a token' },
 ];
 
 function fmt(v: number): string {

@@ -21,6 +21,7 @@ import {
   createBatch,
   assertQueueName,
   DelayError,
+  holdJobs,
   PermanentError,
   ValidationError,
   type Db,
@@ -191,15 +192,28 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
       stage(a.id, 'fetching');
       const e = env();
       // The GitHub client and the model writer load on first use, not at daemon start.
-      const { collectProfile, SqliteHttpCache } = await import('./github.js');
-      const snapshot = await collectProfile(p.login, {
-        baseUrl: e.GITROAST_GITHUB_API_URL || undefined,
-        token: e.GITHUB_TOKEN?.trim() || undefined,
-        cache: new SqliteHttpCache(db),
-        now,
-        fetch: deps.fetch,
-        signal: ctx.signal,
-      });
+      const { collectProfile, SqliteHttpCache, GitHubRateLimitError, tokenIdentity } = await import('./github.js');
+      const { SqliteBudget, holdIfSpent } = await import('./budget.js');
+      const token = e.GITHUB_TOKEN?.trim() || undefined;
+      let snapshot;
+      try {
+        snapshot = await collectProfile(p.login, {
+          baseUrl: e.GITROAST_GITHUB_API_URL || undefined,
+          token,
+          cache: new SqliteHttpCache(db),
+          budget: new SqliteBudget(db),
+          now,
+          fetch: deps.fetch,
+          signal: ctx.signal,
+        });
+      } catch (err) {
+        // A spent rate limit holds every fetch-github job until the reset: they stay pending
+        // (no attempt, no lease) while other work goes on. This one comes back then too.
+        if (err instanceof GitHubRateLimitError) holdJobs(db, JOB.fetch, err.until, `${err.message} (${tokenIdentity(token)})`, now());
+        throw err;
+      }
+      // The answers told the budget left: when it cannot pay for the next cold analysis, hold.
+      holdIfSpent(db, JOB.fetch, tokenIdentity(token), now());
       const scorecard = scoreProfile(snapshot, snapshot.fetchedAt);
       ctx.commit((tx) => {
         if (!saveCollected(tx, a.id, { snapshot, scorecard }, now())) dropped(ctx, a.id);

@@ -58,6 +58,22 @@ export const analysisMigrations: string[] = [
   `CREATE INDEX analyses_created ON analyses (created_at);
   CREATE INDEX analyses_status_created ON analyses (status, created_at);
   DROP INDEX analyses_status;`,
+
+  // What each analysis cost GitHub (REST requests, GraphQL points), and github_budget: the
+  // rate-limit budget per token fingerprint (a hash, never the token) and resource ("core",
+  // "graphql"), as the headers of the last answer told it (budget.ts).
+  `ALTER TABLE analyses ADD COLUMN rest_requests INTEGER;
+  ALTER TABLE analyses ADD COLUMN graphql_cost INTEGER;
+  CREATE TABLE github_budget (
+    fingerprint TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    lim INTEGER NOT NULL,
+    remaining INTEGER NOT NULL,
+    reset_at INTEGER NOT NULL,
+    used INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (fingerprint, resource)
+  ) WITHOUT ROWID;`,
 ];
 
 /** The analysis room's migrations, as openers take them. */

@@ -344,6 +344,8 @@ export function analysisJson(a: Analysis, opts: { detail?: boolean } = {}): Reco
     out.signals = a.scorecard.signals;
     out.dealBreakers = a.scorecard.dealBreakers;
     out.githubRequests = a.snapshot?.requests ?? null;
+    // What collecting it cost each GitHub budget (REST requests, GraphQL points).
+    out.githubCost = a.githubCost;
   }
   return sanitize(out);
 }

@@ -225,14 +225,16 @@ function profileSignals(s: ProfileSnapshot): Signal[] {
 export function projectQuality(repo: SnapshotRepo, now: number): { value: number; evidence: string } {
   const readme = repo.readmeLength ?? 0;
   const pushedDays = daysSince(repo.pushedAt, now);
-  const value =
+  const rest =
     (present(repo.description) ? 0.15 : 0) +
-    0.25 * ratio(readme, 2000) +
     (repo.license ? 0.15 : 0) +
     0.1 * ratio(repo.topics.length, 3) +
     (present(repo.homepage) ? 0.05 : 0) +
     (pushedDays <= 365 ? 0.15 : 0) +
     0.15 * sat(repo.stars, 100);
+  // A README that was not looked at (the token-less budget) is unknown, not zero: the
+  // other parts are reweighted to the whole.
+  const value = repo.readmeLength === null ? rest / 0.75 : rest + 0.25 * ratio(readme, 2000);
   const parts = [
     present(repo.description) ? 'description' : 'no description',
     repo.readmeLength === null ? 'README not checked' : `README ${fmt(readme)} bytes`,
@@ -577,7 +579,7 @@ export function describeFormula(): string {
     '- A category score is 100 × (points of its available signals) / (their maximum), rounded to a whole number and clamped to 0–100. A signal that cannot be measured (no token: no calendar, pinned items, organisations) is left out and the rest reweighted; the category is then marked confidence `low`. Unknown is not zero.',
     `- Overall = ${CATEGORIES.map((c) => `${CATEGORY_WEIGHTS[c]} × ${c}`).join(' + ')}, rounded.`,
     '- Projects are capped at 30 when at least 5 repositories exist and 80% or more are forks.',
-    `- Project quality: ${PROJECT_QUALITY}.`,
+    `- Project quality: ${PROJECT_QUALITY}. When the README was not looked at (no token), the other parts are scaled up to the whole (divided by 0.75).`,
     '',
   ];
   for (const c of CATEGORIES) {

@@ -80,6 +80,20 @@ export interface RateLimitInfo {
   used: number;
 }
 
+/** One rate-limit budget as the headers of the last answer of a resource told it. */
+export interface BudgetReading {
+  /** "core" (REST) or "graphql". */
+  resource: string;
+  limit: number;
+  remaining: number;
+  /** When the window resets (ms since the epoch). */
+  resetAt: number;
+  used: number;
+}
+
+/** How a snapshot was collected: GraphQL first (with a token), every REST call, or the few REST calls of the token-less budget. */
+export type CollectPath = 'graphql' | 'rest' | 'rest-lean';
+
 /** Everything collected about one profile. */
 export interface ProfileSnapshot {
   user: SnapshotUser;
@@ -92,7 +106,16 @@ export interface ProfileSnapshot {
   /** Why GraphQL gave no data although a token was set (its first error's message); absent otherwise. */
   graphqlError?: string;
   fetchedAt: number;
+  /** GitHub requests sent, REST and GraphQL together. */
   requests: number;
+  /** REST requests sent (304s included); absent on snapshots of gitroast before 0.2. */
+  restRequests?: number;
+  /** GraphQL queries sent. */
+  graphqlQueries?: number;
+  /** GraphQL points spent (the sum of each answer's rateLimit.cost; 0 when none was reported). */
+  graphqlCost?: number;
+  /** How it was collected. */
+  via?: CollectPath;
   rateLimit: RateLimitInfo | null;
 }
 

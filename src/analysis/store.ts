@@ -39,6 +39,8 @@ export interface Analysis {
   kept: boolean;
   /** The queue batch that created it (`gitroast batch`), or null. */
   batchId: string | null;
+  /** What collecting it cost GitHub: REST requests and GraphQL points (null before it was collected). */
+  githubCost: { restRequests: number; graphqlPoints: number | null } | null;
   createdAt: number;
   updatedAt: number;
   completedAt: number | null;
@@ -65,6 +67,8 @@ interface Row {
   model: string | null;
   kept: number;
   batch_id?: string | null;
+  rest_requests?: number | null;
+  graphql_cost?: number | null;
   created_at: number;
   updated_at: number;
   completed_at: number | null;
@@ -108,6 +112,7 @@ function toAnalysis(row: Row): Analysis {
     model: row.model,
     kept: row.kept === 1,
     batchId: row.batch_id ?? null,
+    githubCost: row.rest_requests === null || row.rest_requests === undefined ? null : { restRequests: row.rest_requests, graphqlPoints: row.graphql_cost ?? null },
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     completedAt: row.completed_at,
@@ -128,7 +133,7 @@ export function createAnalysis(
   // The row as inserted (the columns not named above take their defaults): no read-back.
   return {
     id, username: opts.username, status: 'pending', stage: 'queued', overall: null, scores: null, formulaVersion: null, report: null,
-    snapshot: null, scorecard: null, error: null, usage: null, model: null, kept: false, batchId: opts.batchId ?? null, createdAt: now, updatedAt: now, completedAt: null,
+    snapshot: null, scorecard: null, error: null, usage: null, model: null, kept: false, batchId: opts.batchId ?? null, githubCost: null, createdAt: now, updatedAt: now, completedAt: null,
   };
 }
 
@@ -212,7 +217,8 @@ export function saveCollected(
     stmt(db, `UPDATE analyses SET username = @username, status = 'processing', stage = 'writing',
            overall = @overall, score_profile = @profile, score_projects = @projects,
            score_consistency = @consistency, score_technical = @technical, score_community = @community,
-           formula_version = @formula, snapshot = @snapshot, signals = @signals, updated_at = @now
+           formula_version = @formula, snapshot = @snapshot, signals = @signals, updated_at = @now,
+           rest_requests = @restRequests, graphql_cost = @graphqlCost
          WHERE id = @id AND status NOT IN ('completed', 'failed')`).run({
         id,
         username: snapshot.user.login,
@@ -226,6 +232,8 @@ export function saveCollected(
         snapshot: JSON.stringify(snapshot),
         signals: JSON.stringify(scorecard),
         now,
+        restRequests: snapshot.restRequests ?? snapshot.requests,
+        graphqlCost: snapshot.graphqlCost ?? null,
       }),
   ).changes > 0;
 }

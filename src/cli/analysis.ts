@@ -218,6 +218,23 @@ async function printResults(analyses: readonly Analysis[], opts: { json?: boolea
   if (failed.length > 0) throw new WorkFailed('');
 }
 
+/**
+ * Say on stderr what GitHub's budget means before analyses start: without a token, the
+ * hourly rate and what a token would make it; for a batch of `queued` analyses, when it
+ * should finish (from the budget the last answers told, else the hourly rate).
+ */
+async function sayBudget(db: Db, queued: number, batch: boolean): Promise<void> {
+  if (queued === 0) return;
+  const { budgetNotice, estimateFinish, reviewsPerHour, tokenIdentity } = await import('../analysis/budget.js');
+  const token = process.env.GITHUB_TOKEN?.trim() || undefined;
+  if (!token || batch) info(budgetNotice(token !== undefined));
+  if (!batch) return;
+  const now = Date.now();
+  const at = estimateFinish(db, queued, token !== undefined, tokenIdentity(token), now);
+  const when = new Date(at).toISOString().replace(/:\d\d\.\d{3}Z$/, 'Z').replace('T', ' ');
+  info(`${plural(queued, 'analysis', 'analyses')} at about ${reviewsPerHour(token !== undefined).toLocaleString('en-US')} an hour: expected to finish around ${when} (in ${duration(Math.max(0, at - now))})`);
+}
+
 /** The longest batch-file line read in full; the rest of a longer line is skipped. */
 const LINE_LIMIT = 65_536;
 
@@ -304,6 +321,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       const now = Date.now();
       const items = logins.map((login) => enqueueAnalysis(db, login, { queue, force: opts.force, denyList: config.denyList, jobOptions: config.jobOptions, now }));
       for (const item of items) if (!item.created) info(describe(item, now));
+      await sayBudget(db, items.filter((i) => i.created).length, false);
       if (opts.detach) {
         if (opts.json) {
           const { analysisJson } = await import('../analysis/report.js');
@@ -405,6 +423,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
         const now = Date.now();
         const { batchId, created, existing } = enqueueStagedBatch(db, staging, { name: opts.name, queue, force: opts.force, denyList: config.denyList, jobOptions: config.jobOptions, now });
         info(`batch ${batchId}: ${plural(created, 'analysis', 'analyses')} queued${existing > 0 ? `, ${existing} already running or fresh` : ''}`);
+        await sayBudget(db, created, true);
         const { getAnalysis } = await import('../analysis/store.js');
         // What became of each login is on its staging row; analyses are read back one chunk at a time.
         if (existing > 0) {

@@ -89,6 +89,7 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
       const { openAppDb } = await import('./db.js');
       keepRunningWhenOutputCloses();
       const { buildRegistry } = await import('./handlers.js');
+      const { listBudgets } = await import('../analysis/budget.js');
       const { VERSION } = await import('./version.js');
       const db = openAppDb(ctx.dbPath, { durability: config.durability });
       // Failures of the opted-in jobs and queues enqueue a notification in the transaction that fails them.
@@ -113,6 +114,8 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
           stopWhenEmpty: opts.stopWhenEmpty, maxJobs: opts.maxJobs, maxTimeMs: opts.maxTime === undefined ? undefined : opts.maxTime * 1000,
           memoryLimitMb: config.memoryLimitMb, http: http && web ? { ...http, handler: web.handle } : undefined, webhookUrl: config.webhookUrl, maxRateLimitWaitMs: config.maxRateLimitWaitHours * 3_600_000,
           longWaitMs: (q) => Math.round((longWait.queues[q] ?? longWait.defaultSeconds) * 1000),
+          // GitHub's budget per token fingerprint, read from the table the collector writes.
+          healthExtras: () => ({ github: listBudgets(db) }),
         });
         await handle.done;
       } finally {

@@ -35,7 +35,12 @@ export function registerMonitor(program: Command, ctx: Context, run: Runner): vo
       const { createDbSource } = await import('../tui/source.js');
       const { readAnalyses } = await import('./monitor-analyses.js');
       const silenced = (await ctx.config()).silenced;
-      const source = createDbSource({ open: ({ readonly }) => openAppDb(file, { readonly }), configured, aliveMs, readonly: opts.readonly ?? false, silenced });
+      const { listBudgets, describeBudget } = await import('../analysis/budget.js');
+      const source = createDbSource({
+        open: ({ readonly }) => openAppDb(file, { readonly }), configured, aliveMs, readonly: opts.readonly ?? false, silenced,
+        // GitHub's budget per token fingerprint, under the daemons.
+        notes: (db, now) => listBudgets(db, now).map((b) => `GitHub ${describeBudget(b, now)}`),
+      });
       source.analyses = (limit) => source.read((db) => readAnalyses(db, limit));
       const clock = { now: () => Date.now() };
       try {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Context } from './context.js';
 import { duration, print, printJson, table } from './output.js';
 import type { Runner } from './program.js';
+import { safeLine } from '../util/terminal.js';
 
 export function registerStatus(program: Command, ctx: Context, run: Runner): void {
   program
@@ -11,6 +12,7 @@ export function registerStatus(program: Command, ctx: Context, run: Runner): voi
     .action(run(async (opts: { json?: boolean }) => {
       const aliveMs = await ctx.aliveMs();
       const q = await import('../queue/index.js');
+      const budget = await import('../analysis/budget.js');
       const db = ctx.db();
       const now = Date.now();
       const queues = q.queueStats(db, { now, since: now - q.COMPLETED_WINDOW_MS });
@@ -22,6 +24,10 @@ export function registerStatus(program: Command, ctx: Context, run: Runner): voi
         daemons: daemons.map((w) => ({ id: w.id, pid: w.pid, hostname: w.hostname, version: w.version, queues: w.queues, concurrency: w.concurrency, busy: w.busy, status: w.status, startedAt: w.startedAt, heartbeatAt: w.heartbeatAt, supervisors: w.supervisors })),
         // As the daemons last counted them (their rules are in the daemons' config).
         throttles: q.listThrottles(db, now),
+        // Jobs left pending until a time (a spent GitHub rate limit holds fetch-github).
+        holds: q.listHolds(db, now),
+        // GitHub's rate-limit budget per token fingerprint, as the last answers told it.
+        github: budget.listBudgets(db, now),
       };
       if (opts.json) return printJson(report);
       print(`database  ${report.database.path} (schema ${report.database.schemaVersion})`);
@@ -32,5 +38,9 @@ export function registerStatus(program: Command, ctx: Context, run: Runner): voi
       for (const t of report.throttles.filter((x) => x.throttled && x.waiting > 0)) {
         print(`throttled ${t.kind} ${t.name}: ${t.used}/${t.max} started in this ${t.perSeconds}s window; ${t.waiting} pending wait ${duration(Math.max(0, t.windowEndsAt - now))} (no attempt spent)`);
       }
+      for (const h of report.holds) {
+        print(`held      ${h.name}: ${h.waiting} pending wait ${duration(Math.max(0, h.until - now))} (until ${new Date(h.until).toISOString()}): ${safeLine(h.reason)}`);
+      }
+      for (const b of report.github) print(`github    ${budget.describeBudget(b, now)}`);
     }));
 }

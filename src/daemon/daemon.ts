@@ -1,4 +1,4 @@
-import { CONCURRENCY, POLL_MS, STALE_MS, liveWorkers, newWorkerId, queueStats, schemaVersion, stmt, type Db } from '../queue/index.js';
+import { CONCURRENCY, POLL_MS, STALE_MS, listHolds, liveWorkers, newWorkerId, queueStats, schemaVersion, stmt, type Db } from '../queue/index.js';
 import { LongWaitAlerts } from './alerts.js';
 import { PromText, startHttp, type HttpHandler, type HttpServer, type Listen } from './http.js';
 import type { Registry } from './registry.js';
@@ -28,6 +28,8 @@ export interface DaemonOptions extends Omit<WorkerOptions, 'control' | 'onStopRe
   webhookUrl?: string | null;
   /** Run the registry's schedules. Default true. */
   scheduler?: boolean;
+  /** More fields for /health, read at each request (the CLI adds GitHub's budget; the daemon knows nothing of GitHub). */
+  healthExtras?: () => Record<string, unknown>;
   /** Handle SIGTERM / SIGINT (graceful stop; a second SIGINT exits at once). Default true. */
   signals?: boolean;
 }
@@ -144,12 +146,16 @@ function health(db: Db, worker: WorkerHandle | undefined, options: DaemonOptions
   let database: Record<string, unknown>;
   let queues: unknown[] = [];
   let daemons: unknown[] = [];
+  let holds: unknown[] = [];
+  let extras: Record<string, unknown> = {};
   try {
     stmt(db, 'SELECT 1').get();
     // No path: /health may be reachable from other hosts (with a token); it tells state, not layout.
     database = { ok: true, schemaVersion: schemaVersion(db) };
     queues = queueStats(db, { now, configured: options.queues }).map((s) => ({ queue: s.queue, pending: s.pending, delayed: s.delayed, reserved: s.reserved, oldestWaitMs: s.oldestWaitMs, paused: s.paused }));
     daemons = liveWorkers(db, options.staleMs ?? STALE_MS, now).map((w) => ({ id: w.id, pid: w.pid, hostname: w.hostname, status: w.status, busy: w.busy, concurrency: w.concurrency, heartbeatAgeMs: now - w.heartbeatAt, supervisors: w.supervisors }));
+    holds = listHolds(db, now);
+    extras = options.healthExtras?.() ?? {};
   } catch (err) {
     // SQLite's messages can carry the file's path: only the error code leaves the process.
     database = { ok: false, error: String((err as { code?: unknown }).code ?? 'unreadable') };
@@ -161,7 +167,7 @@ function health(db: Db, worker: WorkerHandle | undefined, options: DaemonOptions
   return {
     ok,
     // `health` and `timestamp` in the seed's words, beside the original `status`.
-    body: { status: ok ? 'ok' : 'unhealthy', health: ok ? 'healthy' : 'unhealthy', timestamp: new Date(now).toISOString(), reasons, database, worker: worker ? { id: worker.id, status, busy: worker.busy(), concurrency: slotsOf(worker, options), supervisors: worker.supervisors() } : null, queues, daemons, pollMs },
+    body: { status: ok ? 'ok' : 'unhealthy', health: ok ? 'healthy' : 'unhealthy', timestamp: new Date(now).toISOString(), reasons, database, worker: worker ? { id: worker.id, status, busy: worker.busy(), concurrency: slotsOf(worker, options), supervisors: worker.supervisors() } : null, queues, daemons, pollMs, holds, ...extras },
   };
 }
 

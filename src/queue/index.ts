@@ -29,6 +29,7 @@ export {
 export { computeMetrics, throughputSeries, metricSeries, snapshotMetrics, listSnapshots, trimJobs, type Metric, type SeriesPoint, type Snapshot, type TrimOptions } from './metrics.js';
 export { daemonControl, setDaemonsPaused, setSupervisorPaused, requestDaemonStop, type DaemonControl } from './control.js';
 export { cancelJobs, cancelJobInTx, clearQueue, countClearable, CANCELLED_REASON, type Cancelled } from './cancel.js';
+export { holdJobs, releaseHold, listHolds, type Hold } from './holds.js';
 export { claimThrottledInTx, listThrottles, type ThrottleRule, type Throttles, type ThrottledClaim, type ThrottleState } from './throttles.js';
 export {
   createReadModel, chartData, CHART_BUCKETS, headerData, overviewQueues, overviewData, aggregateSnapshots, metricRows, queueRows, fingerprint, groupFailed, METRICS_WINDOW_MS,

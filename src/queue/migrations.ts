@@ -189,6 +189,16 @@ export const queueMigrations: string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  /* 7 */ `
+  -- Holds: jobs of one name stay pending until a time, with a reason (a handler that knows
+  -- its outside budget is spent sets one; see holds.ts). The claim skips held names.
+  CREATE TABLE job_holds (
+    name   TEXT    PRIMARY KEY,
+    until  INTEGER NOT NULL,
+    reason TEXT    NOT NULL,
+    set_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The queue room's migrations, as openers take them. */

@@ -20,6 +20,7 @@ import { continueQueue, getJob, isSilenced, listJobs, pauseQueue, queueStats, si
 import { parseJson } from './jobs.js';
 import { tagSummaries, type TagSummary } from './tags.js';
 import { listThrottles, type ThrottleState } from './throttles.js';
+import { listHolds, type Hold } from './holds.js';
 import { DEFAULT_QUEUES, type Batch, type FailedJob, type Job, type Worker } from './types.js';
 import { listWorkers, liveWorkers } from './workers.js';
 
@@ -320,6 +321,8 @@ export interface ReadModelOptions {
   readonly?: boolean;
   /** Job names and `tag:…` entries kept out of the completed lists and recent events (the config's `silenced`). Default none. */
   silenced?: readonly string[];
+  /** Lines other rooms add under the daemons (the CLI adds GitHub's budget per token), read in the same transaction. */
+  notes?: (db: Db, now: number) => string[];
 }
 
 /** Every view of both monitors, each one short read transaction; `actions` is absent when read-only. */
@@ -334,7 +337,7 @@ export interface ReadModel {
   failed(limit: number): FailedJob[];
   queues(now: number): QueueRow[];
   metrics(window: MetricsWindow, now: number): MetricRow[];
-  workers(now: number): { workers: Worker[]; control: DaemonControl; aliveMs: number; throttles: ThrottleState[] };
+  workers(now: number): { workers: Worker[]; control: DaemonControl; aliveMs: number; throttles: ThrottleState[]; holds: Hold[]; notes: string[] };
   batches(limit: number): Batch[];
   /** One batch with its jobs by state, failures and callbacks; undefined when it is gone. */
   batch(id: string): BatchDetail | undefined;
@@ -399,7 +402,9 @@ export function createReadModel(options: ReadModelOptions): ReadModel {
     failed: (limit) => read((db) => listFailed(db, { limit })),
     queues: (now) => read((db) => queueRows(db, now, configured)),
     metrics: (window, now) => read((db) => metricRows(db, window, now)),
-    workers: (now) => read((db) => ({ workers: listWorkers(db), control: daemonControl(db), aliveMs, throttles: listThrottles(db, now) })),
+    workers: (now) => read((db) => ({
+      workers: listWorkers(db), control: daemonControl(db), aliveMs, throttles: listThrottles(db, now), holds: listHolds(db, now), notes: options.notes?.(db, now) ?? [],
+    })),
     batches: (limit) => read((db) => listBatches(db, limit)),
     batch: (id) => read((db) => batchDetail(db, id)),
     tags: (limit) => read((db) => tagSummaries(db, limit)),

@@ -1,4 +1,5 @@
 import { stmt, type Db } from './db.js';
+import { activeHoldsInTx } from './holds.js';
 import { claimInTx, type ClaimOptions } from './jobs.js';
 import type { ClaimedJob } from './types.js';
 
@@ -80,8 +81,16 @@ export function claimThrottledInTx(db: Db, options: ClaimOptions & { throttles?:
   const throttles = options.throttles;
   const queues = options.queues ?? ['high', 'default', 'low'];
   const limit = options.limit ?? 1;
-  if (!hasAny(throttles)) return { jobs: claimInTx(db, options), throttledQueues: new Set(), retryAt: undefined };
   const now = options.now ?? Date.now();
+  // Held job names (holds.ts) are skipped like a used-up throttle, until their hold ends.
+  const holds = activeHoldsInTx(db, now);
+  const heldNames = holds.map((h) => h.name);
+  const holdEnds = holds.reduce((a, h) => Math.min(a, h.until), Infinity);
+  if (!hasAny(throttles)) {
+    if (holds.length === 0) return { jobs: claimInTx(db, options), throttledQueues: new Set(), retryAt: undefined };
+    const jobs = claimInTx(db, { ...options, now, exceptNames: [...(options.exceptNames ?? []), ...heldNames] });
+    return { jobs, throttledQueues: new Set(), retryAt: holdEnds };
+  }
   const windows = new Map<string, Window>();
   const win = (key: string, rule: ThrottleRule): Window => {
     let w = windows.get(key);
@@ -97,7 +106,7 @@ export function claimThrottledInTx(db: Db, options: ClaimOptions & { throttles?:
   const jobRules = Object.entries(throttles!.jobs ?? {});
   const out: ClaimedJob[] = [];
   const throttledQueues = new Set<string>();
-  let retryAt = Infinity;
+  let retryAt = holdEnds;
   const held = (w: Window) => {
     retryAt = Math.min(retryAt, w.windowStart + w.rule.perMs);
   };
@@ -112,7 +121,7 @@ export function claimThrottledInTx(db: Db, options: ClaimOptions & { throttles?:
         held(qw);
         break;
       }
-      const except: string[] = [];
+      const except: string[] = [...heldNames];
       let nameLeft = Infinity;
       for (const [name, rule] of jobRules) {
         const w = win(`job:${name}`, rule);
@@ -131,7 +140,7 @@ export function claimThrottledInTx(db: Db, options: ClaimOptions & { throttles?:
         if (rule) win(`job:${job.name}`, rule).added++;
       }
       if (got.length < n) {
-        if (except.length > 0) throttledQueues.add(queue);
+        if (except.length > heldNames.length) throttledQueues.add(queue);
         break;
       }
       if (out.length >= limit) break;

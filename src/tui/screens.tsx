@@ -404,7 +404,9 @@ export function Workers({ state, width, height }: ViewProps & { height: number }
     : 'loading…';
   const sup = (w?.workers ?? []).filter((x) => !stale(x.heartbeatAt)).flatMap((x) => x.supervisors.map((s) => ({ text: supervisorLine(x.id, s), paused: s.paused })));
   const throttled = (w?.throttles ?? []).filter((t) => t.throttled);
-  const extra = (sup.length > 0 ? sup.length + 1 : 0) + (throttled.length > 0 ? throttled.length + 1 : 0);
+  const holds = w?.holds ?? [];
+  const notes = w?.notes ?? [];
+  const extra = (sup.length > 0 ? sup.length + 1 : 0) + (throttled.length > 0 ? throttled.length + 1 : 0) + (holds.length > 0 ? holds.length + 1 : 0) + notes.length;
   const tableHeight = Math.max(3, height - 1 - extra);
   return (
     <Box flexDirection="column">
@@ -426,6 +428,11 @@ export function Workers({ state, width, height }: ViewProps & { height: number }
           {truncate(`  ${t.kind} ${t.name}  ${t.used}/${t.max} per ${t.perSeconds}s  ${t.waiting} waiting  opens in ${duration(Math.max(0, t.windowEndsAt - now))}`, width)}
         </Line>
       ))}
+      {holds.length > 0 ? <Line bold>Held (jobs wait as pending until the hold ends)</Line> : null}
+      {holds.map((h) => (
+        <Line key={`h${h.name}`} tone="warn">{truncate(`  ${h.name}  ${h.waiting} waiting  ends in ${duration(Math.max(0, h.until - now))}  ${h.reason}`, width)}</Line>
+      ))}
+      {notes.map((n, i) => <Line key={`n${i}`}>{truncate(n, width)}</Line>)}
     </Box>
   );
 }

@@ -5,7 +5,7 @@
  * through the DataSource's actions and reports back with `commandDone`.
  */
 import { FAILED_READ_LIMIT, MONITOR_LIST_LIMIT } from '../queue/defaults.js';
-import { groupFailed, type Batch, type BatchDetail, type DaemonControl, type FailedJob, type Job, type SeriesPoint, type TagSummary, type ThrottleState, type Worker } from '../queue/index.js';
+import { groupFailed, type Batch, type BatchDetail, type DaemonControl, type FailedJob, type Hold, type Job, type SeriesPoint, type TagSummary, type ThrottleState, type Worker } from '../queue/index.js';
 import { plural } from '../util/format.js';
 import { batchDetailLines, failedDetailLines, jobDetailLines, tagDetailLines } from './detail.js';
 import { fingerprint } from './format.js';
@@ -56,7 +56,7 @@ export interface Data {
   failed?: FailedJob[];
   queues?: QueueRow[];
   metrics?: MetricRow[];
-  workers?: { workers: Worker[]; control: DaemonControl; aliveMs?: number; throttles?: ThrottleState[] };
+  workers?: { workers: Worker[]; control: DaemonControl; aliveMs?: number; throttles?: ThrottleState[]; holds?: Hold[]; notes?: string[] };
   batches?: Batch[];
   /** The open batch's detail; null when it no longer exists. */
   batch?: BatchDetail | null;

@@ -3,7 +3,7 @@
  * Components never touch the database; they get a DataSource and a Clock as props, so tests
  * drive them with a fake source and a fixed clock.
  */
-import type { Actions, Batch, BatchDetail, DaemonControl, FailedJob, HeaderData, Job, JobQuery, JobsTab, Metric, MetricRow, MetricsWindow, OverviewData, QueueRow, QueueStats, SeriesPoint, TagSummary, ThrottleState, Worker } from '../queue/index.js';
+import type { Actions, Batch, BatchDetail, DaemonControl, FailedJob, HeaderData, Hold, Job, JobQuery, JobsTab, Metric, MetricRow, MetricsWindow, OverviewData, QueueRow, QueueStats, SeriesPoint, TagSummary, ThrottleState, Worker } from '../queue/index.js';
 
 /** The time, ms since the epoch. Passed as a prop; tests fix it. */
 export interface Clock {
@@ -41,7 +41,7 @@ export interface DataSource {
   queues(now: number): QueueRow[];
   metrics(window: MetricsWindow, now: number): MetricRow[];
   /** The daemons, the control flags, the alive threshold (ms; default STALE_MS) the header also uses, and the throttles' state. */
-  workers(now: number): { workers: Worker[]; control: DaemonControl; aliveMs?: number; throttles?: ThrottleState[] };
+  workers(now: number): { workers: Worker[]; control: DaemonControl; aliveMs?: number; throttles?: ThrottleState[]; holds?: Hold[]; notes?: string[] };
   batches(limit: number): Batch[];
   /** One batch with its jobs by state, failures and callbacks; undefined when it is gone. */
   batch?(id: string): BatchDetail | undefined;

@@ -76,13 +76,14 @@ describe('untrusted text and secrets, end to end', () => {
     const first = await w.run(['analyze', 'adadev', '--json'], { env });
     expect(first.code).toBe(0);
     const cold = w.gh.requests.length;
-    expect(cold).toBeLessThanOrEqual(15);
+    // Two GraphQL queries and the events over REST (issue 18).
+    expect(cold).toBeLessThanOrEqual(4);
     w.gh.clearLog();
     const before = w.gh.remaining(TOKEN);
     const second = await w.run(['analyze', 'adadev', '--force', '--json'], { env });
     expect(second.code).toBe(0);
     const gets = w.gh.requests.filter((q) => q.method === 'GET');
-    expect(gets.length).toBeGreaterThan(5);
+    expect(gets.length).toBeGreaterThanOrEqual(1);
     expect(gets.map((q) => q.status)).toEqual(gets.map(() => 304));
     expect(w.gh.remaining(TOKEN)).toBe(before);
     expect(jsonLines(second.stdout)[0]!.scores).toEqual(jsonLines(first.stdout)[0]!.scores);

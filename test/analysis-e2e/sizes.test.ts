@@ -26,7 +26,8 @@ describe('oversized GitHub answers', () => {
     const user = strongDev(Date.now());
     user.profileReadme = `# Hi\n\n${'Lorem ipsum dolor sit amet. '.repeat(Math.ceil(MB10 / 28))}`.slice(0, MB10);
     const w = await world([user]);
-    const r = await w.run(['analyze', 'adadev', '--json'], { env: { GITHUB_TOKEN: TOKEN }, timeoutMs: 60_000 });
+    // Without a token the README comes over REST and is cached (with one it comes inside the GraphQL answer: below).
+    const r = await w.run(['analyze', 'adadev', '--json'], { timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
     const [cache] = w.query<{ total: number; biggest: number; rows: number }>(
       'SELECT sum(length(CAST(key AS BLOB)) + length(CAST(etag AS BLOB)) + length(CAST(body AS BLOB))) AS total, max(length(CAST(body AS BLOB))) AS biggest, count(*) AS rows FROM http_cache');
@@ -41,11 +42,19 @@ describe('oversized GitHub answers', () => {
     const signals = JSON.parse(stored!.signals) as { signals: { id: string; evidence: string }[] };
     expect(signals.signals.find((s) => s.id === 'profile.readme_substance')!.evidence).toBe(`profile README is ${MB10.toLocaleString('en-US')} bytes`);
     // A repeat is served from the trimmed cache (304s) and scores the same.
-    const again = await w.run(['analyze', 'adadev', '--force', '--json'], { env: { GITHUB_TOKEN: TOKEN }, timeoutMs: 60_000 });
+    const again = await w.run(['analyze', 'adadev', '--force', '--json'], { timeoutMs: 60_000 });
     expect(again.code, again.stderr).toBe(0);
     expect(w.gh.requests.filter((q) => q.path === '/repos/AdaDev/AdaDev/readme').map((q) => q.status)).toEqual([200, 304]);
     const scores = w.query<{ overall: number }>('SELECT overall FROM analyses ORDER BY created_at');
     expect(scores[1]!.overall).toBe(scores[0]!.overall);
+    // With a token (GraphQL): nothing of it cached, the stored snapshot still small, the real size scored.
+    const viaGraphql = await w.run(['analyze', 'adadev', '--force', '--json'], { env: { GITHUB_TOKEN: TOKEN }, timeoutMs: 60_000 });
+    expect(viaGraphql.code, viaGraphql.stderr).toBe(0);
+    const [last] = w.query<{ bytes: number; signals: string }>('SELECT length(CAST(snapshot AS BLOB)) AS bytes, signals FROM analyses ORDER BY created_at DESC LIMIT 1');
+    expect(last!.bytes).toBeLessThanOrEqual(256 * 1024);
+    expect((JSON.parse(last!.signals) as { signals: { id: string; evidence: string }[] }).signals.find((s) => s.id === 'profile.readme_substance')!.evidence)
+      .toBe(`profile README is ${MB10.toLocaleString('en-US')} bytes`);
+    expect(w.query<{ biggest: number }>('SELECT max(length(CAST(body AS BLOB))) AS biggest FROM http_cache')[0]!.biggest).toBeLessThanOrEqual(256 * 1024 + 1024);
   }, 120_000);
 
   it('retries an answer that is not JSON, naming its URL, and completes; never requests /users//repos', async () => {

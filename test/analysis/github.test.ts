@@ -36,8 +36,24 @@ afterEach(async () => {
 });
 
 describe('collectProfile', () => {
-  it('collects a profile cold in at most 15 requests with the API version, user agent and token', async () => {
+  it('collects a profile cold in 2 GraphQL queries and 1 REST request with the API version, user agent and token', async () => {
     const snap = await collectProfile('adadev', opts({ token: TOKEN }));
+    expect(snap.requests).toBe(gh.requests.length);
+    expect(snap.via).toBe('graphql');
+    expect(gh.requests.filter((r) => r.method === 'POST').map((r) => r.path)).toEqual(['/graphql', '/graphql']);
+    expect(gh.requests.filter((r) => r.method === 'GET').map((r) => r.path.split('?')[0])).toEqual(['/users/AdaDev/events/public']);
+    expect(snap).toMatchObject({ restRequests: 1, graphqlQueries: 2, graphqlCost: 2 });
+    expect(gh.graphqlQueries.map((q) => q.cost)).toEqual([1, 1]);
+    expect(snap.user.login).toBe('AdaDev');
+    for (const r of gh.requests) {
+      expect(r.headers.authorization).toBe(`token ${TOKEN}`);
+      expect(r.headers['x-github-api-version']).toBe('2022-11-28');
+      expect(r.headers['user-agent']).toMatch(/^gitroast\//);
+    }
+  });
+
+  it('collects a profile cold over REST in at most 15 requests (via "rest")', async () => {
+    const snap = await collectProfile('adadev', opts({ token: TOKEN, via: 'rest' }));
     expect(snap.requests).toBe(gh.requests.length);
     expect(gh.requests.length).toBeLessThanOrEqual(15);
     expect(snap.user.login).toBe('AdaDev');
@@ -61,7 +77,7 @@ describe('collectProfile', () => {
     expect(snap.events.daysActive).toBeGreaterThan(10);
     expect(snap.graphql).toMatchObject({ pinned: expect.arrayContaining(['tracewire']), organizations: 2, repositoriesContributedTo: 14 });
     expect(snap.graphql!.calendar).toHaveLength(365);
-    expect(snap.rateLimit).toEqual({ remaining: 5000 - (snap.requests - 1), reset: Math.floor(NOW / 1000) + 3600, used: snap.requests - 1 });
+    expect(snap.rateLimit).toEqual({ remaining: 5000 - snap.restRequests!, reset: Math.floor(NOW / 1000) + 3600, used: snap.restRequests });
   });
 
   it('leaves the <login>/<login> profile repository out of the projects', async () => {
@@ -76,11 +92,11 @@ describe('collectProfile', () => {
     expect(gh.requests.every((r) => r.headers.authorization === undefined)).toBe(true);
   });
 
-  it('serves a repeat from 304s that cost no primary rate limit with a token', async () => {
-    await collectProfile('adadev', opts({ token: TOKEN }));
+  it('serves a repeat from 304s that cost no primary rate limit with a token (via "rest")', async () => {
+    await collectProfile('adadev', opts({ token: TOKEN, via: 'rest' }));
     const before = gh.remaining(TOKEN);
     gh.clearLog();
-    const again = await collectProfile('adadev', opts({ token: TOKEN }));
+    const again = await collectProfile('adadev', opts({ token: TOKEN, via: 'rest' }));
     const rest = gh.requests.filter((r) => r.method === 'GET');
     expect(rest.length).toBeGreaterThan(5);
     expect(rest.every((r) => r.status === 304 && r.headers['if-none-match']?.startsWith('W/"'))).toBe(true);
@@ -96,7 +112,8 @@ describe('collectProfile', () => {
   });
 
   it('never writes the token to the http_cache table', async () => {
-    await collectProfile('adadev', opts({ token: TOKEN }));
+    await collectProfile('adadev', opts({ token: TOKEN, via: 'rest' }));
+    await collectProfile('newbie-nora', opts({ token: TOKEN }));
     const rows = t.db.prepare('SELECT key, etag, body FROM http_cache').all() as Record<string, string>[];
     expect(rows.length).toBeGreaterThan(5);
     const dump = JSON.stringify(rows);
@@ -193,10 +210,27 @@ describe('collectProfile', () => {
     many.login = 'many-repos';
     many.repos = Array.from({ length: 250 }, (_, i) => ({ name: `r${i}`, pushedAt: new Date(NOW - i * 1000).toISOString(), createdAt: new Date(NOW - 1e9).toISOString(), size: 1 }));
     gh.addUser(many);
-    const snap = await collectProfile('many-repos', opts({ maxRepoPages: 2 }));
+    const snap = await collectProfile('many-repos', opts({ maxRepoPages: 2, token: TOKEN, via: 'rest' }));
     expect(snap.repos).toHaveLength(200);
     expect(snap.reposTruncated).toBe(true);
     expect(gh.requests.filter((r) => r.path.startsWith('/users/many-repos/repos'))).toHaveLength(2);
+    gh.clearLog();
+    const viaGraphql = await collectProfile('many-repos', opts({ maxRepoPages: 2, token: TOKEN }));
+    expect(viaGraphql.repos.map((r) => r.name)).toEqual(snap.repos.map((r) => r.name));
+    expect(viaGraphql.reposTruncated).toBe(true);
+    // The profile query carries page 1; one more query per page.
+    expect(gh.requests.filter((r) => r.method === 'POST')).toHaveLength(3);
+  });
+
+  it('reads one page of repositories without a token (the token-less budget)', async () => {
+    const many = newbie(NOW);
+    many.login = 'many-anon';
+    many.repos = Array.from({ length: 150 }, (_, i) => ({ name: `r${i}`, pushedAt: new Date(NOW - i * 1000).toISOString(), createdAt: new Date(NOW - 1e9).toISOString(), size: 1 }));
+    gh.addUser(many);
+    const snap = await collectProfile('many-anon', opts());
+    expect(snap.repos).toHaveLength(100);
+    expect(snap.reposTruncated).toBe(true);
+    expect(gh.requests.length).toBeLessThanOrEqual(4);
   });
 
   it('reads all three pages when there are up to 300 repositories', async () => {
@@ -204,8 +238,9 @@ describe('collectProfile', () => {
     many.login = 'lots';
     many.repos = Array.from({ length: 201 }, (_, i) => ({ name: `r${i}`, pushedAt: new Date(NOW - i * 1000).toISOString(), createdAt: new Date(NOW - 1e9).toISOString(), size: 1 }));
     gh.addUser(many);
-    const snap = await collectProfile('lots', opts());
+    const snap = await collectProfile('lots', opts({ token: TOKEN, via: 'rest' }));
     expect(snap.repos).toHaveLength(201);
+    expect((await collectProfile('lots', opts({ token: TOKEN }))).repos).toHaveLength(201);
     expect(snap.reposTruncated).toBe(false);
   });
 
@@ -227,7 +262,7 @@ describe('collectProfile', () => {
     gh = await startFakeGitHub({ now: NOW, prefix: '/api/v3', users: [strongDev(NOW)] });
     const snap = await collectProfile('adadev', opts({ baseUrl: gh.url, token: TOKEN }));
     expect(snap.graphql).not.toBeNull();
-    expect(gh.requests.filter((r) => r.method === 'POST').map((r) => r.path)).toEqual(['/api/graphql']);
+    expect(gh.requests.filter((r) => r.method === 'POST').map((r) => r.path)).toEqual(['/api/graphql', '/api/graphql']);
     expect(gh.requests.filter((r) => r.method === 'GET').every((r) => r.path.startsWith('/api/v3/'))).toBe(true);
   });
 });

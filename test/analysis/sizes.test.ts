@@ -77,12 +77,13 @@ describe('oversized fields', () => {
 });
 
 describe('the README cache', () => {
+  // The REST path caches README answers; the GraphQL path reads them inside its query.
   it('caches at most 256 KB for a 10 MB README, keeps its real size, and serves the same snapshot from a 304', async () => {
     const user = strongDev(NOW);
     user.profileReadme = `# Hi\n\n${'Lorem ipsum\n'.repeat(MB10 / 12)}`;
     const size = Buffer.byteLength(user.profileReadme);
     await setUp(user);
-    const first = await collectProfile('adadev', opts({ token: TOKEN }));
+    const first = await collectProfile('adadev', opts({ token: TOKEN, via: 'rest' }));
     expect(first.profileReadme!.length).toBe(size);
     expect(first.profileReadme!.text).toHaveLength(LIMITS.profileReadme);
     const key = `${tokenIdentity(TOKEN)} ${gh.url}/repos/AdaDev/AdaDev/readme`;
@@ -90,21 +91,21 @@ describe('the README cache', () => {
     expect(row.n).toBeGreaterThan(LIMITS.readmeBytes);
     expect(row.n).toBeLessThanOrEqual(LIMITS.cachedAnswerBytes);
     gh.clearLog();
-    const again = await collectProfile('adadev', opts({ token: TOKEN }));
+    const again = await collectProfile('adadev', opts({ token: TOKEN, via: 'rest' }));
     expect(gh.requests.find((r) => r.path === '/repos/AdaDev/AdaDev/readme')?.status).toBe(304);
     expect(again.profileReadme).toEqual(first.profileReadme);
   });
 
   it('still reads a cache row written by an older gitroast (the raw answer), and does not offer one that no longer reads', async () => {
     await setUp(strongDev(NOW));
-    await collectProfile('adadev', opts({ token: TOKEN }));
+    await collectProfile('adadev', opts({ token: TOKEN, via: 'rest' }));
     const key = `${tokenIdentity(TOKEN)} ${gh.url}/repos/AdaDev/AdaDev/readme`;
     const raw = { type: 'file', encoding: 'base64', size: 9, name: 'README.md', content: Buffer.from('# Old one').toString('base64') };
     t.db.prepare('UPDATE http_cache SET body = ? WHERE key = ?').run(JSON.stringify(raw), key);
     const userKey = `${tokenIdentity(TOKEN)} ${gh.url}/users/adadev`;
     t.db.prepare('UPDATE http_cache SET body = ? WHERE key = ?').run('"not a user"', userKey);
     gh.clearLog();
-    const snap = await collectProfile('adadev', opts({ token: TOKEN }));
+    const snap = await collectProfile('adadev', opts({ token: TOKEN, via: 'rest' }));
     // The README's ETag still matches, so the old raw body is served and decoded.
     expect(snap.profileReadme).toEqual({ text: '# Old one', length: 9 });
     const userRequest = gh.requests.find((r) => r.path === '/users/adadev')!;
@@ -118,7 +119,7 @@ describe('answers that cannot be read', () => {
   it('fails a non-JSON answer with a retryable error naming the URL, not the token, and asks for nothing else', async () => {
     await setUp(strongDev(NOW));
     gh.fault('/users/adadev', [{ status: 200, raw: '<html>Unicorn! This page is taking too long to load.</html>' }]);
-    const err = await failure('adadev', { token: TOKEN });
+    const err = await failure('adadev', { token: TOKEN, via: 'rest' });
     expect(err).toBeInstanceOf(UnreadableAnswerError);
     expectRetryable(err);
     expect(err.message).toContain(`${gh.url}/users/adadev`);

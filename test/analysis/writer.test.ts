@@ -25,7 +25,8 @@ afterEach(async () => {
 });
 
 async function inputFor(login: string, token?: string): Promise<WriterInput> {
-  const snapshot = await collectProfile(login, { baseUrl: gh.url, token, cache: new SqliteHttpCache(t.db), now: () => NOW });
+  // Every REST call: the writer is given the top projects' READMEs and roots whatever the budget.
+  const snapshot = await collectProfile(login, { baseUrl: gh.url, token, via: 'rest', cache: new SqliteHttpCache(t.db), now: () => NOW });
   return { snapshot, scorecard: scoreProfile(snapshot, NOW) };
 }
 

@@ -12,7 +12,7 @@ import { ROOT, tempDbPath, waitFor } from '../support/tmp.js';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'legacy');
 const APP_IDS = migrationsOf(APP_ROOMS).map((m) => m.id);
-const QUEUE_IDS = ['queue/0001', 'queue/0002', 'queue/0003', 'queue/0004', 'queue/0005', 'queue/0006'];
+const QUEUE_IDS = ['queue/0001', 'queue/0002', 'queue/0003', 'queue/0004', 'queue/0005', 'queue/0006', 'queue/0007'];
 
 /** The ledger's ids in the order they were recorded. */
 function ledger(db: Db): string[] {
@@ -82,7 +82,7 @@ describe('a new database', () => {
     expect(ledger(q)).toEqual(QUEUE_IDS);
     q.close();
     const app = openAppDb(file);
-    expect(ledger(app)).toEqual([...QUEUE_IDS, 'analysis/0001', 'analysis/0002', 'analysis/0003', 'analysis/0004']);
+    expect(ledger(app)).toEqual([...QUEUE_IDS, 'analysis/0001', 'analysis/0002', 'analysis/0003', 'analysis/0004', 'analysis/0005']);
     expect(schema(app)).toEqual(freshSchema((f) => openAppDb(f)));
     app.close();
     const again = openDatabase(file);

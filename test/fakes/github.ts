@@ -6,6 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { connection, GqlError, parseQuery, queryCost, resolve, type GqlObject, type Selection } from './graphql.js';
 
 export * from './profiles.js';
 
@@ -27,6 +28,8 @@ export interface FakeRepo {
   /** Size in KB; 0 means an empty repository. */
   size: number;
   readme?: string;
+  /** The README's file name in the root folder; default README.md. */
+  readmeName?: string;
   /** Names in the root folder. */
   files?: string[];
 }
@@ -116,11 +119,19 @@ export interface FakeGitHub {
   setRemaining(identity: string, remaining: number): void;
   /** Return the remaining primary limit of an identity ('anon' or the token). */
   remaining(identity: string): number;
+  /** Set the remaining GraphQL points of a token. */
+  setGraphqlRemaining(identity: string, points: number): void;
+  /** Return the remaining GraphQL points of a token. */
+  graphqlRemaining(identity: string): number;
+  /** Every GraphQL query answered (not refused), with its rateLimit.cost. */
+  graphqlQueries: { cost: number; query: string }[];
   clearLog(): void;
   close(): Promise<void>;
 }
 
 const DAY_MS = 86_400_000;
+/** GraphQL points per hour of a token (GitHub's figure for a user). */
+const GRAPHQL_LIMIT = 5000;
 
 function identityOf(req: IncomingMessage): string {
   const auth = req.headers.authorization;
@@ -221,6 +232,21 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
 
   const limitOf = (id: string) => (id === 'anon' ? 60 : 5000);
   const remainingOf = (id: string) => remaining.get(id) ?? limitOf(id);
+  const graphqlRemaining = new Map<string, number>();
+  const graphqlRemainingOf = (id: string) => graphqlRemaining.get(id) ?? GRAPHQL_LIMIT;
+  const graphqlLog: { cost: number; query: string }[] = [];
+
+  /** The rate-limit headers of a GraphQL answer: the graphql resource's own points. */
+  function graphqlHeaders(id: string): Record<string, string> {
+    const left = graphqlRemainingOf(id);
+    return {
+      'x-ratelimit-limit': String(GRAPHQL_LIMIT),
+      'x-ratelimit-remaining': String(left),
+      'x-ratelimit-used': String(GRAPHQL_LIMIT - left),
+      'x-ratelimit-reset': String(reset),
+      'x-ratelimit-resource': 'graphql',
+    };
+  }
 
   function rateHeaders(id: string, resource = 'core'): Record<string, string> {
     const left = remainingOf(id);
@@ -293,13 +319,13 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
       if (m[3] === 'readme') {
         if (repo.readme === undefined) return notFound;
         return [200, {
-          type: 'file', encoding: 'base64', size: Buffer.byteLength(repo.readme), name: 'README.md', path: 'README.md',
+          type: 'file', encoding: 'base64', size: Buffer.byteLength(repo.readme), name: repo.readmeName ?? 'README.md', path: repo.readmeName ?? 'README.md',
           content: b64(repo.readme), sha: createHash('sha1').update(repo.readme).digest('hex'),
-          url: `${origin}/repos/${u.login}/${repo.name}/contents/README.md`,
+          url: `${origin}/repos/${u.login}/${repo.name}/contents/${repo.readmeName ?? 'README.md'}`,
         }, {}];
       }
       if (repo.size === 0) return [404, { message: 'This repository is empty.', status: '404' }, {}];
-      const files = [...(repo.files ?? []), ...(repo.readme !== undefined ? ['README.md'] : [])];
+      const files = [...(repo.files ?? []), ...(repo.readme !== undefined ? [repo.readmeName ?? 'README.md'] : [])];
       return [200, files.map((name) => ({ name, path: name, type: name.includes('.') && !name.startsWith('.') ? 'file' : 'dir', size: 100, sha: 'x' })), {}];
     }
     m = /^\/users\/([^/]+)\/events\/public$/.exec(path);
@@ -315,34 +341,165 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     return notFound;
   }
 
-  function graphql(body: string): [number, unknown] {
-    const parsed = JSON.parse(body || '{}') as { variables?: { login?: string } };
-    const login = parsed.variables?.login ?? '';
-    const u = users.get(login.toLowerCase());
-    if (!u || u.type === 'Organization') {
-      return [200, { data: { user: null }, errors: [{ type: 'NOT_FOUND', path: ['user'], message: `Could not resolve to a User with the login of '${login}'.` }] }];
-    }
-    const g = u.graphql;
-    if (!g) return [200, { data: { user: null }, errors: [{ type: 'FORBIDDEN', message: 'no graphql data in the fake' }] }];
-    return [200, {
-      data: {
-        user: {
-          pinnedItems: { nodes: g.pinned.map((name) => ({ name })) },
-          pullRequests: { totalCount: g.pullRequests },
-          mergedPullRequests: { totalCount: g.mergedPullRequests },
-          issues: { totalCount: g.issues },
-          organizations: { totalCount: g.organizations },
-          socialAccounts: { totalCount: g.socialAccounts },
-          repositoriesContributedTo: { totalCount: g.repositoriesContributedTo },
-          contributionsCollection: {
-            contributionYears: g.contributionYears,
-            totalPullRequestReviewContributions: g.reviewContributions,
-            totalIssueContributions: g.issueContributions,
-            contributionCalendar: calendarWeeks(g.calendar, now),
-          },
-        },
+  /** A connection whose nodes nobody asks for: totalCount only. */
+  function counted(n: number): GqlObject {
+    return { __typename: 'Connection', totalCount: n, nodes: [], pageInfo: { __typename: 'PageInfo', hasNextPage: false, endCursor: null } };
+  }
+
+  function blob(text: string): GqlObject {
+    return { __typename: 'Blob', __implements: ['GitObject', 'Node'], byteSize: Buffer.byteLength(text), text, isBinary: false, isTruncated: false, oid: createHash('sha1').update(text).digest('hex') };
+  }
+
+  /** A repository as GraphQL shows it (real field names: stargazerCount, diskUsage, object(expression:)…). */
+  function repoNode(owner: string, r: FakeRepo): GqlObject {
+    const readmeName = r.readmeName ?? 'README.md';
+    const files = [...(r.files ?? []), ...(r.readme !== undefined ? [readmeName] : [])];
+    return {
+      __typename: 'Repository', __implements: ['Node', 'RepositoryInfo', 'PinnableItem'],
+      name: r.name,
+      nameWithOwner: `${owner}/${r.name}`,
+      description: r.description ?? null,
+      primaryLanguage: r.language ? { __typename: 'Language', name: r.language } : null,
+      languages: (a: Record<string, unknown>) => connection(r.language ? [{ __typename: 'Language', name: r.language }] : [], a),
+      stargazerCount: r.stars ?? 0,
+      forkCount: r.forks ?? 0,
+      isFork: r.fork ?? false,
+      isArchived: r.archived ?? false,
+      isEmpty: r.size === 0,
+      licenseInfo: r.license ? { __typename: 'License', spdxId: r.license, key: r.license.toLowerCase(), name: `${r.license} License` } : null,
+      repositoryTopics: (a: Record<string, unknown>) =>
+        connection((r.topics ?? []).map((name) => ({ __typename: 'RepositoryTopic', topic: { __typename: 'Topic', name } })), a),
+      homepageUrl: r.homepage ?? null,
+      pushedAt: r.pushedAt,
+      createdAt: r.createdAt,
+      diskUsage: r.size,
+      url: `https://github.com/${owner}/${r.name}`,
+      object: (a: Record<string, unknown>) => {
+        // An empty repository has no HEAD: every expression resolves to null.
+        if (r.size === 0) return null;
+        const expr = String(a.expression ?? '');
+        if (expr === 'HEAD:') {
+          return {
+            __typename: 'Tree', __implements: ['GitObject', 'Node'],
+            entries: files.map((name) => ({ __typename: 'TreeEntry', name, path: name, type: name.includes('.') && !name.startsWith('.') ? 'blob' : 'tree' })),
+          };
+        }
+        const m = /^HEAD:(.+)$/.exec(expr);
+        if (!m) return null;
+        if (r.readme !== undefined && m[1] === readmeName) return blob(r.readme);
+        return files.includes(m[1]!) ? blob('') : null;
       },
-    }];
+    };
+  }
+
+  /** A user (or organisation) as GraphQL shows it; a user without `graphql` data has an empty year. */
+  function ownerNode(u: FakeUser): GqlObject {
+    const repos = userRepos(u).sort((a, b) => b.pushedAt.localeCompare(a.pushedAt));
+    const common = {
+      login: u.login,
+      name: u.name ?? null,
+      url: `https://github.com/${u.login}`,
+      createdAt: u.createdAt ?? '2015-03-01T10:00:00Z',
+      repositories: (a: Record<string, unknown>) => {
+        let list = repos;
+        if (a.isFork === false) list = list.filter((r) => !r.fork);
+        const order = a.orderBy as { field?: string; direction?: string } | undefined;
+        if (order?.field === 'STARGAZERS') list = [...list].sort((x, y) => (y.stars ?? 0) - (x.stars ?? 0));
+        if (order?.direction === 'ASC') list = [...list].reverse();
+        return connection(list.map((r) => repoNode(u.login, r)), a);
+      },
+    };
+    if (u.type === 'Organization') return { __typename: 'Organization', __implements: ['RepositoryOwner', 'Node'], ...common };
+    const g: FakeGraphql = u.graphql ?? {
+      calendar: Array.from({ length: 365 }, () => 0), contributionYears: [], pinned: [], pullRequests: 0, mergedPullRequests: 0,
+      issues: 0, organizations: 0, socialAccounts: 0, reviewContributions: 0, issueContributions: 0, repositoriesContributedTo: 0,
+    };
+    const byName = new Map(repos.map((r) => [r.name, r]));
+    return {
+      __typename: 'User', __implements: ['RepositoryOwner', 'Actor', 'Node'],
+      ...common,
+      bio: u.bio ?? null,
+      company: u.company ?? null,
+      location: u.location ?? null,
+      // GraphQL gives an empty string for a hidden email and null for no website.
+      email: u.email ?? '',
+      websiteUrl: u.blog || null,
+      twitterUsername: u.twitter ?? null,
+      isHireable: u.hireable ?? false,
+      repository: (a: Record<string, unknown>) => {
+        const r = repos.find((x) => x.name.toLowerCase() === String(a.name ?? '').toLowerCase());
+        return r ? repoNode(u.login, r) : null;
+      },
+      followers: () => counted(u.followers ?? 0),
+      following: () => counted(u.following ?? 0),
+      pinnedItems: (a: Record<string, unknown>) =>
+        connection(g.pinned.map((name) => (byName.get(name) ? repoNode(u.login, byName.get(name)!) : { __typename: 'Repository', name })), a),
+      pullRequests: (a: Record<string, unknown>) => counted(Array.isArray(a.states) && a.states.includes('MERGED') ? g.mergedPullRequests : g.pullRequests),
+      issues: () => counted(g.issues),
+      organizations: () => counted(g.organizations),
+      socialAccounts: () => counted(g.socialAccounts),
+      repositoriesContributedTo: () => counted(g.repositoriesContributedTo),
+      contributionsCollection: () => ({
+        __typename: 'ContributionsCollection',
+        contributionYears: g.contributionYears,
+        totalPullRequestReviewContributions: g.reviewContributions,
+        totalIssueContributions: g.issueContributions,
+        contributionCalendar: { __typename: 'ContributionCalendar', ...calendarWeeks(g.calendar, now) },
+      }),
+    };
+  }
+
+  /** Answer a GraphQL POST: parse, price (rateLimit.cost), spend the points, resolve. */
+  function graphql(body: string, id: string): [number, unknown] {
+    let parsed: { query?: string; variables?: Record<string, unknown> };
+    let selections: Selection[];
+    try {
+      parsed = JSON.parse(body || '{}') as typeof parsed;
+      selections = parseQuery(parsed.query ?? '');
+    } catch (err) {
+      return [200, { errors: [{ message: `Parse error: ${(err as Error).message}` }] }];
+    }
+    const vars = parsed.variables ?? {};
+    const cost = queryCost(selections, vars);
+    const left = graphqlRemainingOf(id);
+    if (left < cost) {
+      return [200, { errors: [{ type: 'RATE_LIMITED', message: `API rate limit already exceeded for user ID 1.` }] }];
+    }
+    graphqlRemaining.set(id, left - cost);
+    graphqlLog.push({ cost, query: parsed.query ?? '' });
+    const errors: { type?: string; path?: string[]; message: string }[] = [];
+    const root: GqlObject = {
+      __typename: 'Query',
+      rateLimit: { __typename: 'RateLimit', cost, limit: GRAPHQL_LIMIT, remaining: left - cost, used: GRAPHQL_LIMIT - (left - cost), resetAt: new Date(reset * 1000).toISOString(), nodeCount: 0 },
+      repositoryOwner: (a: Record<string, unknown>) => {
+        const u = users.get(String(a.login ?? '').toLowerCase());
+        return u ? ownerNode(u) : null;
+      },
+      user: (a: Record<string, unknown>) => {
+        const u = users.get(String(a.login ?? '').toLowerCase());
+        if (!u || u.type === 'Organization') {
+          errors.push({ type: 'NOT_FOUND', path: ['user'], message: `Could not resolve to a User with the login of '${String(a.login)}'.` });
+          return null;
+        }
+        return ownerNode(u);
+      },
+      repository: (a: Record<string, unknown>) => {
+        const u = users.get(String(a.owner ?? '').toLowerCase());
+        const r = u && userRepos(u).find((x) => x.name.toLowerCase() === String(a.name ?? '').toLowerCase());
+        if (!u || !r) {
+          errors.push({ type: 'NOT_FOUND', path: ['repository'], message: `Could not resolve to a Repository with the name '${String(a.owner)}/${String(a.name)}'.` });
+          return null;
+        }
+        return repoNode(u.login, r);
+      },
+    };
+    try {
+      const data = resolve(root, selections, vars);
+      return [200, errors.length ? { data, errors } : { data }];
+    } catch (err) {
+      if (err instanceof GqlError) return [200, { errors: [{ path: err.path, extensions: { code: 'undefinedField' }, message: err.message }] }];
+      throw err;
+    }
   }
 
   async function applyFault(step: FaultStep, req: IncomingMessage, res: ServerResponse, log: LoggedRequest, id: string): Promise<boolean> {
@@ -397,8 +554,8 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     if (isGraphql) {
       if (req.method !== 'POST') return send(res, log, 404, { message: 'Not Found' }, {});
       if (id === 'anon') return send(res, log, 401, { message: 'This endpoint requires you to be authenticated.' }, {});
-      const [status, data] = graphql(body);
-      return send(res, log, status, data, rateHeaders(id, 'graphql'));
+      const [status, data] = graphql(body, id);
+      return send(res, log, status, data, graphqlHeaders(id));
     }
     if (req.method !== 'GET') return send(res, log, 404, { message: 'Not Found' }, {});
     if (remainingOf(id) <= 0) {
@@ -435,7 +592,13 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     fault: (path, steps) => void faults.push({ path, steps: [...steps] }),
     setRemaining: (id, n) => void remaining.set(id, n),
     remaining: remainingOf,
-    clearLog: () => void requests.splice(0),
+    setGraphqlRemaining: (id, n) => void graphqlRemaining.set(id, n),
+    graphqlRemaining: graphqlRemainingOf,
+    graphqlQueries: graphqlLog,
+    clearLog: () => {
+      requests.splice(0);
+      graphqlLog.splice(0);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,5 +1,5 @@
 /** A fake DataSource with fixed data and recorded actions, and a fixed clock, for screen tests. */
-import type { Batch, FailedJob, Job, QueueStats, TagSummary, ThrottleState, Worker } from '../../src/queue/index.js';
+import type { Batch, FailedJob, Hold, Job, QueueStats, TagSummary, ThrottleState, Worker } from '../../src/queue/index.js';
 import type { Actions, AnalysisRow, DataSource, OverviewData, QueueRow } from '../../src/tui/types.js';
 
 export const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -30,6 +30,8 @@ export interface FakeOptions {
   batches?: Batch[];
   workers?: Worker[];
   throttles?: ThrottleState[];
+  holds?: Hold[];
+  notes?: string[];
   pausedSupervisors?: string[];
   analyses?: AnalysisRow[];
   readonly?: boolean;
@@ -91,7 +93,7 @@ export function fakeSource(o: FakeOptions = {}): Fake {
       calls.push(`metrics ${window}`);
       return [{ kind: 'queue', key: 'default', processed: 90, failed: 10, perMinute: 1.7, runtimeAvg: 1200, runtimeP50: 900, runtimeP95: 4000, waitAvg: 50, waitP95: 300 }];
     },
-    workers: () => (calls.push('workers'), { workers: o.workers ?? [], control: { paused: false, stopRequestedAt: null, pausedSupervisors: o.pausedSupervisors ?? [] }, throttles: o.throttles ?? [] }),
+    workers: () => (calls.push('workers'), { workers: o.workers ?? [], control: { paused: false, stopRequestedAt: null, pausedSupervisors: o.pausedSupervisors ?? [] }, throttles: o.throttles ?? [], holds: o.holds ?? [], notes: o.notes ?? [] }),
     batches: () => (calls.push('batches'), o.batches ?? []),
     tags: () => (calls.push('tags'), o.tags ?? []),
     chart: (kind, key, window) => {

@@ -103,6 +103,19 @@ describe('monitor screens (fake data source, fixed clock)', () => {
     expect(f).not.toContain('fetch-github');
   });
 
+  it('shows held job names with their reason and the notes under the daemons (GitHub\'s budget)', async () => {
+    const { press, frame } = await mount({
+      columns: 160,
+      holds: [{ name: 'fetch-github', until: NOW + 600_000, reason: 'GitHub rate limit of anon spent', setAt: NOW, waiting: 12 }],
+      notes: ['GitHub anon: REST 0/60 left; resets 13:00 UTC; about 0 analyses affordable in this window'],
+    });
+    await press('6');
+    const f = frame();
+    expect(f).toContain('Held (jobs wait as pending until the hold ends)');
+    expect(f).toMatch(/fetch-github\s+12 waiting\s+ends in 10m 0s\s+GitHub rate limit of anon spent/);
+    expect(f).toContain('GitHub anon: REST 0/60 left; resets 13:00 UTC; about 0 analyses affordable');
+  });
+
   it('lists jobs by state with columns that fit, and opens a job with payload, chain and attempts', async () => {
     const jobs = [
       job({ id: 11, state: 'pending', name: 'fetch-github' }),
