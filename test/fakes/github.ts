@@ -105,6 +105,8 @@ export interface FakeGitHubOptions {
   /** Primary rate limit reset (epoch seconds); default now + 1 h. */
   reset?: number;
   users?: FakeUser[];
+  /** Hold every answer this many ms, as real GitHub takes 100-300 ms (default 0). */
+  latencyMs?: number;
 }
 
 export interface FakeGitHub {
@@ -574,7 +576,8 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString('utf8')));
     req.on('end', () => {
-      handle(req, res, body).catch((err: unknown) => {
+      const latency = opts.latencyMs ? new Promise((r) => setTimeout(r, opts.latencyMs)) : Promise.resolve();
+      latency.then(() => handle(req, res, body)).catch((err: unknown) => {
         res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ message: String(err) }));
       });

@@ -26,7 +26,9 @@ describe('chaos: two daemons killed with SIGKILL every 1-3 s', () => {
     const random = rng(seed);
     const t0 = Date.now();
     const list = users(ANALYSES);
-    const gh = await github(list);
+    // GitHub's real latency (100-300 ms an answer): the drain then lasts long enough for the
+    // kills to land during work, however few requests an analysis needs.
+    const gh = await github(list, { latencyMs: 200 });
     const ai = await model();
     const hook = await startWebhook();
     const db = tempDbPath();
@@ -35,7 +37,7 @@ describe('chaos: two daemons killed with SIGKILL every 1-3 s', () => {
     // enough that a job cut short by several kills in a row still completes (every kill during a
     // job spends one attempt, as Horizon counts them). Backoffs short for the same reason.
     const config = configFile({
-      concurrency: 10, heartbeatSeconds: 1, staleSeconds: 5, leaseSeconds: 30, pollSeconds: 0.5,
+      concurrency: 6, heartbeatSeconds: 1, staleSeconds: 5, leaseSeconds: 30, pollSeconds: 0.5,
       jobs: {
         'fetch-github': { tries: 12, backoff: [0.2] },
         'write-review': { tries: 12, backoff: [0.2] },

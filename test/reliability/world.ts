@@ -57,8 +57,8 @@ export async function startWebhook(options: { tracked?: boolean } = {}): Promise
 }
 
 /** Start the fake GitHub with these users (closed after the test). */
-export async function github(users: FakeUser[]): Promise<FakeGitHub> {
-  const gh = await startFakeGitHub({ users });
+export async function github(users: FakeUser[], options: { latencyMs?: number } = {}): Promise<FakeGitHub> {
+  const gh = await startFakeGitHub({ users, ...options });
   closers.push(() => gh.close());
   return gh;
 }
