@@ -177,22 +177,32 @@ export async function openPg(target: PgTarget, options: PgOpenOptions = {}): Pro
 export async function migratePg(client: pg.ClientBase, target: PgTarget, rooms: readonly MigrationRoom[]): Promise<string[]> {
   await client.query('BEGIN');
   try {
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`gitroast-migrate:${target.schema}`]);
-    const state = await readPgSchemaState(client, target.schema);
-    const plan = usablePgPlan(target.display, target.schema, state, rooms);
-    if (state.kind === 'empty' && !state.exists) await client.query(`CREATE SCHEMA "${target.schema}"`);
-    await client.query(`CREATE TABLE IF NOT EXISTS "${target.schema}".${LEDGER_TABLE} (id TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`);
-    await client.query(`SET LOCAL search_path = "${target.schema}"`);
-    for (const m of plan.pending) {
-      await client.query(m.sql);
-      await client.query(`INSERT INTO ${LEDGER_TABLE} (id, applied_at) VALUES ($1, ${NOW_MS})`, [m.id]);
-    }
+    const applied = await applyPgMigrationsInTx(client, target, rooms);
     await client.query('COMMIT');
-    return plan.pending.map((m) => m.id);
+    return applied;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Inside the caller's transaction: take the schema's advisory lock, read its state again,
+ * refuse it (DatabaseError) or create the schema and ledger and apply what `rooms` lack.
+ * Returns the ids applied.
+ */
+export async function applyPgMigrationsInTx(client: pg.ClientBase, target: PgTarget, rooms: readonly MigrationRoom[]): Promise<string[]> {
+  await client.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`gitroast-migrate:${target.schema}`]);
+  const state = await readPgSchemaState(client, target.schema);
+  const plan = usablePgPlan(target.display, target.schema, state, rooms);
+  if (state.kind === 'empty' && !state.exists) await client.query(`CREATE SCHEMA "${target.schema}"`);
+  await client.query(`CREATE TABLE IF NOT EXISTS "${target.schema}".${LEDGER_TABLE} (id TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`);
+  await client.query(`SET LOCAL search_path = "${target.schema}"`);
+  for (const m of plan.pending) {
+    await client.query(m.sql);
+    await client.query(`INSERT INTO ${LEDGER_TABLE} (id, applied_at) VALUES ($1, ${NOW_MS})`, [m.id]);
+  }
+  return plan.pending.map((m) => m.id);
 }
 
 /** Close the pool (waits for checked-out clients to be released). */
