@@ -23,7 +23,7 @@ export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow
   try {
     await c.connect();
   } catch (err) {
-    throw new Error(`${PG_DOWN}: ${(err as Error).message}`);
+    throw new Error(`${PG_DOWN}: ${(err as Error).message}`, { cause: err });
   }
   try {
     return await c.query<R>(sql, values);
