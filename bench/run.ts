@@ -34,6 +34,7 @@ const TARGETS: Target[] = [
   { key: 'web_first_view_gzip_bytes', op: '<=', value: 150_000, what: 'dashboard first view, compressed bytes' },
   { key: 'web_sse_enqueue_to_event_p50_ms', op: '<=', value: 100, what: 'dashboard enqueue → event on an open stream p50 ms' },
   { key: 'batch_rss_mb', op: '<=', value: 250, what: '`batch --detach` peak RSS MB (200,000 lines)' },
+  { key: 'pg_ratio_drain_c1_to_floor', op: '>=', value: 0.5, what: 'PostgreSQL: claim-32 + completeMany drain (1 connection) vs SKIP LOCKED floor' },
 ];
 
 function fmt(v: number): string {
@@ -94,6 +95,10 @@ async function main(): Promise<void> {
     log('batch…');
     const b = await optional('./batch.js', 'benchBatch');
     for (const [k, v] of Object.entries(b)) figures[k.startsWith('batch_') ? k : `batch_${k}`] = v;
+  }
+  if (want('postgres')) {
+    log('postgres…');
+    Object.assign(figures, await optional('./postgres.js', 'benchPostgres'));
   }
   const width = Math.max(...Object.keys(figures).map((k) => k.length));
   process.stdout.write(`gitroast bench — node ${process.version}, ${new Date().toISOString()}\n\n`);
