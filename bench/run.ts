@@ -38,6 +38,7 @@ const TARGETS: Target[] = [
   { key: 'analysis_graphql_points_cold_token', op: '<=', value: 2, what: 'GraphQL points per cold analysis with a token' },
   { key: 'analysis_rest_cold_token', op: '<=', value: 2, what: 'REST requests per cold analysis with a token' },
   { key: 'analysis_rest_cold_anon', op: '<=', value: 4, what: 'REST requests per cold analysis without a token' },
+  { key: 'pg_ratio_drain_c1_to_floor', op: '>=', value: 0.5, what: 'PostgreSQL: claim-32 + completeMany drain (1 connection) vs SKIP LOCKED floor' },
 ];
 
 function fmt(v: number): string {
@@ -98,6 +99,10 @@ async function main(): Promise<void> {
     log('batch…');
     const b = await optional('./batch.js', 'benchBatch');
     for (const [k, v] of Object.entries(b)) figures[k.startsWith('batch_') ? k : `batch_${k}`] = v;
+  }
+  if (want('postgres')) {
+    log('postgres…');
+    Object.assign(figures, await optional('./postgres.js', 'benchPostgres'));
   }
   const width = Math.max(...Object.keys(figures).map((k) => k.length));
   process.stdout.write(`gitroast bench — node ${process.version}, ${new Date().toISOString()}\n\n`);

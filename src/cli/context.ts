@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { DatabaseError, ValidationError, type Db } from '../queue/index.js';
 import type { GitroastConfig, LoadedConfig, LoadOptions } from './config.js';
-import { openAppDb, resolveDbPath } from './db.js';
+import { openAppDb, resolveDbPath, resolveDbTarget, type DbTarget } from './db.js';
 
 /** Exit codes: the contract with scripts and systemd. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, environment: 3 } as const;
@@ -66,12 +66,27 @@ export class Context {
   get dbPath(): string {
     const flag = this.program.opts<{ db?: string }>().db;
     if (flag !== undefined && flag.trim() === '') throw new UsageError(`invalid --db ${JSON.stringify(flag)}: name the database file, or leave --db out to use GITROAST_DB or the default`);
+    const target = resolveDbTarget(flag);
+    if (target.kind === 'postgres') {
+      throw new UsageError(`${flag !== undefined ? '--db' : 'GITROAST_DB'} ${target.target.display} names a PostgreSQL database, which this command does not run on yet; \`gitroast db copy\` and \`gitroast db migrate\` do`);
+    }
     const file = resolveDbPath(flag);
     const given = flag ?? process.env.GITROAST_DB;
     if (given && (given.endsWith(path.sep) || fs.statSync(file, { throwIfNoEntry: false })?.isDirectory())) {
       throw new UsageError(`invalid ${flag !== undefined ? '--db' : 'GITROAST_DB'} ${JSON.stringify(given)}: it names a folder; name the database file inside it (e.g. ${path.join(file, 'gitroast.db')})`);
     }
     return file;
+  }
+
+  /**
+   * The database from --db, GITROAST_DB or the default: a SQLite file (checked as dbPath) or a
+   * PostgreSQL target (a malformed URL is a ValidationError, exit 2).
+   */
+  get dbTarget(): DbTarget {
+    const flag = this.program.opts<{ db?: string }>().db;
+    if (flag !== undefined && flag.trim() === '') return { kind: 'sqlite', file: this.dbPath };
+    const target = resolveDbTarget(flag);
+    return target.kind === 'postgres' ? target : { kind: 'sqlite', file: this.dbPath };
   }
 
   /** Open (once) the application database for writing; migrations are applied. */

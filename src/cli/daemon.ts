@@ -19,6 +19,21 @@ interface DaemonFlags {
   httpToken?: string;
   printSystemdUnit?: boolean;
   supervisor?: string;
+  hostname?: string;
+}
+
+/**
+ * The host name a daemon registers under: --hostname, else GITROAST_HOSTNAME, else undefined
+ * (the OS host name). Daemons on several hosts sharing one PostgreSQL database are told
+ * apart by it (status, doctor, the monitor). A UsageError names a bad one.
+ */
+export function hostnameOf(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = flag ?? env.GITROAST_HOSTNAME;
+  if (value === undefined || (flag === undefined && value === '')) return undefined;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(value)) {
+    throw new UsageError(`invalid ${flag !== undefined ? '--hostname' : 'GITROAST_HOSTNAME'} ${JSON.stringify(value)}: expected 1 to 253 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+  }
+  return value;
 }
 
 /** The flags that map onto config keys (flags > env > file). */
@@ -54,7 +69,9 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
     .option('--http-token <token>', 'require this token: a bearer token for /health, /metrics and scripts, a sign-in for the dashboard (prefer env GITROAST_HTTP_TOKEN)')
     .option('--print-systemd-unit', 'print a systemd unit running this daemon with these flags, and exit')
     .option('--supervisor <name>', 'run only this supervisor of the config\'s `supervisors`')
+    .option('--hostname <name>', 'the host name this daemon registers under (env GITROAST_HOSTNAME; default the OS host name)')
     .action(run(async (opts: DaemonFlags) => {
+      const hostname = hostnameOf(opts.hostname);
       const { graceSecondsOf, warnExposedSecrets, supervisorsOf, throttlesOf } = await import('./config.js');
       // --config is the program's global option (gitroast daemon --config FILE still reads it).
       const loaded = await ctx.loadConfig(configFlags(opts));
@@ -81,6 +98,7 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
         if (opts.logLevel !== undefined) args.push('--log-level', opts.logLevel);
         if (opts.http !== undefined) args.push('--http', opts.http);
         if (opts.supervisor !== undefined) args.push('--supervisor', opts.supervisor);
+        if (opts.hostname !== undefined) args.push('--hostname', opts.hostname);
         args.push('--log-format', opts.logFormat ?? 'json');
         const { realpathSync } = await import('node:fs');
         print(d.renderSystemdUnit({ node: process.execPath, bin: realpathSync(process.argv[1]!), db: ctx.dbPath, args, graceSeconds, configFile: file, user: process.env.USER }));
@@ -103,7 +121,7 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
         const logger = d.createLogger({ format: config.log.format ?? (process.stdout.isTTY ? 'pretty' : 'json'), level: config.log.level });
         const longWait = config.longWait;
         const handle = await d.runDaemon(db, registry, {
-          dbPath: ctx.dbPath, logger, version: VERSION,
+          dbPath: ctx.dbPath, logger, version: VERSION, hostname,
           queues: config.queues, concurrency: config.concurrency, balance: config.balance, supervisors, throttles: throttlesOf(config),
           leaseMs: config.leaseSeconds * 1000, heartbeatMs: config.heartbeatSeconds * 1000, staleMs: config.staleSeconds * 1000,
           pollMs: config.pollSeconds * 1000, defaultTimeoutMs: config.timeoutSeconds * 1000, graceMs: graceSeconds * 1000,

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { analysisRoom } from '../analysis/migrations.js';
 import { openDatabase, queueRoom, type Db, type Durability, type MigrationRoom } from '../queue/index.js';
+import { isPostgresUrl, parsePgUrl, type PgTarget } from '../queue/pg/url.js';
 
 /**
  * The rooms whose migrations make the application's database: the queue's, then the
@@ -23,4 +24,18 @@ export function resolveDbPath(flag?: string, env: NodeJS.ProcessEnv = process.en
 /** Open the application database (creating and migrating it). */
 export function openAppDb(file: string, options: { readonly?: boolean; durability?: Durability } = {}): Db {
   return openDatabase(file, { rooms: APP_ROOMS, ...options });
+}
+
+/** The database a command works on: a SQLite file, or a PostgreSQL schema named by a postgres:// URL. */
+export type DbTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; target: PgTarget };
+
+/**
+ * Resolve `--db` / `GITROAST_DB` / the default (as resolveDbPath) to a SQLite file or, for a
+ * postgres:// or postgresql:// URL, a PostgreSQL target (parsed without loading the driver;
+ * a malformed URL throws a ValidationError naming `where`).
+ */
+export function resolveDbTarget(flag?: string, env: NodeJS.ProcessEnv = process.env): DbTarget {
+  const given = flag ?? env.GITROAST_DB;
+  if (given !== undefined && isPostgresUrl(given)) return { kind: 'postgres', target: parsePgUrl(given, flag !== undefined ? '--db' : 'GITROAST_DB') };
+  return { kind: 'sqlite', file: resolveDbPath(flag, env) };
 }

@@ -20,7 +20,7 @@ export function buildProgram(extra: readonly Register[] = []): { program: Comman
   program
     .description('Review GitHub profiles on a durable SQLite job queue, with a daemon and a terminal monitor.')
     .version(VERSION, '-V, --version')
-    .option('--db <path>', 'database file (env GITROAST_DB; default $XDG_DATA_HOME/gitroast/gitroast.db)')
+    .option('--db <path>', 'database file or postgres:// URL (env GITROAST_DB; default $XDG_DATA_HOME/gitroast/gitroast.db)')
     .option('--config <path>', 'config file (env GITROAST_CONFIG; default $XDG_CONFIG_HOME/gitroast/config.json)')
     .showSuggestionAfterError(true)
     .exitOverride()

@@ -12,6 +12,11 @@ export interface DaemonOptions extends Omit<WorkerOptions, 'control' | 'onStopRe
   logger: Logger;
   /** Database path (for /health and logs). */
   dbPath: string;
+  /**
+   * The host name to register under (--hostname / GITROAST_HOSTNAME). Default the OS host
+   * name. Not yet read by the worker's registration: wired with the PostgreSQL store (issue 13).
+   */
+  hostname?: string;
   /** Grace period of a graceful stop, ms. Default the longest timeout known (defaultTimeoutMs). */
   graceMs?: number;
   /** Stop (gracefully) after this long, ms: systemd restarts it (Horizon's worker recycling). */

@@ -1,0 +1,642 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { LEASE_MS } from '../defaults.js';
+import { ValidationError } from '../errors.js';
+import type { AttemptError, ChainState, ClaimedJob, JobSpec, Lease, Outcome } from '../types.js';
+import { assertChain, backoffSeconds, toJobRow, type JobRow } from '../validate.js';
+import { connectOwned, NOW_MS, ownerOf, pgTx, type PgDb } from './connect.js';
+
+/**
+ * The queue's operations on PostgreSQL, mirroring ../jobs.ts (same rows, same outcomes,
+ * same fencing), as async functions over a PgDb. Differences that follow from the engine:
+ * - every "now" is the database's clock (NOW_MS), never the host's: no function here reads
+ *   Date.now(), so hosts with skewed clocks agree on availability and leases;
+ * - a claim is one statement, UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n),
+ *   so concurrent claimers on many hosts skip each other's rows instead of waiting;
+ * - an enqueue's transaction ends with NOTIFY on the installation's channel (./listen.ts).
+ * The `…InTx` functions take a client inside the caller's transaction.
+ */
+
+type Q = pg.ClientBase;
+
+/** The job columns written by an enqueue, in order. */
+const INSERT_COLUMNS = `queue, name, payload, state, priority, max_attempts, backoff, timeout_ms, retry_until, available_at, created_at, unique_key, tags, chain, batch_id`;
+
+/** Insert one job at the database's now: $9 a retry-until or null, $10 the delay, $11 a retry-for window (ms) or null. */
+const INSERT_ONE = `
+  INSERT INTO jobs (${INSERT_COLUMNS})
+  SELECT $1, $2, $3, CASE WHEN $10::bigint > 0 THEN 'delayed' ELSE 'pending' END, $4, $5, $6, $7,
+         COALESCE($9::bigint, c.now + $11::bigint), c.now + $10::bigint, c.now, $8, $12, $13, $14
+    FROM (SELECT ${NOW_MS} AS now) AS c
+  ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending','delayed','reserved') DO NOTHING
+  RETURNING id`;
+
+/** Insert many jobs (none with a unique key) from parallel arrays, in order. */
+const INSERT_MANY = `
+  INSERT INTO jobs (${INSERT_COLUMNS})
+  SELECT u.queue, u.name, u.payload, CASE WHEN u.delay > 0 THEN 'delayed' ELSE 'pending' END, u.priority, u.max_attempts, u.backoff, u.timeout_ms,
+         COALESCE(u.retry_until, c.now + u.retry_for), c.now + u.delay, c.now, NULL, u.tags, u.chain, $13
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[])
+         WITH ORDINALITY AS u(queue, name, payload, priority, max_attempts, backoff, timeout_ms, retry_until, retry_for, delay, tags, chain, ord),
+         (SELECT ${NOW_MS} AS now) AS c
+   ORDER BY u.ord
+  RETURNING id`;
+
+const FIND_UNIQUE = `SELECT id FROM jobs WHERE unique_key = $1 AND state IN ('pending','delayed','reserved')`;
+
+/** Promote due delayed jobs to pending (rows another claimer is promoting are skipped). */
+const PROMOTE_DUE = `
+  UPDATE jobs SET state = 'pending'
+   WHERE id = ANY (ARRAY(SELECT id FROM jobs WHERE state = 'delayed' AND available_at <= ${NOW_MS} FOR UPDATE SKIP LOCKED))`;
+
+/**
+ * Claim up to $4 ready jobs of queue $1 in priority order unless it is paused, skipping rows
+ * another claimer holds: one statement on the jobs_ready partial index. Counts the attempt,
+ * takes a lease on the database clock and bumps the fencing token. $5: names held back.
+ * The picked ids are an ARRAY(…) sub-select, an init plan run once: written as a plain
+ * `IN (SELECT … LIMIT n)` joined with the clock, the planner rescanned the sub-select and
+ * a claim of 1 took every pending row (test: "never hands one job …", "claims at most limit").
+ */
+const CLAIM = `
+  UPDATE jobs
+     SET state = 'reserved', attempts = attempts + 1, reserved_at = c.now, reserved_by = $2,
+         lease_expires_at = c.now + $3::bigint, lease_token = lease_token + 1
+    FROM (SELECT ${NOW_MS} AS now) AS c
+   WHERE jobs.id = ANY (ARRAY(SELECT id FROM jobs WHERE state = 'pending' AND queue = $1 AND name <> ALL($5::text[])
+                               ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED))
+     AND jobs.state = 'pending'
+     AND NOT EXISTS (SELECT 1 FROM queues WHERE name = $1 AND paused = 1)
+  RETURNING jobs.id, jobs.queue, jobs.name, jobs.payload, jobs.priority, jobs.attempts, jobs.max_attempts, jobs.timeout_ms, jobs.available_at, jobs.lease_token`;
+
+/** Complete leases ($1 ids, $2 tokens) of jobs without chain or batch: nothing else to do, no transaction needed. */
+const COMPLETE_PLAIN = `
+  UPDATE jobs SET state = 'completed', finished_at = ${NOW_MS}, reserved_by = NULL, lease_expires_at = NULL
+    FROM unnest($1::bigint[], $2::bigint[]) AS l(id, tok)
+   WHERE jobs.id = l.id AND jobs.lease_token = l.tok AND jobs.state = 'reserved' AND jobs.chain IS NULL AND jobs.batch_id IS NULL
+  RETURNING jobs.id`;
+
+/** Complete leases whatever their chain and batch; returns what chains and batches need. */
+const COMPLETE_ANY = `
+  UPDATE jobs SET state = 'completed', finished_at = c.now, reserved_by = NULL, lease_expires_at = NULL
+    FROM unnest($1::bigint[], $2::bigint[]) AS l(id, tok), (SELECT ${NOW_MS} AS now) AS c
+   WHERE jobs.id = l.id AND jobs.lease_token = l.tok AND jobs.state = 'reserved'
+  RETURNING jobs.id, jobs.chain, jobs.batch_id, c.now`;
+
+const LEASED_COLUMNS = `id, queue, name, payload, attempts, max_attempts, backoff, retry_until, unique_key, tags,
+         chain, batch_id, errors, priority, timeout_ms, created_at, ${NOW_MS} AS now`;
+
+/** Read and lock a leased job (fenced), with the database's now. */
+const READ_LEASED = `SELECT ${LEASED_COLUMNS} FROM jobs WHERE id = $1 AND lease_token = $2 AND state = 'reserved' FOR UPDATE`;
+
+/** Read and lock a reserved job whatever its token (recovery). */
+const READ_RESERVED = `SELECT ${LEASED_COLUMNS} FROM jobs WHERE id = $1 AND state = 'reserved' FOR UPDATE`;
+
+// ---------------------------------------------------------------------------------------
+// Enqueue
+// ---------------------------------------------------------------------------------------
+
+/** What enqueue returns: the job's id, and whether an existing unique job was returned instead. */
+export interface PgEnqueued {
+  id: number;
+  existing: boolean;
+}
+
+/** Where an enqueued job belongs (set by batches and chains). */
+export interface PgEnqueueContext {
+  batchId?: string | null;
+  chain?: ChainState | null;
+}
+
+/** Send the installation's wake-up inside the caller's transaction (delivered at COMMIT). */
+export async function notifyInTx(c: Q, db: PgDb): Promise<void> {
+  await c.query(`SELECT pg_notify($1, '')`, [db.channel]);
+}
+
+/**
+ * Enqueue one job in its own transaction (NOTIFY included) and return its id. A unique key
+ * held by a pending, delayed or reserved job returns that job (existing: true). Throws a
+ * ValidationError naming any bad value before anything is written.
+ */
+export async function pgEnqueue(db: PgDb, spec: JobSpec, ctx: PgEnqueueContext = {}): Promise<PgEnqueued> {
+  const row = validate(spec);
+  return pgTx(db, async (c) => {
+    const out = await insertJob(c, row, spec, ctx);
+    if (!out.existing) await notifyInTx(c, db);
+    return out;
+  });
+}
+
+/** Like pgEnqueue, inside the caller's transaction (the caller notifies). */
+export async function pgEnqueueInTx(c: Q, spec: JobSpec, ctx: PgEnqueueContext = {}): Promise<PgEnqueued> {
+  return insertJob(c, validate(spec), spec, ctx);
+}
+
+/**
+ * Enqueue many jobs in one transaction: all or none, every spec validated first. Runs of
+ * jobs without a unique key go in one INSERT … SELECT FROM unnest(…) each; a unique one is
+ * inserted alone. Returns one PgEnqueued per spec, in order.
+ */
+export async function pgEnqueueMany(db: PgDb, specs: readonly JobSpec[], ctx: PgEnqueueContext = {}): Promise<PgEnqueued[]> {
+  const rows = specs.map(validate);
+  if (rows.length === 0) return [];
+  return pgTx(db, async (c) => {
+    const out = await insertAll(c, rows, specs, ctx);
+    await notifyInTx(c, db);
+    return out;
+  });
+}
+
+/** Like pgEnqueueMany, inside the caller's transaction (the caller notifies). */
+export async function pgEnqueueManyInTx(c: Q, specs: readonly JobSpec[], ctx: PgEnqueueContext = {}): Promise<PgEnqueued[]> {
+  return insertAll(c, specs.map(validate), specs, ctx);
+}
+
+function validate(spec: JobSpec): JobRow {
+  const row = toJobRow(spec);
+  if (spec.chain !== undefined || spec.catch !== undefined) assertChain(spec);
+  return row;
+}
+
+function chainJson(spec: JobSpec, ctx: PgEnqueueContext): string | null {
+  if (ctx.chain) return JSON.stringify(ctx.chain);
+  if ((spec.chain && spec.chain.length > 0) || spec.catch) return JSON.stringify({ next: spec.chain ?? [], catch: spec.catch });
+  return null;
+}
+
+async function insertJob(c: Q, row: JobRow, spec: JobSpec, ctx: PgEnqueueContext): Promise<PgEnqueued> {
+  const params = [row.queue, row.name, row.payload, row.priority, row.maxAttempts, row.backoff, row.timeoutMs, row.uniqueKey,
+    row.retryUntil, row.delayMs, row.retryForMs, row.tags, chainJson(spec, ctx), ctx.batchId ?? null];
+  for (let i = 0; i < 3; i++) {
+    const r = await c.query<{ id: number }>(INSERT_ONE, params);
+    if (r.rows[0]) return { id: r.rows[0].id, existing: false };
+    // The unique key is held: return its holder (it may finish meanwhile: then insert again).
+    const held = await c.query<{ id: number }>(FIND_UNIQUE, [row.uniqueKey]);
+    if (held.rows[0]) return { id: held.rows[0].id, existing: true };
+  }
+  throw new Error(`unique key ${JSON.stringify(row.uniqueKey)} kept changing hands while enqueueing`);
+}
+
+/** Rows per INSERT … unnest: bounded so one statement's arrays stay small. */
+const ROWS_PER_INSERT = 1000;
+
+async function insertAll(c: Q, rows: readonly JobRow[], specs: readonly JobSpec[], ctx: PgEnqueueContext): Promise<PgEnqueued[]> {
+  const out: PgEnqueued[] = new Array(rows.length);
+  let start = 0;
+  for (let i = 0; i <= rows.length; i++) {
+    if (i < rows.length && rows[i]!.uniqueKey === null && i - start < ROWS_PER_INSERT) continue;
+    if (i > start) await insertRun(c, rows, specs, start, i, ctx, out);
+    if (i < rows.length && rows[i]!.uniqueKey !== null) {
+      out[i] = await insertJob(c, rows[i]!, specs[i]!, ctx);
+      start = i + 1;
+    } else {
+      start = i;
+    }
+  }
+  return out;
+}
+
+async function insertRun(c: Q, rows: readonly JobRow[], specs: readonly JobSpec[], from: number, to: number, ctx: PgEnqueueContext, out: PgEnqueued[]): Promise<void> {
+  const cols: unknown[][] = Array.from({ length: 12 }, () => []);
+  for (let i = from; i < to; i++) {
+    const r = rows[i]!;
+    const v = [r.queue, r.name, r.payload, r.priority, r.maxAttempts, r.backoff, r.timeoutMs, r.retryUntil, r.retryForMs, r.delayMs, r.tags, chainJson(specs[i]!, ctx)];
+    for (let k = 0; k < 12; k++) cols[k]!.push(v[k]);
+  }
+  const res = await c.query<{ id: number }>(INSERT_MANY, [...cols, ctx.batchId ?? null]);
+  // Identity values are drawn in the order the rows are inserted (ORDER BY ord).
+  const ids = res.rows.map((r) => r.id).sort((a, b) => a - b);
+  for (let i = from; i < to; i++) out[i] = { id: ids[i - from]!, existing: false };
+}
+
+// ---------------------------------------------------------------------------------------
+// Claim
+// ---------------------------------------------------------------------------------------
+
+/** Options of pgClaim (as ../jobs.ts ClaimOptions, without a host clock). */
+export interface PgClaimOptions {
+  /** Queues in the order they are tried. Default high, default, low. */
+  queues?: readonly string[];
+  workerId: string;
+  /** How many jobs at most, over all queues. Default 1. */
+  limit?: number;
+  /** Lease length in ms. Default LEASE_MS. */
+  leaseMs?: number;
+  /** Job names to leave pending (a throttle holds them back). Default none. */
+  exceptNames?: readonly string[];
+}
+
+/**
+ * Claim the next ready jobs of these queues (tried in order, paused ones skipped), in
+ * priority order: due delayed jobs are promoted first, then one claim statement per queue
+ * until `limit` is reached. No transaction is held: each statement commits on its own, and
+ * SKIP LOCKED keeps concurrent claimers off each other's rows.
+ */
+export async function pgClaim(q: pg.Pool | Q, options: PgClaimOptions): Promise<ClaimedJob[]> {
+  const limit = options.limit ?? 1;
+  if (limit < 1) return [];
+  await q.query(PROMOTE_DUE);
+  const out: ClaimedJob[] = [];
+  const except = options.exceptNames ?? [];
+  for (const queue of options.queues ?? ['high', 'default', 'low']) {
+    const res = await q.query({ text: CLAIM, values: [queue, options.workerId, options.leaseMs ?? LEASE_MS, limit - out.length, except], rowMode: 'array' });
+    const rows = res.rows as [number, string, string, string, number, number, number, number | null, number, number][];
+    if (rows.length > 1) rows.sort((a, b) => b[4] - a[4] || a[0] - b[0]);
+    for (const r of rows) out.push({ id: r[0], queue: r[1], name: r[2], payload: r[3], priority: r[4], attempts: r[5], maxAttempts: r[6], timeoutMs: r[7], availableAt: r[8], token: r[9] });
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** The earliest time a delayed job becomes due (database clock, ms), or undefined. */
+export async function pgNextDueAt(q: pg.Pool | Q): Promise<number | undefined> {
+  const r = await q.query<{ at: number | null }>(`SELECT MIN(available_at) AS at FROM jobs WHERE state = 'delayed'`);
+  return r.rows[0]?.at ?? undefined;
+}
+
+/** The database's clock, ms since the epoch. */
+export async function pgNow(q: pg.Pool | Q): Promise<number> {
+  return (await q.query<{ now: number }>(`SELECT ${NOW_MS} AS now`)).rows[0]!.now;
+}
+
+// ---------------------------------------------------------------------------------------
+// Complete (group commit)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Complete many leases (fenced by their tokens); returns how many were accepted. Jobs with
+ * neither chain nor batch are completed by one autocommit statement; the rest (and leases
+ * that statement did not take) go through one transaction that also enqueues next links,
+ * counts batches and notifies.
+ */
+export async function pgCompleteMany(db: PgDb, leases: readonly Lease[]): Promise<number> {
+  if (leases.length === 0) return 0;
+  const ids = leases.map((l) => l.id);
+  const toks = leases.map((l) => l.token);
+  const plain = await db.pool.query<{ id: number }>({ text: COMPLETE_PLAIN, values: [ids, toks] });
+  if (plain.rows.length === leases.length) return leases.length;
+  const done = new Set(plain.rows.map((r) => r.id));
+  const rest = leases.filter((l) => !done.has(l.id));
+  const n = await pgTx(db, async (c) => {
+    const m = await completeManyInTx(c, rest);
+    if (m > 0) await notifyInTx(c, db);
+    return m;
+  });
+  return plain.rows.length + n;
+}
+
+/** Complete one lease; false when the lease was lost (the late result is rejected). */
+export async function pgComplete(db: PgDb, lease: Lease): Promise<boolean> {
+  return (await pgCompleteMany(db, [lease])) === 1;
+}
+
+/** Complete leases inside the caller's transaction, with chains and batches; returns how many were accepted. */
+export async function completeManyInTx(c: Q, leases: readonly Lease[]): Promise<number> {
+  if (leases.length === 0) return 0;
+  const res = await c.query<{ id: number; chain: string | null; batch_id: string | null; now: number }>(COMPLETE_ANY, [leases.map((l) => l.id), leases.map((l) => l.token)]);
+  for (const r of res.rows) if (r.chain !== null || r.batch_id !== null) await afterComplete(c, r.chain, r.batch_id, r.now);
+  return res.rows.length;
+}
+
+async function afterComplete(c: Q, chainText: string | null, batchId: string | null, now: number): Promise<void> {
+  if (chainText !== null) {
+    const chain = JSON.parse(chainText) as ChainState;
+    const [next, ...rest] = chain.next;
+    if (next) {
+      const carry = rest.length > 0 || chain.catch ? { next: rest, catch: chain.catch } : null;
+      await pgEnqueueInTx(c, next, { batchId, chain: carry });
+      return;
+    }
+  }
+  if (batchId !== null) await pgRecordBatchOutcome(c, batchId, 'processed', now);
+}
+
+// ---------------------------------------------------------------------------------------
+// Fenced handler writes
+// ---------------------------------------------------------------------------------------
+
+/** A handler's database writes, run in the transaction that completes its job (PostgreSQL). */
+export type PgLeasedWrite = (c: pg.ClientBase) => Promise<void>;
+
+/**
+ * Complete a lease and run `writes` after it, in one transaction: both or neither. True
+ * when completed; false when the lease was lost (nothing written); or the error a write
+ * threw (nothing written, the lease still held, so the caller can release or fail the job).
+ */
+export async function pgCompleteWithWrites(db: PgDb, lease: Lease, writes: readonly PgLeasedWrite[]): Promise<boolean | Error> {
+  const client = await connectOwned(db);
+  try {
+    await client.query('BEGIN');
+    try {
+      const r = await completeWithWritesInTx(client, lease, writes);
+      if (r === true) {
+        await notifyInTx(client, db);
+        await client.query('COMMIT');
+      } else {
+        await client.query('ROLLBACK');
+      }
+      return r;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/** Like pgCompleteWithWrites inside the caller's transaction, in a savepoint: a failing write undoes only this job. */
+export async function completeWithWritesInTx(c: Q, lease: Lease, writes: readonly PgLeasedWrite[]): Promise<boolean | Error> {
+  await c.query('SAVEPOINT gitroast_lease');
+  try {
+    if ((await completeManyInTx(c, [lease])) !== 1) {
+      await c.query('ROLLBACK TO SAVEPOINT gitroast_lease');
+      return false;
+    }
+    for (const w of writes) await w(c);
+    await c.query('RELEASE SAVEPOINT gitroast_lease');
+    return true;
+  } catch (err) {
+    await c.query('ROLLBACK TO SAVEPOINT gitroast_lease');
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/**
+ * Run `write` in its own transaction only while `lease` is held: the job row is locked
+ * first, so recovery cannot take the lease in between; false, nothing written, when lost.
+ */
+export async function pgWriteUnderLease(db: PgDb, lease: Lease, write: PgLeasedWrite): Promise<boolean> {
+  return pgTx(db, async (c) => {
+    const held = await c.query(`SELECT 1 FROM jobs WHERE id = $1 AND lease_token = $2 AND state = 'reserved' FOR NO KEY UPDATE`, [lease.id, lease.token]);
+    if (held.rowCount !== 1) return false;
+    await write(c);
+    return true;
+  });
+}
+
+/** Extend a lease to the database's now + `leaseMs`; false when the lease was lost. */
+export async function pgExtendLease(q: pg.Pool | Q, lease: Lease, leaseMs: number): Promise<boolean> {
+  const r = await q.query(`UPDATE jobs SET lease_expires_at = ${NOW_MS} + $3::bigint WHERE id = $1 AND lease_token = $2 AND state = 'reserved'`, [lease.id, lease.token, leaseMs]);
+  return r.rowCount === 1;
+}
+
+// ---------------------------------------------------------------------------------------
+// Release, delay, fail
+// ---------------------------------------------------------------------------------------
+
+interface LeasedRow {
+  id: number;
+  queue: string;
+  name: string;
+  payload: string;
+  attempts: number;
+  max_attempts: number;
+  backoff: string | null;
+  retry_until: number | null;
+  unique_key: string | null;
+  tags: string | null;
+  chain: string | null;
+  batch_id: string | null;
+  errors: string | null;
+  priority: number;
+  timeout_ms: number | null;
+  created_at: number;
+  now: number;
+}
+
+/** An error as recorded on an attempt. */
+export interface PgErrorInfo {
+  message: string;
+  stack?: string;
+}
+
+/** Append an attempt's error to the history (the same bounds as ../jobs.ts: 25 entries, the first 5 kept). */
+function withError(row: LeasedRow, error: PgErrorInfo): string {
+  const list = row.errors ? (JSON.parse(row.errors) as AttemptError[]) : [];
+  const entry: AttemptError = { attempt: row.attempts, at: row.now, message: error.message.slice(0, 4000) };
+  if (error.stack) entry.stack = error.stack.slice(0, 8000);
+  list.push(entry);
+  if (list.length > 25) list.splice(5, list.length - 25);
+  return JSON.stringify(list);
+}
+
+/** Run an outcome-returning step in a transaction and notify when a job went back or a callback was enqueued. */
+async function outcomeTx(db: PgDb, fn: (c: Q) => Promise<Outcome>): Promise<Outcome> {
+  return pgTx(db, async (c) => {
+    const o = await fn(c);
+    if (o.kind !== 'lost') await notifyInTx(c, db);
+    return o;
+  });
+}
+
+/**
+ * Release a leased job after a retryable error: back after its backoff (database clock),
+ * or failed for good when its tries are used up or its retry-until deadline would pass.
+ */
+export async function pgRelease(db: PgDb, lease: Lease, error: PgErrorInfo): Promise<Outcome> {
+  return outcomeTx(db, (c) => pgReleaseInTx(c, lease, error));
+}
+
+/** Like pgRelease inside the caller's transaction. */
+export async function pgReleaseInTx(c: Q, lease: Lease, error: PgErrorInfo): Promise<Outcome> {
+  const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
+  if (!row) return { kind: 'lost' };
+  const now = row.now;
+  const errors = withError(row, error);
+  if (row.attempts >= row.max_attempts) {
+    return failRow(c, row, errors, `${error.message} (attempt ${row.attempts} of ${row.max_attempts}: no tries left)`, error.stack);
+  }
+  const backoff = row.backoff ? (JSON.parse(row.backoff) as number[]) : [];
+  const at = now + Math.round(backoffSeconds(backoff, row.attempts) * 1000);
+  if (row.retry_until !== null && at >= row.retry_until) {
+    return failRow(c, row, errors, `${error.message} (retry-until deadline ${new Date(row.retry_until).toISOString()} reached)`, error.stack);
+  }
+  await c.query(`UPDATE jobs SET state = $1, available_at = $2, attempts = $3, errors = $4, reserved_by = NULL, lease_expires_at = NULL WHERE id = $5`,
+    [at > now ? 'delayed' : 'pending', at, row.attempts, errors, row.id]);
+  return { kind: 'released', availableAt: at };
+}
+
+/** How long a job may wait for rate limits from its enqueue unless told otherwise: 24 hours (as ../jobs.ts). */
+const DEFAULT_MAX_WAIT_MS = 24 * 3_600_000;
+
+/**
+ * Put a leased job back until `until` (ms, database clock) without spending its attempt;
+ * its retry-until moves back by the wait. Fails it when `until` is more than `maxWaitMs`
+ * (default 24 h) after its enqueue.
+ */
+export async function pgDelay(db: PgDb, lease: Lease, until: number, reason: string, options: { maxWaitMs?: number } = {}): Promise<Outcome> {
+  return outcomeTx(db, async (c) => {
+    const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
+    if (!row) return { kind: 'lost' };
+    const now = row.now;
+    const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+    if (until - row.created_at > maxWaitMs) {
+      const bound = maxWaitMs % 3_600_000 === 0 ? `${maxWaitMs / 3_600_000} h` : `${Math.round(maxWaitMs / 1000)} s`;
+      return failRow(c, row, withError(row, { message: reason }), `${reason} (would wait past its rate-limit bound of ${bound} after it was enqueued: maxRateLimitWaitHours)`, undefined);
+    }
+    const at = Math.max(until, now);
+    const retryUntil = row.retry_until === null ? null : row.retry_until + (at - now);
+    await c.query(`UPDATE jobs SET state = $1, available_at = $2, attempts = $3, retry_until = $4, reserved_by = NULL, lease_expires_at = NULL WHERE id = $5`,
+      [at > now ? 'delayed' : 'pending', at, Math.max(0, row.attempts - 1), retryUntil, row.id]);
+    return { kind: 'delayed', availableAt: at };
+  });
+}
+
+/** Fail a leased job for good (a final or not-retryable error). */
+export async function pgFail(db: PgDb, lease: Lease, error: PgErrorInfo): Promise<Outcome> {
+  return outcomeTx(db, async (c) => {
+    const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
+    if (!row) return { kind: 'lost' };
+    return failRow(c, row, withError(row, error), error.message, error.stack);
+  });
+}
+
+/** Fail a reserved job whatever its lease (recovery). Caller holds the transaction. False when it is not reserved. */
+export async function pgFailReservedInTx(c: Q, id: number, reason: string): Promise<boolean> {
+  const row = (await c.query<LeasedRow>(READ_RESERVED, [id])).rows[0];
+  if (!row) return false;
+  await failRow(c, row, withError(row, { message: reason }), reason, undefined);
+  return true;
+}
+
+/** What a PostgreSQL failure hook learns (as ../jobs.ts FinalFailure). */
+export interface PgFinalFailure {
+  jobId: number;
+  name: string;
+  queue: string;
+  tags: string[];
+  error: string;
+  attempt: number;
+  failedUuid: string;
+  failedAt: number;
+  handledByChain: boolean;
+}
+
+const failureHooks = new WeakMap<PgDb, (f: PgFinalFailure) => JobSpec | undefined>();
+
+/**
+ * Enqueue the job `hook` returns whenever a job fails for good in a transaction of `db`
+ * (pgTx), in that transaction (as ../jobs.ts setFailureHook). `undefined` removes it.
+ */
+export function setPgFailureHook(db: PgDb, hook: ((f: PgFinalFailure) => JobSpec | undefined) | undefined): void {
+  if (hook) failureHooks.set(db, hook);
+  else failureHooks.delete(db);
+}
+
+async function failRow(c: Q, row: LeasedRow, errors: string, reason: string, stack: string | undefined): Promise<Outcome> {
+  const now = row.now;
+  await c.query(`UPDATE jobs SET state = 'failed', finished_at = $1, errors = $2, reserved_by = NULL, lease_expires_at = NULL WHERE id = $3`, [now, errors, row.id]);
+  const uuid = randomUUID();
+  const options = {
+    priority: row.priority, tries: row.max_attempts, backoff: row.backoff ? (JSON.parse(row.backoff) as number[]) : undefined,
+    timeoutMs: row.timeout_ms ?? undefined, uniqueKey: row.unique_key ?? undefined,
+    chain: row.chain ? (JSON.parse(row.chain) as ChainState) : undefined,
+  };
+  await c.query(`INSERT INTO failed_jobs (uuid, job_id, queue, name, payload, options, tags, batch_id, attempts, error, stack, failed_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+  [uuid, row.id, row.queue, row.name, row.payload, JSON.stringify(options), row.tags, row.batch_id, row.attempts, reason.slice(0, 4000), stack?.slice(0, 8000) ?? null, now]);
+  const chain = row.chain ? (JSON.parse(row.chain) as ChainState) : null;
+  if (chain?.catch) {
+    const base = chain.catch.payload;
+    const failure = { jobId: row.id, name: row.name, queue: row.queue, message: reason.slice(0, 1000), failedUuid: uuid };
+    const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, failure } : { value: base ?? null, failure };
+    await pgEnqueueInTx(c, { ...chain.catch, payload });
+  }
+  if (row.batch_id !== null) {
+    await pgRecordBatchOutcome(c, row.batch_id, 'failed', now, { jobId: row.id, name: row.name, queue: row.queue, error: reason.slice(0, 1000), attempt: row.attempts, failedUuid: uuid });
+  }
+  const owner = ownerOf(c);
+  const hook = owner ? failureHooks.get(owner) : undefined;
+  if (hook) {
+    const spec = hook({
+      jobId: row.id, name: row.name, queue: row.queue, tags: row.tags ? (JSON.parse(row.tags) as string[]) : [], error: reason.slice(0, 1000),
+      attempt: row.attempts, failedUuid: uuid, failedAt: now, handledByChain: Boolean(chain?.catch),
+    });
+    if (spec) {
+      try {
+        await pgEnqueueInTx(c, spec);
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+      }
+    }
+  }
+  return { kind: 'failed', failedUuid: uuid, reason };
+}
+
+// ---------------------------------------------------------------------------------------
+// Batches: counters and exactly-once callbacks
+// ---------------------------------------------------------------------------------------
+
+/** What a batch's catch job gets as `failure`. */
+export interface PgBatchFailure {
+  jobId: number;
+  name: string;
+  queue: string;
+  error: string;
+  attempt: number;
+  failedUuid: string;
+}
+
+/**
+ * Count one job of a batch as processed, failed or cancelled and enqueue the callbacks now
+ * due. The counter UPDATE locks the batch row until the transaction ends, so two hosts
+ * finishing the last two jobs serialise on it, and each dispatch flag flips 0 → 1 in a
+ * guarded UPDATE: each callback is enqueued exactly once.
+ */
+export async function pgRecordBatchOutcome(c: Q, batchId: string, outcome: 'processed' | 'failed' | 'cancelled', now: number, failure?: PgBatchFailure): Promise<void> {
+  await c.query(`UPDATE batches SET pending = GREATEST(0, pending - 1), ${outcome} = ${outcome} + 1 WHERE id = $1`, [batchId]);
+  await pgDispatchBatchCallbacks(c, batchId, now, failure);
+}
+
+/** Enqueue whichever of the batch's callbacks are due and not yet dispatched. Caller holds the transaction. */
+export async function pgDispatchBatchCallbacks(c: Q, batchId: string, now: number, failure?: PgBatchFailure): Promise<void> {
+  const enqueueCallback = async (json: string | null, withFailure?: PgBatchFailure) => {
+    if (!json) return;
+    const spec = JSON.parse(json) as JobSpec;
+    const base = spec.payload;
+    const batch = { id: batchId };
+    const extra = withFailure ? { batch, failure: withFailure } : { batch };
+    const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, ...extra } : { value: base ?? null, ...extra };
+    await pgEnqueueInTx(c, { ...spec, payload });
+  };
+  const cr = (await c.query<{ catch_job: string | null; allow_failures: number }>(
+    `UPDATE batches SET catch_dispatched = 1 WHERE id = $1 AND catch_dispatched = 0 AND failed > 0 RETURNING catch_job, allow_failures`, [batchId])).rows[0];
+  if (cr) {
+    await enqueueCallback(cr.catch_job, failure);
+    if (!cr.allow_failures) await pgCancelBatchInTx(c, batchId, now);
+  }
+  const t = (await c.query<{ then_job: string | null }>(
+    `UPDATE batches SET then_dispatched = 1 WHERE id = $1 AND then_dispatched = 0 AND pending = 0 AND failed = 0 AND cancelled = 0 AND cancelled_at IS NULL RETURNING then_job`, [batchId])).rows[0];
+  if (t) await enqueueCallback(t.then_job);
+  const f = (await c.query<{ finally_job: string | null }>(
+    `UPDATE batches SET finally_dispatched = 1, finished_at = $2 WHERE id = $1 AND finally_dispatched = 0 AND pending = 0 RETURNING finally_job`, [batchId, now])).rows[0];
+  if (f) await enqueueCallback(f.finally_job);
+  else await c.query(`UPDATE batches SET finished_at = $2 WHERE id = $1 AND pending = 0 AND finished_at IS NULL`, [batchId, now]);
+}
+
+/** Cancel a batch's jobs that have not started; counts them out of pending. Caller holds the transaction. */
+export async function pgCancelBatchInTx(c: Q, batchId: string, now: number): Promise<number> {
+  const changed = (await c.query(`UPDATE batches SET cancelled_at = $2 WHERE id = $1 AND cancelled_at IS NULL`, [batchId, now])).rowCount;
+  if (changed === 0) return 0;
+  const n = (await c.query(`UPDATE jobs SET state = 'cancelled', finished_at = $2 WHERE batch_id = $1 AND state IN ('pending','delayed')`, [batchId, now])).rowCount ?? 0;
+  if (n > 0) {
+    await c.query(`UPDATE batches SET pending = GREATEST(0, pending - $2), cancelled = cancelled + $2 WHERE id = $1`, [batchId, n]);
+    await pgDispatchBatchCallbacks(c, batchId, now);
+  }
+  return n;
+}
+
+/**
+ * Create a batch and enqueue its jobs in one transaction (the minimum the batch tests need;
+ * ../batches.ts createBatch is the full operation, to be mirrored by the Store).
+ */
+export async function pgCreateBatch(db: PgDb, b: { id: string; name?: string; jobs: readonly JobSpec[]; allowFailures?: boolean; then?: JobSpec; catch?: JobSpec; finally?: JobSpec }): Promise<PgEnqueued[]> {
+  for (const s of [b.then, b.catch, b.finally]) if (s) validate(s);
+  return pgTx(db, async (c) => {
+    await c.query(`INSERT INTO batches (id, name, total, pending, allow_failures, then_job, catch_job, finally_job, created_at) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, ${NOW_MS})`,
+      [b.id, b.name ?? null, b.jobs.length, b.allowFailures ? 1 : 0, b.then ? JSON.stringify(b.then) : null, b.catch ? JSON.stringify(b.catch) : null, b.finally ? JSON.stringify(b.finally) : null]);
+    const out = await pgEnqueueManyInTx(c, b.jobs, { batchId: b.id });
+    await notifyInTx(c, db);
+    return out;
+  });
+}
