@@ -8,11 +8,11 @@ import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { Octokit } from '@octokit/rest';
 import { z } from 'zod';
-import { immediate, stmt } from '../queue/db.js';
 import { DelayError, GitroastError, PermanentError } from '../queue/errors.js';
 import { safeLine, safeText } from '../util/terminal.js';
 import { LIMITS, truncateText } from './limits.js';
 import { validateLogin } from './login.js';
+import { cacheResponse, cachedResponse } from './store.js';
 import {
   topOriginals,
   type EventsSummary,
@@ -41,16 +41,12 @@ export class SqliteHttpCache implements HttpCache {
 
   /** Return the cached entry for `key`, or undefined. */
   get(key: string): { etag: string; body: string } | undefined {
-    return stmt(this.db, 'SELECT etag, body FROM http_cache WHERE key = ?').get(key) as
-      | { etag: string; body: string }
-      | undefined;
+    return cachedResponse(this.db, key);
   }
 
   /** Store or replace the entry for `key` in one short transaction. */
   put(key: string, etag: string, body: string, now: number): void {
-    const upsert = stmt(this.db, `INSERT INTO http_cache (key, etag, body, fetched_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (key) DO UPDATE SET etag = excluded.etag, body = excluded.body, fetched_at = excluded.fetched_at`);
-    immediate(this.db, () => upsert.run(key, etag, body, now));
+    cacheResponse(this.db, key, etag, body, now);
   }
 }
 

@@ -1,4 +1,4 @@
-import { immediate, liveWorkers, pausedQueues, stmt, type Db } from '../queue/index.js';
+import { liveWorkers, oldestPendingByQueue, pausedQueues, raiseAlert, raisedAlerts, resolveAlert, type Db } from '../queue/index.js';
 import type { Logger } from './types.js';
 import { postWebhook } from './webhook.js';
 
@@ -72,14 +72,12 @@ export class LongWaitAlerts {
    */
   check(now = Date.now()): LongWaitEvent[] {
     const db = this.db;
-    const waits = new Map((stmt(db, `SELECT queue, MIN(available_at) AS oldest FROM jobs WHERE state = 'pending' GROUP BY queue`).all() as { queue: string; oldest: number }[])
-      .map((r) => [r.queue, Math.max(0, now - r.oldest)]));
+    const waits = new Map([...oldestPendingByQueue(db)].map(([queue, oldest]) => [queue, Math.max(0, now - oldest)]));
     const paused = pausedQueues(db);
     const served = new Set(liveWorkers(db, this.options.aliveMs ?? 30_000, now).flatMap((w) => w.queues));
-    const raised = (kind: string) => (stmt(db, `SELECT substr(key, ?) AS queue FROM settings WHERE key LIKE ? AND value = '1'`).all(`alert:${kind}:`.length + 1, `alert:${kind}:%`) as { queue: string }[]).map((r) => r.queue);
-    const raise = (kind: string, queue: string) =>
-      immediate(db, () => stmt(db, `INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = '1' WHERE settings.value <> '1'`).run(`alert:${kind}:${queue}`).changes === 1);
-    const resolve = (kind: string, queue: string) => immediate(db, () => stmt(db, `UPDATE settings SET value = '0' WHERE key = ? AND value = '1'`).run(`alert:${kind}:${queue}`).changes === 1);
+    const raised = (kind: string) => raisedAlerts(db, kind);
+    const raise = (kind: string, queue: string) => raiseAlert(db, kind, queue);
+    const resolve = (kind: string, queue: string) => resolveAlert(db, kind, queue);
     const events: LongWaitEvent[] = [];
     const longWait = raised('long_wait');
     for (const [queue, wait] of waits) {

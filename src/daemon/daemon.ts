@@ -1,4 +1,4 @@
-import { CONCURRENCY, POLL_MS, STALE_MS, liveWorkers, newWorkerId, queueStats, schemaVersion, stmt, type Db } from '../queue/index.js';
+import { CONCURRENCY, POLL_MS, STALE_MS, liveWorkers, newWorkerId, queueStats, ping, schemaVersion, type Db } from '../queue/index.js';
 import { LongWaitAlerts } from './alerts.js';
 import { PromText, startHttp, type HttpHandler, type HttpServer, type Listen } from './http.js';
 import type { Registry } from './registry.js';
@@ -145,7 +145,7 @@ function health(db: Db, worker: WorkerHandle | undefined, options: DaemonOptions
   let queues: unknown[] = [];
   let daemons: unknown[] = [];
   try {
-    stmt(db, 'SELECT 1').get();
+    ping(db);
     // No path: /health may be reachable from other hosts (with a token); it tells state, not layout.
     database = { ok: true, schemaVersion: schemaVersion(db) };
     queues = queueStats(db, { now, configured: options.queues }).map((s) => ({ queue: s.queue, pending: s.pending, delayed: s.delayed, reserved: s.reserved, oldestWaitMs: s.oldestWaitMs, paused: s.paused }));

@@ -1,19 +1,6 @@
 import nodeCron, { type ScheduledTask } from 'node-cron';
-import { enqueue, getSetting, immediate, stmt, type Db } from '../queue/index.js';
+import { claimTick, enqueue, getSetting, setSetting, type Db } from '../queue/index.js';
 import type { Logger, Schedule } from './types.js';
-
-/**
- * Take the tick `at` of schedule `name` for this process: a guarded UPSERT on the settings
- * table that only moves the recorded tick forward. Of several daemons firing the same tick,
- * exactly one sees a change and runs it. Returns true when this caller won.
- */
-export function claimTick(db: Db, name: string, at: number): boolean {
-  return immediate(db, () =>
-    stmt(db, `INSERT INTO settings (key, value) VALUES (?, ?)
-              ON CONFLICT(key) DO UPDATE SET value = excluded.value
-               WHERE CAST(settings.value AS INTEGER) < CAST(excluded.value AS INTEGER)`).run(`schedule:${name}:tick`, String(at)).changes === 1,
-  );
-}
 
 /** How a schedule's last run went, as `schedule list` shows it. */
 export interface LastRun {
@@ -30,9 +17,7 @@ export interface LastRun {
 }
 
 function recordRun(db: Db, name: string, run: LastRun): void {
-  immediate(db, () =>
-    stmt(db, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(`schedule:${name}:last`, JSON.stringify(run)),
-  );
+  setSetting(db, `schedule:${name}:last`, JSON.stringify(run));
 }
 
 /** Read a schedule's last run, or undefined when it never ran. */

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
   DEFAULT_QUEUES, TimeoutError, claimThrottledInTx, completeManyInTx, completeWithWritesInTx, daemonControl, delayInTx, deregisterWorker, extendLease, failInTx, getJob,
-  heartbeat, immediate, newWorkerId, nextDueAt, onEnqueued, pendingByQueue, recordSupervisors, recoverLeases, registerWorker, releaseInTx, stmt, assertQueues, writeUnderLease,
+  heartbeat, immediate, newWorkerId, nextDueAt, onEnqueued, pendingByQueue, recordSupervisors, recoverLeases, registerWorker, releaseInTx, assertQueues, writeUnderLease, readyToClaim, completedUnder, checkpoint,
   type ClaimedJob, type Db, type LeasedWrite, type Outcome, type SupervisorState, type Throttles,
 } from '../queue/index.js';
 import { CONCURRENCY, HEARTBEAT_MS, JOB_TIMEOUT_MS, LEASE_MS, POLL_MS, STALE_MS } from '../queue/defaults.js';
@@ -194,9 +194,6 @@ const RECHECK_MS = 1.5;
 /** A -wal event this soon after our own commit is taken for its echo. */
 const OWN_EVENT_MS = 3;
 
-const READY_SQL = `
-  SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'pending' AND queue IN (SELECT value FROM json_each(?)))
-      OR EXISTS (SELECT 1 FROM jobs WHERE state = 'delayed' AND available_at <= ?) AS ready`;
 
 /**
  * Start a worker on `db`: register it, then claim and run jobs with `registry`'s handlers
@@ -348,7 +345,7 @@ class Engine {
 
   /** True when a claim could find something: a ready job in our queues or a due delayed one. */
   private readyCheck(now: number): boolean {
-    return (stmt(this.db, READY_SQL).get(this.queuesJson, now) as { ready: number }).ready === 1;
+    return readyToClaim(this.db, this.queuesJson, now);
   }
 
   // -------------------------------------------------------------------------------------
@@ -535,13 +532,7 @@ class Engine {
     if (!plain) return;
     // One statement for the whole batch; in the rare case a lease was lost, find which.
     if (completeManyInTx(this.db, plain, now) === plain.length) for (const i of plainIdx!) status[i] = ACCEPTED;
-    else for (let k = 0; k < plain.length; k++) status[plainIdx![k]!] = this.wasCompletedBy(plain[k]!, now) ? ACCEPTED : LOST;
-  }
-
-  /** True when `job` is completed under this lease by the commit at `now` (inside that transaction). */
-  private wasCompletedBy(job: ClaimedJob, now: number): boolean {
-    const row = stmt(this.db, `SELECT state, lease_token, finished_at FROM jobs WHERE id = ?`).get(job.id) as { state: string; lease_token: number; finished_at: number | null } | undefined;
-    return row !== undefined && row.state === 'completed' && row.lease_token === job.token && row.finished_at === now;
+    else for (let k = 0; k < plain.length; k++) status[plainIdx![k]!] = completedUnder(this.db, plain[k]!, now) ? ACCEPTED : LOST;
   }
 
   /** Count row changes for the idle checkpoint. */
@@ -559,7 +550,7 @@ class Engine {
       if (this.state !== 'running' || this.running > 0) return;
       this.changesSinceCheckpoint = 0;
       try {
-        this.db.pragma('wal_checkpoint(PASSIVE)');
+        checkpoint(this.db, 'PASSIVE');
       } catch (err) {
         this.logger.log('warn', 'worker.checkpoint_failed', { error: err as Error });
       }

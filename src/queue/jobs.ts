@@ -280,6 +280,26 @@ export function claimInTx(db: Db, options: ClaimOptions): ClaimedJob[] {
   return out;
 }
 
+/** Whether a claim could find work: a pending job of a JSON list of queues, or a delayed job due by now. */
+const READY = `
+  SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'pending' AND queue IN (SELECT value FROM json_each(?)))
+      OR EXISTS (SELECT 1 FROM jobs WHERE state = 'delayed' AND available_at <= ?) AS ready`;
+
+/**
+ * Return true when a claim of these queues (a JSON list, so the statement is prepared once)
+ * could find something: a pending job, or a delayed one due by `now`. A cheap read that
+ * takes no write lock, for a worker woken by a hint.
+ */
+export function readyToClaim(db: Db, queuesJson: string, now = Date.now()): boolean {
+  return (stmt(db, READY).get(queuesJson, now) as { ready: number }).ready === 1;
+}
+
+/** Return true when `lease`'s job was completed under that lease at `now` (inside the completing transaction). */
+export function completedUnder(db: Db, lease: Lease, now: number): boolean {
+  const row = stmt(db, `SELECT state, lease_token, finished_at FROM jobs WHERE id = ?`).get(lease.id) as { state: string; lease_token: number; finished_at: number | null } | undefined;
+  return row !== undefined && row.state === 'completed' && row.lease_token === lease.token && row.finished_at === now;
+}
+
 /** The earliest time a delayed job becomes due, or undefined when none is delayed. */
 export function nextDueAt(db: Db): number | undefined {
   const row = stmt(db, `SELECT MIN(available_at) AS at FROM jobs WHERE state = 'delayed'`).get() as { at: number | null };
