@@ -2,6 +2,7 @@
 export type { Handler, JobContext, Logger, LogLevel, Schedule, ScheduleEnv, ScheduleTarget } from './types.js';
 export { Registry, type HandlerModule } from './registry.js';
 export { startWorker, type WorkerHandle, type WorkerOptions } from './worker.js';
+export type { WorkerEvents, WorkerEventName, EventJob } from './run.js';
 export { runDaemon, type DaemonHandle, type DaemonOptions } from './daemon.js';
 export { createLogger, silentLogger, type LoggerOptions } from './logger.js';
 export { classifyError, type Disposition } from './classify.js';

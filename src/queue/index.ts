@@ -36,3 +36,4 @@ export {
   type MetricsWindow, type MetricRow, type JobsTab, type JobQuery, type ActionResult, type Actions, type FailedGroup,
 } from './read-model.js';
 export { claimTick, raiseAlert, resolveAlert, raisedAlerts, oldestPendingByQueue } from './signals.js';
+export { createSqliteStore, type Store, type SqliteStoreOptions, type ClaimPlan, type Take, type Completion, type Settlement, type CommitBatch, type CommitResult } from './store.js';
