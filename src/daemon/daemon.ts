@@ -1,4 +1,4 @@
-import { CONCURRENCY, POLL_MS, STALE_MS, liveWorkers, newWorkerId, queueStats, ping, schemaVersion, type Db } from '../queue/index.js';
+import { CONCURRENCY, POLL_MS, STALE_MS, createSqliteStore, liveWorkers, newWorkerId, queueStats, ping, schemaVersion, type Db } from '../queue/index.js';
 import { LongWaitAlerts } from './alerts.js';
 import { PromText, startHttp, type HttpHandler, type HttpServer, type Listen } from './http.js';
 import type { Registry } from './registry.js';
@@ -55,7 +55,8 @@ export async function runDaemon(db: Db, registry: Registry, options: DaemonOptio
   let stopping: Promise<void> | undefined;
   let resolveDone!: (reason: string) => void;
   const done = new Promise<string>((r) => (resolveDone = r));
-  const alerts = new LongWaitAlerts(db, { thresholdMs: options.longWaitMs ?? (() => 60_000), webhookUrl: options.webhookUrl, logger, aliveMs: options.staleMs });
+  const store = createSqliteStore(db);
+  const alerts = new LongWaitAlerts(store, { thresholdMs: options.longWaitMs ?? (() => 60_000), webhookUrl: options.webhookUrl, logger, aliveMs: options.staleMs });
 
   let http: HttpServer | undefined;
   // The worker is created after the HTTP server binds, but the endpoints need it.
@@ -74,18 +75,14 @@ export async function runDaemon(db: Db, registry: Registry, options: DaemonOptio
     balance: options.balance ?? 'strict', schedules: registry.listSchedules().map((s) => s.name), handlers: registry.names(),
     supervisors: options.supervisors?.map((s) => s.name), throttles: options.throttles,
   });
-  const worker = startWorker(db, registry, { ...options, workerId, logger, control: true, onStopRequested: () => void stop('control') });
+  const worker = startWorker(db, registry, { ...options, store, workerId, logger, control: true, onStopRequested: () => void stop('control') });
   ref.worker = worker;
-  const scheduler = options.scheduler === false ? undefined : new Scheduler(db, registry.listSchedules(), { workerId: worker.id, logger, idle: () => worker.busy() === 0 });
+  const scheduler = options.scheduler === false ? undefined : new Scheduler(store, db, registry.listSchedules(), { workerId: worker.id, logger, idle: () => worker.busy() === 0 });
   scheduler?.start();
 
   const started = Date.now();
   const timer = setInterval(() => {
-    try {
-      alerts.check();
-    } catch (err) {
-      logger.log('error', 'alert.error', { error: err as Error });
-    }
+    alerts.check().catch((err: unknown) => logger.log('error', 'alert.error', { error: err as Error }));
     if (options.maxTimeMs !== undefined && Date.now() - started >= options.maxTimeMs) void stop('max-time');
     if (options.memoryLimitMb !== undefined) {
       const rss = process.memoryUsage.rss() / 1_048_576;

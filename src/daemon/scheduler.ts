@@ -1,5 +1,5 @@
 import nodeCron, { type ScheduledTask } from 'node-cron';
-import { claimTick, enqueue, getSetting, setSetting, type Db } from '../queue/index.js';
+import { getSetting, type Db, type Store } from '../queue/index.js';
 import type { Logger, Schedule } from './types.js';
 
 /** How a schedule's last run went, as `schedule list` shows it. */
@@ -16,9 +16,6 @@ export interface LastRun {
   result?: string;
 }
 
-function recordRun(db: Db, name: string, run: LastRun): void {
-  setSetting(db, `schedule:${name}:last`, JSON.stringify(run));
-}
 
 /** Read a schedule's last run, or undefined when it never ran. */
 export function lastRun(db: Db, name: string): LastRun | undefined {
@@ -64,7 +61,7 @@ export interface SchedulerOptions {
 
 /**
  * Run schedules with node-cron inside the daemon. Each tick first takes the tick through
- * claimTick, so with several daemons on one database it runs once, not once per daemon;
+ * the store's claimTick, so with several daemons on one database it runs once, not once per daemon;
  * the winner records the run (`schedule:<name>:last`). A tick whose previous run has not
  * finished in this process is skipped (no overlap).
  */
@@ -72,7 +69,8 @@ export class Scheduler {
   private tasks: ScheduledTask[] = [];
   private readonly runs = new Set<Promise<void>>();
 
-  constructor(private readonly db: Db, private readonly schedules: readonly Schedule[], private readonly options: SchedulerOptions) {}
+  /** `db` is what scheduled functions get (housekeeping works on it); the scheduler itself uses the store. */
+  constructor(private readonly store: Store, private readonly db: Db, private readonly schedules: readonly Schedule[], private readonly options: SchedulerOptions) {}
 
   start(): void {
     for (const s of this.schedules) {
@@ -102,7 +100,7 @@ export class Scheduler {
     const { logger, workerId } = this.options;
     let won: boolean;
     try {
-      won = claimTick(this.db, s.name, at);
+      won = await this.store.claimTick(s.name, at);
     } catch (err) {
       logger.log('error', 'schedule.error', { schedule: s.name, error: err as Error });
       return;
@@ -111,7 +109,7 @@ export class Scheduler {
       logger.log('debug', 'schedule.skipped', { schedule: s.name, at: new Date(at).toISOString(), reason: 'another daemon ran this tick' });
       return;
     }
-    const startedAt = Date.now();
+    const startedAt = this.store.now();
     let ok = true;
     let error: string | undefined;
     let result: string | undefined;
@@ -123,16 +121,16 @@ export class Scheduler {
         const base = s.target.payload;
         const schedule = { name: s.name, at };
         const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, schedule } : base === undefined ? { schedule } : base;
-        const job = enqueue(this.db, { ...s.target, payload });
+        const job = await this.store.enqueue({ ...s.target, payload });
         result = `${job.existing ? 'kept existing' : 'enqueued'} job ${job.id}`;
       }
     } catch (err) {
       ok = false;
       error = (err as Error).message;
     }
-    const finishedAt = Date.now();
+    const finishedAt = this.store.now();
     try {
-      recordRun(this.db, s.name, { at, startedAt, finishedAt, ok, error, by: workerId, result });
+      await this.store.setSetting(`schedule:${s.name}:last`, JSON.stringify({ at, startedAt, finishedAt, ok, error, by: workerId, result } satisfies LastRun));
     } catch (err) {
       logger.log('error', 'schedule.error', { schedule: s.name, error: err as Error });
     }
