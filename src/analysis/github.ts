@@ -9,6 +9,7 @@ import type { Database } from 'better-sqlite3';
 import { Octokit } from '@octokit/rest';
 import { z } from 'zod';
 import { DelayError, GitroastError, PermanentError } from '../queue/errors.js';
+import { DAY_MS } from '../util/format.js';
 import { safeLine, safeText } from '../util/terminal.js';
 import { LIMITS, truncateText } from './limits.js';
 import { validateLogin } from './login.js';
@@ -23,11 +24,10 @@ import {
   type SnapshotUser,
 } from './snapshot.js';
 
-export const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
+const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
 const API_VERSION = '2022-11-28';
 const USER_AGENT = 'gitroast/0.1 (+https://github.com/gitroast/gitroast)';
 const SECONDARY_DEFAULT_MS = 60_000;
-const DAY_MS = 86_400_000;
 
 /** Conditional-request cache: ETag and body per request key. */
 export interface HttpCache {
@@ -398,7 +398,7 @@ function toRepo(raw: RawRepo): SnapshotRepo {
 }
 
 /** Summarise the public events of the 30 days before `now`. */
-export function summariseEvents(events: RawEvent[], login: string, now: number): EventsSummary {
+function summariseEvents(events: RawEvent[], login: string, now: number): EventsSummary {
   const windowDays = 30;
   const since = now - windowDays * DAY_MS;
   const recent = events.filter((e) => Date.parse(e.created_at) >= since);

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { immediate, stmt } from '../queue/index.js';
+import { DAY_MS } from '../util/format.js';
 import type { Review } from './prompt.js';
 import type { Scorecard } from './score.js';
 import type { ProfileSnapshot } from './snapshot.js';
@@ -70,7 +71,6 @@ interface Row {
   completed_at: number | null;
 }
 
-const DAY_MS = 86_400_000;
 /** Longest failure reason kept on a row. */
 const ERROR_LIMIT = 2000;
 

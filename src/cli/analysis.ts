@@ -260,7 +260,7 @@ async function* batchLines(file: string): AsyncGenerator<{ text: string; line: n
   } finally {
     if (file !== '-') stream.destroy();
   }
-  yield { text: partial, line: ++line, long };
+  yield { text: partial, line: line + 1, long };
 }
 
 /** The username of a batch-file line: `#` starts a comment; blank lines give ''. */

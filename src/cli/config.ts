@@ -65,7 +65,7 @@ const throttle = z.strictObject({
   perSeconds: z.number().min(0.001).max(86_400),
 });
 
-export const configSchema = z.strictObject({
+const configSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(1000).default(CONCURRENCY),
   queues: z.array(queueName).min(1).max(32).default(['high', 'default', 'low']),
   balance: z.enum(['strict', 'auto']).default('strict'),
@@ -115,11 +115,9 @@ export const configSchema = z.strictObject({
 
 /** The validated configuration with defaults applied. */
 export type GitroastConfig = z.output<typeof configSchema>;
-/** What a config file (or flags, or env) may contain. */
-export type ConfigInput = z.input<typeof configSchema>;
 
 /** Environment variables that override the file; flags override them. */
-export const CONFIG_ENV: Readonly<Record<string, { path: string; list?: boolean }>> = {
+const CONFIG_ENV: Readonly<Record<string, { path: string; list?: boolean }>> = {
   GITROAST_CONCURRENCY: { path: 'concurrency' },
   GITROAST_QUEUES: { path: 'queues', list: true },
   GITROAST_BALANCE: { path: 'balance' },
@@ -235,7 +233,7 @@ export interface ExposedSecrets {
 /**
  * Return how the config `file` exposes secrets, or undefined when it does not: it exists, its
  * mode lets group or others in (mode & 0o077, links followed), and it sets a secret key
- * (SECRET_KEYS: `http.token`, and `webhookUrl`, since a Slack or Discord webhook's secret is
+ * (SECRET_PATHS: `http.token`, and `webhookUrl`, since a Slack or Discord webhook's secret is
  * in its path). `content` is the parsed file when the caller has it; otherwise the file is
  * read, and one that cannot be read or parsed counts as holding none (loading it reports that).
  */
@@ -327,9 +325,6 @@ export function maskConfig(config: GitroastConfig): GitroastConfig {
   }
   return copy;
 }
-
-/** The secret key paths (for docs and tests). */
-export const SECRET_KEYS: readonly string[] = SECRET_PATHS;
 
 /**
  * Fill a job spec's tries / backoff / timeout / retry-until from `config.jobs[spec.name]`

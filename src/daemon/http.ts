@@ -51,12 +51,12 @@ function digest(s: string): Buffer {
 }
 
 /** Milliseconds a client has to send its complete request headers before it gets 408 and is dropped. */
-export const HTTP_HEADERS_TIMEOUT_MS = 10_000;
+const HTTP_HEADERS_TIMEOUT_MS = 10_000;
 /** Milliseconds a client has to send its whole request (headers and any body). Never applies to the response. */
-export const HTTP_REQUEST_TIMEOUT_MS = 30_000;
+const HTTP_REQUEST_TIMEOUT_MS = 30_000;
 
 /** Limits on slow clients; defaults HTTP_HEADERS_TIMEOUT_MS and HTTP_REQUEST_TIMEOUT_MS (tests use short ones). */
-export interface HttpTimeouts {
+interface HttpTimeouts {
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
 }

@@ -14,6 +14,7 @@ export { claimTick } from '../queue/index.js';
 export { Scheduler, describeSchedules, lastRun, nextRun, type LastRun, type ScheduleRow } from './scheduler.js';
 export { addHousekeeping, HOUSEKEEPING_CRONS, type HousekeepingOptions } from './housekeeping.js';
 export { LongWaitAlerts, type LongWaitEvent, type LongWaitOptions } from './alerts.js';
-export { postWebhook, maskUrl } from './webhook.js';
+export { postWebhook } from './webhook.js';
+export { maskUrl } from '../util/format.js';
 export { parseListen, isLoopback, startHttp, PromText, type Listen, type HttpServer, type HttpHandler, type HttpEndpoints } from './http.js';
 export { renderSystemdUnit, type UnitOptions } from './systemd.js';

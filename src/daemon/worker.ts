@@ -85,21 +85,20 @@ class Engine {
     this.logJobs = this.logger.enabled('info');
     this.hooks = new Hooks(this.logger);
     this.store = options.store ?? createSqliteStore(db);
-    const self = this;
     this.keeper = new LeaseKeeper(this, { leaseMs: this.leaseMs, heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS, staleMs: options.staleMs ?? STALE_MS });
     const watch = (options.watch ?? true) && db.name && db.name !== ':memory:' && !db.memory;
     this.waker = new Waker(this, { pollMs: options.pollMs ?? POLL_MS, watchFile: watch ? db.name : undefined });
     this.buffer = new CommitBuffer(this);
     const checkpoints = options.checkpointEvery ?? 200;
-    this.checkpoint = new IdleCheckpoint(this.store, this.logger, db.memory ? 0 : checkpoints, () => self.state === 'running' && self.slots.running === 0);
+    this.checkpoint = new IdleCheckpoint(this.store, this.logger, db.memory ? 0 : checkpoints, () => this.state === 'running' && this.slots.running === 0);
     this.claimPlan = { free: 0, workerId: this.id, leaseMs: this.leaseMs, throttles: options.throttles, plan: (take) => this.slots.claim(take, this.claimPlan.free, (at) => this.waker.dueAt(at)) };
     const done = new Promise<void>((resolve) => (this.resolveDone = resolve));
     this.handle = {
-      id: this.id, stats: this.stats, done, busy: () => self.slots.running, supervisors: () => self.slots.states(), stopReason: () => self.reason,
-      status: () => (self.state === 'running' ? (self.slots.allPaused() ? 'paused' : 'running') : self.state),
-      stop: (o) => self.stop(o?.graceMs ?? self.graceMs, o?.reason ?? 'stop'),
-      wake: () => self.running() && self.pump(false),
-      on: (event, listener) => self.events.on(event, listener),
+      id: this.id, stats: this.stats, done, busy: () => this.slots.running, supervisors: () => this.slots.states(), stopReason: () => this.reason,
+      status: () => (this.state === 'running' ? (this.slots.allPaused() ? 'paused' : 'running') : this.state),
+      stop: (o) => this.stop(o?.graceMs ?? this.graceMs, o?.reason ?? 'stop'),
+      wake: () => this.running() && this.pump(false),
+      on: (event, listener) => this.events.on(event, listener),
     };
   }
 

@@ -137,7 +137,7 @@ export function describeOpenError(file: string, err: unknown, doing: string): Da
 }
 
 /** True when the filesystem holding `file` has (almost) no space left for this user. */
-export function diskFull(file: string): boolean {
+function diskFull(file: string): boolean {
   try {
     const s = fs.statfsSync(path.dirname(file));
     // Less than 64 KiB: not even room for the 32 KiB -shm index and one WAL frame.

@@ -578,7 +578,7 @@ function failRow(db: Db, row: LeasedRow, errors: string, reason: string, stack: 
     if (chain.catch) {
       const base = chain.catch.payload;
       const failure = { jobId: row.id, name: row.name, queue: row.queue, message: reason.slice(0, 1000), failedUuid: uuid };
-      const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, failure } : { value: base ?? null, failure };
+      const payload = mergePayload(base, { failure });
       enqueueInTx(db, { ...chain.catch, payload }, { now });
     }
   }
@@ -623,7 +623,7 @@ export function dispatchBatchCallbacks(db: Db, batchId: string, now: number, fai
     const base = spec.payload;
     const batch = { id: batchId };
     const extra = withFailure ? { batch, failure: withFailure } : { batch };
-    const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, ...extra } : { value: base ?? null, ...extra };
+    const payload = mergePayload(base, extra);
     enqueueInTx(db, { ...spec, payload }, { now });
   };
   // catch: the first failure.
@@ -657,6 +657,14 @@ export function cancelBatchInTx(db: Db, batchId: string, now: number): number {
     dispatchBatchCallbacks(db, batchId, now);
   }
   return n;
+}
+
+/**
+ * Add `fields` to a callback job's payload (a catch job's `failure`, a batch callback's
+ * `batch`): beside an object's own fields, or beside `value` when the payload is not an object.
+ */
+export function mergePayload(base: unknown, fields: Record<string, unknown>): Record<string, unknown> {
+  return base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, ...fields } : { value: base ?? null, ...fields };
 }
 
 /** Parse a stored JSON column, or return the fallback for NULL. */
