@@ -1,4 +1,4 @@
-import { CONCURRENCY, POLL_MS, STALE_MS, createSqliteStore, liveWorkers, newWorkerId, queueStats, ping, schemaVersion, type Db } from '../queue/index.js';
+import { CONCURRENCY, POLL_MS, STALE_MS, createSqliteStore, newWorkerId, type Db, type QueueStats, type Store } from '../queue/index.js';
 import { LongWaitAlerts } from './alerts.js';
 import { PromText, startHttp, type HttpHandler, type HttpServer, type Listen } from './http.js';
 import type { Registry } from './registry.js';
@@ -63,8 +63,8 @@ export async function runDaemon(db: Db, registry: Registry, options: DaemonOptio
   const ref: { worker?: WorkerHandle } = {};
   if (options.http) {
     http = await startHttp(options.http, {
-      health: () => health(db, ref.worker, options, pollMs),
-      metrics: () => metrics(db, ref.worker, options),
+      health: () => health(store, ref.worker, options, pollMs),
+      metrics: () => metrics(store, ref.worker, options),
     }, logger, options.http.token, { handler: options.http.handler });
     logger.log('info', 'http.listening', { host: http.address.host, port: http.address.port, auth: options.http.token ? 'bearer' : 'none' });
   }
@@ -135,18 +135,17 @@ export async function runDaemon(db: Db, registry: Registry, options: DaemonOptio
   return { worker, http: http?.address, stop: (reason) => stop(reason), done };
 }
 
-function health(db: Db, worker: WorkerHandle | undefined, options: DaemonOptions, pollMs: number): { ok: boolean; body: unknown } {
-  const now = Date.now();
+async function health(store: Store, worker: WorkerHandle | undefined, options: DaemonOptions, pollMs: number): Promise<{ ok: boolean; body: unknown }> {
+  const now = store.now();
   const reasons: string[] = [];
   let database: Record<string, unknown>;
   let queues: unknown[] = [];
   let daemons: unknown[] = [];
   try {
-    ping(db);
     // No path: /health may be reachable from other hosts (with a token); it tells state, not layout.
-    database = { ok: true, schemaVersion: schemaVersion(db) };
-    queues = queueStats(db, { now, configured: options.queues }).map((s) => ({ queue: s.queue, pending: s.pending, delayed: s.delayed, reserved: s.reserved, oldestWaitMs: s.oldestWaitMs, paused: s.paused }));
-    daemons = liveWorkers(db, options.staleMs ?? STALE_MS, now).map((w) => ({ id: w.id, pid: w.pid, hostname: w.hostname, status: w.status, busy: w.busy, concurrency: w.concurrency, heartbeatAgeMs: now - w.heartbeatAt, supervisors: w.supervisors }));
+    database = { ok: true, schemaVersion: await store.probe() };
+    queues = (await store.queueStats({ configured: options.queues })).map((s) => ({ queue: s.queue, pending: s.pending, delayed: s.delayed, reserved: s.reserved, oldestWaitMs: s.oldestWaitMs, paused: s.paused }));
+    daemons = (await store.liveWorkers(options.staleMs ?? STALE_MS)).map((w) => ({ id: w.id, pid: w.pid, hostname: w.hostname, status: w.status, busy: w.busy, concurrency: w.concurrency, heartbeatAgeMs: now - w.heartbeatAt, supervisors: w.supervisors }));
   } catch (err) {
     // SQLite's messages can carry the file's path: only the error code leaves the process.
     database = { ok: false, error: String((err as { code?: unknown }).code ?? 'unreadable') };
@@ -162,15 +161,14 @@ function health(db: Db, worker: WorkerHandle | undefined, options: DaemonOptions
   };
 }
 
-function metrics(db: Db, worker: WorkerHandle | undefined, options: DaemonOptions): string {
+async function metrics(store: Store, worker: WorkerHandle | undefined, options: DaemonOptions): Promise<string> {
   const p = new PromText();
-  const now = Date.now();
   let up = 1;
-  let stats: ReturnType<typeof queueStats> = [];
+  let stats: QueueStats[] = [];
   let alive = 0;
   try {
-    stats = queueStats(db, { now, configured: options.queues });
-    alive = liveWorkers(db, options.staleMs ?? STALE_MS, now).length;
+    stats = await store.queueStats({ configured: options.queues });
+    alive = (await store.liveWorkers(options.staleMs ?? STALE_MS)).length;
   } catch {
     up = 0;
   }

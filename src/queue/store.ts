@@ -10,7 +10,7 @@
  * on SQLite that is the process clock; on PostgreSQL it would be the database's, so hosts
  * whose clocks differ agree. Tests inject a clock: `createSqliteStore(db, { clock })`.
  */
-import { checkpoint, immediate, type CheckpointResult, type Db } from './db.js';
+import { checkpoint, immediate, ping, schemaVersion, type CheckpointResult, type Db } from './db.js';
 import { daemonControl, type DaemonControl } from './control.js';
 import { retryFailed, forgetFailed, listFailed, type FailedFilter, type Retried } from './failed.js';
 import {
@@ -21,9 +21,10 @@ import { onEnqueued } from './notify.js';
 import { continueQueue, getJob, getSetting, listJobs, pauseQueue, pausedQueues, pendingByQueue, queueStats, setSetting, type JobFilter, type QueueStats } from './queues.js';
 import { claimTick, oldestPendingByQueue, raiseAlert, raisedAlerts, resolveAlert } from './signals.js';
 import { claimThrottledInTx, type ThrottledClaim, type Throttles } from './throttles.js';
-import type { ClaimedJob, FailedJob, Job, JobSpec, Lease, Outcome, SupervisorState, Worker } from './types.js';
+import type { Batch, ClaimedJob, FailedJob, Job, JobSpec, Lease, Outcome, SupervisorState, Worker } from './types.js';
 import { deregisterWorker, heartbeat, liveWorkers, recordSupervisors, recoverLeases, registerWorker, type RecoveryResult, type WorkerRegistration } from './workers.js';
-import { cancelBatch, createBatch, getBatch, type BatchSpec } from './batches.js';
+import { batchDetail, cancelBatch, createBatch, getBatch, listBatches, type BatchDetail, type BatchSpec } from './batches.js';
+import { headerData, metricRows, overviewData, queueRows, type HeaderData, type MetricRow, type MetricsWindow, type OverviewData, type QueueRow } from './read-model.js';
 
 /** Claim from `queues` in order, up to `limit` jobs, honouring the throttles (inside the commit). */
 export type Take = (queues: readonly string[], limit: number) => ThrottledClaim;
@@ -115,6 +116,8 @@ export interface Store {
   /** The daemons' control flags. */
   control(): Promise<DaemonControl>;
   pendingByQueue(queues: readonly string[]): Promise<Map<string, number>>;
+  /** Read the database (throws when it cannot) and return its schema version: the health probe. */
+  probe(): Promise<number>;
   /** Checkpoint the write-ahead log (a no-op on an engine without one). */
   checkpoint(mode: 'PASSIVE' | 'TRUNCATE'): Promise<CheckpointResult>;
 
@@ -124,6 +127,14 @@ export interface Store {
   getJob(id: number): Promise<Job | undefined>;
   listJobs(filter: JobFilter): Promise<Job[]>;
   queueStats(options?: { since?: number; configured?: readonly string[]; completed?: boolean }): Promise<QueueStats[]>;
+
+  // The monitors' read model (read-model.ts), each view one consistent read on the store's clock.
+  header(aliveMs?: number): Promise<HeaderData>;
+  overview(options?: { configured?: readonly string[]; aliveMs?: number }): Promise<OverviewData>;
+  queueRows(configured?: readonly string[]): Promise<QueueRow[]>;
+  metricRows(window: MetricsWindow): Promise<MetricRow[]>;
+  listBatches(limit?: number): Promise<Batch[]>;
+  batchDetail(id: string, limit?: number): Promise<BatchDetail | undefined>;
 
   // Pause flags, failed jobs, batches.
   pausedQueues(): Promise<Set<string>>;
@@ -212,6 +223,8 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sto
     if (s === undefined) queuesJson.set(queues, (s = JSON.stringify(queues)));
     return s;
   };
+  // One deferred read transaction per view (a consistent snapshot), or the caller's open one.
+  const view = <T>(fn: () => T): T => (db.inTransaction ? fn() : db.transaction(fn)());
   const commitSync = (batch: CommitBatch): CommitResult => {
     const now = clock();
     const completions = batch.completions ?? NONE;
@@ -251,10 +264,20 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sto
     liveWorkers: async (aliveMs) => liveWorkers(db, aliveMs, clock()),
     control: async () => daemonControl(db),
     pendingByQueue: async (queues) => pendingByQueue(db, queues),
+    probe: async () => {
+      ping(db);
+      return schemaVersion(db);
+    },
     checkpoint: async (mode) => checkpoint(db, mode),
     enqueue: async (spec, ctx = {}) => enqueue(db, spec, { ...ctx, now: clock() }),
     enqueueMany: async (specs, ctx = {}) => enqueueMany(db, specs, { ...ctx, now: clock() }),
     getJob: async (id) => getJob(db, id),
+    header: async (aliveMs) => view(() => headerData(db, clock(), aliveMs)),
+    overview: async (o) => view(() => overviewData(db, clock(), o)),
+    queueRows: async (configured) => view(() => queueRows(db, clock(), configured)),
+    metricRows: async (window) => view(() => metricRows(db, window, clock())),
+    listBatches: async (limit) => listBatches(db, limit),
+    batchDetail: async (id, limit) => view(() => batchDetail(db, id, limit)),
     listJobs: async (filter) => listJobs(db, filter),
     queueStats: async (o = {}) => queueStats(db, { ...o, now: clock() }),
     pausedQueues: async () => pausedQueues(db),

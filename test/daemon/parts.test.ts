@@ -52,6 +52,19 @@ describe('the SQLite store', () => {
     expect((await store.liveWorkers(30_000)).map((w) => w.heartbeatAt)).toEqual([1_005_000]);
   });
 
+  it('serves the monitors\' views on its clock', async () => {
+    const db = open();
+    const clock = manualClock(3_000_000);
+    const store = createSqliteStore(db, { clock: clock.now });
+    await store.enqueue({ name: 'a', queue: 'low' });
+    clock.set(3_004_000);
+    const low = (await store.queueRows()).find((r) => r.queue === 'low')!;
+    expect([low.pending, low.oldestWaitMs]).toEqual([1, 4_000]);
+    const overview = await store.overview();
+    expect(overview.queues.find((q) => q.queue === 'low')).toMatchObject({ pending: 1, oldestWaitMs: 4_000 });
+    expect(overview.longestWait).toEqual({ queue: 'low', ms: 4_000 });
+  });
+
   it('commits completions, settlements and the next claim in one transaction, fenced by the lease token', async () => {
     const db = open();
     const store = createSqliteStore(db);
