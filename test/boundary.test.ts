@@ -1,5 +1,5 @@
 /**
- * The store boundary (docs/ARCHITECTURE.md): src/queue owns every statement on the queue's
+ * The store boundary: src/queue owns every statement on the queue's
  * tables and src/analysis/store.ts every statement on the analysis tables. Nothing else in
  * src holds a SQL string or prepares a statement. This test reads the source tree.
  */
