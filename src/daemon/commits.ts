@@ -17,10 +17,12 @@ import type { Handler, Logger } from './types.js';
  */
 export type EndKind = 'done' | 'retry' | 'fail' | 'delay' | 'return' | 'lost' | 'late';
 
-/** One finished job waiting for its commit. */
-export interface Ended {
+/** One finished job waiting for its commit (itself the store's Completion for done and late ones). */
+export interface Ended extends Completion {
   kind: EndKind;
   job: ClaimedJob;
+  /** The job again, as the lease the store fences the commit with. */
+  lease: ClaimedJob;
   c: JobCounters;
   ms: number;
   payload: unknown;
@@ -48,6 +50,12 @@ export interface CommitHost {
 }
 
 const REJECTED = 'the lease was lost (the job was recovered and may run elsewhere)';
+
+/** The writes of a completion threw: retry the job (or fail it when the error says so), inside the commit. */
+function onWriteError(c: Completion, err: Error): Settlement {
+  const error = new Error(`its writes failed: ${err.message}`, { cause: err });
+  return { kind: classifyError(err).kind === 'fail' ? 'fail' : 'retry', lease: c.lease, error: { message: error.message, stack: error.stack } };
+}
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
@@ -81,13 +89,13 @@ export class CommitBuffer {
     let settlements: Settlement[] | undefined;
     let late: Completion[] | undefined;
     for (const e of ended) {
-      if (e.kind === 'done') (completions ??= []).push({ lease: e.job, writes: e.writes, onWriteError: e.writes && ((err) => this.onWriteError(e, err)) });
-      else if (e.kind === 'late') (late ??= []).push({ lease: e.job, writes: e.writes });
+      if (e.kind === 'done') (completions ??= []).push(e);
+      else if (e.kind === 'late') (late ??= []).push(e);
       else (settlements ??= []).push(this.settlement(e));
     }
     let result: CommitResult;
     try {
-      result = await this.host.store.commit({ completions, settlements, late, claim });
+      result = await this.host.store.commit({ completions, settlements, late, claim, onWriteError });
     } catch (err) {
       this.ended = ended.concat(this.ended);
       throw err;
@@ -118,18 +126,13 @@ export class CommitBuffer {
     }
   }
 
-  /** The writes of a completion threw: retry the job (or fail it when the error says so), inside the commit. */
-  private onWriteError(e: Ended, err: Error): Settlement {
-    const error = new Error(`its writes failed: ${err.message}`, { cause: err });
-    return { kind: classifyError(err).kind === 'fail' ? 'fail' : 'retry', lease: e.job, error: { message: error.message, stack: error.stack } };
-  }
 
   private afterCompletion(e: Ended, r: CommitResult['completions'][number], now: number): void {
     const { job, logger } = { job: e.job, logger: this.host.logger };
     if (r === true) {
       e.c.processed++;
       if (this.host.logJobs) logger.log('info', 'job.completed', { job: job.id, queue: job.queue, name: job.name, attempt: job.attempts, ms: round(e.ms) });
-      this.host.events.emit('completed', { job: eventJob(job), ms: e.ms, late: false });
+      if (this.host.events.wants('completed')) this.host.events.emit('completed', { job: eventJob(job), ms: e.ms, late: false });
     } else if (r === false) {
       logger.log('warn', 'job.result_rejected', { job: job.id, queue: job.queue, name: job.name, attempt: job.attempts, reason: REJECTED });
     } else {
@@ -180,8 +183,6 @@ export class CommitBuffer {
         break;
       case 'lost':
         if (e.kind !== 'lost') logger.log('warn', 'job.result_rejected', { ...base, reason: REJECTED });
-        break;
-      default:
         break;
     }
   }

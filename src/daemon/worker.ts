@@ -158,7 +158,7 @@ class Engine {
       return;
     }
     this.inPump = true;
-    void this.turns(check).then(() => {
+    void this.turns(check).catch((err: unknown) => this.logger.log('error', 'worker.error', { error: err as Error })).then(() => {
       this.inPump = false;
       if (this.again) {
         this.again = false;
@@ -170,9 +170,9 @@ class Engine {
 
   private async turns(check: boolean): Promise<void> {
     for (let turn = 0; ; turn++) {
-      let free = (this.running() ? this.slots.free() : 0);
-      let nothing: boolean;
+      let free = this.running() ? this.slots.free() : 0;
       if (free === 0 && this.buffer.size === 0) return;
+      let turnResult;
       try {
         if (check && turn === 0 && this.buffer.size === 0) {
           if (!(await this.store.readyToClaim(this.queues))) {
@@ -181,21 +181,22 @@ class Engine {
             this.waker.nothingVisible();
             return;
           }
-          free = (this.running() ? this.slots.free() : 0);
+          free = this.running() ? this.slots.free() : 0;
+          if (free === 0) return;
         }
         this.claimPlan.free = free;
-        const { claimed, now, changes, nextDueAt } = await this.buffer.flush(free > 0 ? this.claimPlan : undefined);
-        if (changes > 0) this.wrote(changes);
-        for (let i = 0; i < claimed.length; i++) this.startJob(claimed[i]!, now);
-        if (free > 0) this.lastClaimEmpty = claimed.length === 0;
-        if (nextDueAt !== undefined) this.waker.dueAt(Math.max(nextDueAt, now));
-        nothing = claimed.length === 0;
+        turnResult = await this.buffer.flush(free > 0 ? this.claimPlan : undefined);
       } catch (err) {
         this.logger.log('error', 'worker.database_error', { error: err as Error });
         this.waker.retryLater();
         return;
       }
-      if (nothing && this.buffer.size === 0) {
+      const { claimed, now, changes, nextDueAt } = turnResult;
+      if (changes > 0) this.wrote(changes);
+      for (let i = 0; i < claimed.length; i++) this.startJob(claimed[i]!, now);
+      if (free > 0) this.lastClaimEmpty = claimed.length === 0;
+      if (nextDueAt !== undefined) this.waker.dueAt(Math.max(nextDueAt, now));
+      if (claimed.length === 0 && this.buffer.size === 0) {
         if (this.slots.running === 0) this.checkpoint.idleNow();
         return;
       }
@@ -259,15 +260,15 @@ class Engine {
   private ended(job: ClaimedJob, c: JobCounters, ms: number, payload: unknown, handler: Handler | undefined, d: Disposition | undefined, writes?: LeasedWrite[]): void {
     this.stats.runtime(c, ms);
     this.slots.release(job);
-    if (d === undefined) this.buffer.add({ kind: 'done', job, c, ms, payload, handler, writes });
-    else this.buffer.add({ kind: d.kind, job, c, ms, payload, handler, error: d.error, until: d.kind === 'delay' ? d.until : undefined });
+    if (d === undefined) this.buffer.add({ kind: 'done', job, lease: job, c, ms, payload, handler, writes });
+    else this.buffer.add({ kind: d.kind, job, lease: job, c, ms, payload, handler, error: d.error, until: d.kind === 'delay' ? d.until : undefined });
   }
 
   private settle(run: Running, err: unknown, failed: boolean): void {
     if (run.abandoned) {
       // The slot was given back already; a late success is sent with its old token and the
       // database rejects it (fencing); a late error is only logged.
-      if (!failed) this.buffer.add({ kind: 'late', job: run.job, c: run.c, ms: performance.now() - run.t0, payload: run.payload, handler: run.handler, writes: run.ctx.writes });
+      if (!failed) this.buffer.add({ kind: 'late', job: run.job, lease: run.job, c: run.c, ms: performance.now() - run.t0, payload: run.payload, handler: run.handler, writes: run.ctx.writes });
       else this.logger.log('warn', 'job.late_error', { job: run.job.id, queue: run.job.queue, name: run.job.name, attempt: run.job.attempts, error: err as Error });
       this.waker.soon();
       return;
@@ -292,7 +293,7 @@ class Engine {
     const ms = kind === 'lost' ? 0 : performance.now() - run.t0;
     if (kind === 'retry') this.stats.runtime(run.c, ms);
     this.slots.release(run.job);
-    this.buffer.add({ kind, job: run.job, c: run.c, ms, payload: run.payload, handler: run.handler, error });
+    this.buffer.add({ kind, job: run.job, lease: run.job, c: run.c, ms, payload: run.payload, handler: run.handler, error });
   }
 
   /** The job ran past its timeout: free the slot, fire its signal, retry it (its late result is fenced). */

@@ -45,10 +45,8 @@ export interface ClaimPlan {
 
 /** A finished job to complete, with the handler's fenced writes (ctx.commit), if any. */
 export interface Completion {
-  lease: Lease;
-  writes?: readonly LeasedWrite[];
-  /** What to do with the job instead when its writes throw (they are rolled back; the lease is kept). */
-  onWriteError?: (error: Error) => Settlement;
+  readonly lease: Lease;
+  readonly writes?: readonly LeasedWrite[];
 }
 
 /**
@@ -79,6 +77,11 @@ export interface CommitResult {
 /** One batch for `commit`: finished jobs, settled ones, late ones, and the claim for the free slots. */
 export interface CommitBatch {
   completions?: readonly Completion[];
+  /**
+   * What to do with a completed job instead when its writes throw (they are rolled back, the
+   * lease is kept): runs inside the commit, so it must not await. Default retry.
+   */
+  onWriteError?: (completion: Completion, error: Error) => Settlement;
   settlements?: readonly Settlement[];
   late?: readonly Completion[];
   claim?: ClaimPlan;
@@ -182,7 +185,7 @@ function settleInTx(db: Db, s: Settlement, now: number): Outcome {
 }
 
 /** Complete the finished jobs inside the open transaction: one statement for those without writes, a savepoint each for the rest. */
-function completeInTx(db: Db, completions: readonly Completion[], now: number): CommitResult['completions'] {
+function completeInTx(db: Db, completions: readonly Completion[], now: number, onWriteError: CommitBatch['onWriteError']): CommitResult['completions'] {
   const out: CommitResult['completions'] = new Array(completions.length);
   let plain: Lease[] | undefined;
   let plainIdx: number[] | undefined;
@@ -196,7 +199,7 @@ function completeInTx(db: Db, completions: readonly Completion[], now: number): 
     const r = completeWithWritesInTx(db, c.lease, c.writes, now);
     if (typeof r === 'boolean') out[i] = r;
     else {
-      const settle = c.onWriteError?.(r) ?? { kind: 'retry', lease: c.lease, error: { message: r.message, stack: r.stack } };
+      const settle = onWriteError?.(c, r) ?? { kind: 'retry', lease: c.lease, error: { message: r.message, stack: r.stack } };
       out[i] = { error: r, outcome: settleInTx(db, settle, now) };
     }
   }
@@ -232,7 +235,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sto
     const late = batch.late ?? NONE;
     const claim = batch.claim;
     return immediate(db, () => {
-      const done = completions.length > 0 ? completeInTx(db, completions, now) : [];
+      const done = completions.length > 0 ? completeInTx(db, completions, now, batch.onWriteError) : [];
       const settled = settlements.length > 0 ? settlements.map((s) => settleInTx(db, s, now)) : [];
       const lateOk = late.length > 0 ? late.map((c) => completeWithWritesInTx(db, c.lease, c.writes ?? [], now) === true) : [];
       if (!claim) return { now, completions: done, settlements: settled, late: lateOk, claimed: NONE_CLAIMED };

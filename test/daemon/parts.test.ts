@@ -102,8 +102,8 @@ describe('the commit buffer', () => {
     for (const e of ['completed', 'released', 'failed', 'delayed'] as const) events.on(e, (x) => seen.push(`${e}:${x.job.name}`));
     const host = commitHost(store, events);
     const buffer = new CommitBuffer(host);
-    const end = (kind: Ended['kind'], name: string, extra: Partial<Ended> = {}) =>
-      buffer.add({ kind, job: byName.get(name)!, c: stats.counters('default', name), ms: 1, payload: null, handler: undefined, error: new Error(name), ...extra });
+    const end = (kind: Ended['kind'], name: string, extra: { until?: number } = {}) =>
+      buffer.add({ kind, job: byName.get(name)!, lease: byName.get(name)!, c: stats.counters('default', name), ms: 1, payload: null, handler: undefined, error: new Error(name), ...extra });
     end('done', 'ok');
     end('retry', 'retry');
     end('fail', 'fail');
@@ -124,7 +124,7 @@ describe('the commit buffer', () => {
     let fail = true;
     const store: Store = { ...real, commit: (b) => (fail ? Promise.reject(new Error('database is locked')) : real.commit(b)) };
     const buffer = new CommitBuffer(commitHost(store));
-    buffer.add({ kind: 'done', job: job!, c: new WorkerStats().counters('default', 'ok'), ms: 1, payload: null, handler: undefined });
+    buffer.add({ kind: 'done', job: job!, lease: job!, c: new WorkerStats().counters('default', 'ok'), ms: 1, payload: null, handler: undefined });
     await expect(buffer.flush(undefined)).rejects.toThrow('database is locked');
     expect(buffer.size).toBe(1);
     fail = false;
