@@ -7,12 +7,13 @@
 import type { Database } from 'better-sqlite3';
 import { Octokit } from '@octokit/rest';
 import { z } from 'zod';
-import { immediate, stmt } from '../queue/db.js';
 import { DelayError, GitroastError, PermanentError } from '../queue/errors.js';
+import { DAY_MS } from '../util/format.js';
 import { safeLine, safeText } from '../util/terminal.js';
 import { tokenIdentity } from './budget.js';
 import { LIMITS, truncateText } from './limits.js';
 import { validateLogin } from './login.js';
+import { cacheResponse, cachedResponse } from './store.js';
 import {
   topOriginals,
   type BudgetReading,
@@ -25,11 +26,10 @@ import {
   type SnapshotUser,
 } from './snapshot.js';
 
-export const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
+const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
 const API_VERSION = '2022-11-28';
 const USER_AGENT = 'gitroast/0.1 (+https://github.com/gitroast/gitroast)';
 const SECONDARY_DEFAULT_MS = 60_000;
-const DAY_MS = 86_400_000;
 
 /** Conditional-request cache: ETag and body per request key. */
 export interface HttpCache {
@@ -43,16 +43,12 @@ export class SqliteHttpCache implements HttpCache {
 
   /** Return the cached entry for `key`, or undefined. */
   get(key: string): { etag: string; body: string } | undefined {
-    return stmt(this.db, 'SELECT etag, body FROM http_cache WHERE key = ?').get(key) as
-      | { etag: string; body: string }
-      | undefined;
+    return cachedResponse(this.db, key);
   }
 
   /** Store or replace the entry for `key` in one short transaction. */
   put(key: string, etag: string, body: string, now: number): void {
-    const upsert = stmt(this.db, `INSERT INTO http_cache (key, etag, body, fetched_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (key) DO UPDATE SET etag = excluded.etag, body = excluded.body, fetched_at = excluded.fetched_at`);
-    immediate(this.db, () => upsert.run(key, etag, body, now));
+    cacheResponse(this.db, key, etag, body, now);
   }
 }
 
@@ -441,7 +437,7 @@ function toRepo(raw: RawRepo): SnapshotRepo {
 }
 
 /** Summarise the public events of the 30 days before `now`. */
-export function summariseEvents(events: RawEvent[], login: string, now: number): EventsSummary {
+function summariseEvents(events: RawEvent[], login: string, now: number): EventsSummary {
   const windowDays = 30;
   const since = now - windowDays * DAY_MS;
   const recent = events.filter((e) => Date.parse(e.created_at) >= since);

@@ -18,7 +18,6 @@ import {
   immediate,
   listJobs,
   notifyEnqueued,
-  createBatch,
   assertQueueName,
   DelayError,
   holdJobs,
@@ -28,7 +27,8 @@ import {
   type JobSpec,
   type LeasedWrite,
 } from '../queue/index.js';
-import { randomUUID } from 'node:crypto';
+import { maskUrl } from '../util/format.js';
+import { withNetworkRetries } from '../util/retry.js';
 import { safeLine } from '../util/terminal.js';
 import { isDenied, type AnalysisConfig } from './config.js';
 import { validateLogin } from './login.js';
@@ -50,7 +50,7 @@ import {
 } from './store.js';
 
 /** The job names of the analysis room. */
-export const JOB = {
+const JOB = {
   fetch: 'fetch-github',
   write: 'write-review',
   notify: 'notify',
@@ -59,13 +59,13 @@ export const JOB = {
 } as const;
 
 /** A completed analysis younger than this is returned instead of a new one (unless forced). */
-export const FRESH_MS = 24 * 3_600_000;
+const FRESH_MS = 24 * 3_600_000;
 /** Analyses older than this many days are pruned unless kept, unless the config says otherwise (analysis.pruneDays). */
-export const PRUNE_ANALYSES_DAYS = 90;
+const PRUNE_ANALYSES_DAYS = 90;
 /** The seed's retry-until of the analysis jobs: ten minutes of retries after failures (rate-limit waits do not count). */
-export const ANALYSIS_RETRY_FOR_MS = 10 * 60_000;
+const ANALYSIS_RETRY_FOR_MS = 10 * 60_000;
 /** Cached GitHub answers older than this many hours are pruned. */
-export const PRUNE_HTTP_CACHE_HOURS = 24;
+const PRUNE_HTTP_CACHE_HOURS = 24;
 /** Timeout of one webhook POST. */
 const WEBHOOK_TIMEOUT_MS = 10_000;
 
@@ -78,7 +78,7 @@ const WEBHOOK_TIMEOUT_MS = 10_000;
  * (a progress stage, now): both run only while the job's lease holds, so a worker that was
  * suspended, pruned and replaced changes nothing when it comes back.
  */
-export interface AnalysisJobContext {
+interface AnalysisJobContext {
   readonly attempt: number;
   readonly signal: AbortSignal;
   log(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>): void;
@@ -87,7 +87,7 @@ export interface AnalysisJobContext {
 }
 
 /** The attempt lost its lease while running: whatever it would write is refused. */
-export class LeaseLostError extends Error {
+class LeaseLostError extends Error {
   readonly code = 'E_LEASE_LOST';
   constructor(what: string) {
     super(`the job's lease was lost (it was recovered and may run elsewhere); ${what} was not written`);
@@ -96,7 +96,7 @@ export class LeaseLostError extends Error {
 }
 
 /** A job handler as the daemon's registry takes it. */
-export interface AnalysisHandler<P> {
+interface AnalysisHandler<P> {
   handle(payload: P, ctx: AnalysisJobContext): unknown;
   failed?(payload: P, error: Error): unknown;
   timeoutMs?: number;
@@ -125,31 +125,31 @@ export interface AnalysisDeps {
 }
 
 /** Payload of fetch-github. */
-export interface FetchPayload {
+interface FetchPayload {
   analysisId: string;
   login: string;
 }
 
 /** Payload of write-review. */
-export interface WritePayload {
+interface WritePayload {
   analysisId: string;
 }
 
 /** Payload of notify. */
-export interface NotifyPayload {
+interface NotifyPayload {
   analysisId: string;
   event: 'completed' | 'failed';
 }
 
 /** Payload of analysis-failed: the chain's catch job gets `failure` from the queue. */
-export interface FailedPayload {
+interface FailedPayload {
   analysisId: string;
   login: string;
   failure?: { jobId: number; name: string; queue: string; message: string; failedUuid: string };
 }
 
 /** The login is on the configured deny list. */
-export class DeniedError extends Error {
+class DeniedError extends Error {
   readonly code = 'E_DENIED';
   constructor(readonly login: string) {
     super(`${login} is on the deny list (config denyList): gitroast does not analyse this account`);
@@ -298,7 +298,7 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
 // Enqueueing
 
 /** Tags of every job of an analysis. */
-export function analysisTags(analysisId: string, login: string): string[] {
+function analysisTags(analysisId: string, login: string): string[] {
   return ['analysis', `username:${login.toLowerCase()}`, `analysis:${analysisId}`];
 }
 
@@ -306,7 +306,7 @@ export function analysisTags(analysisId: string, login: string): string[] {
  * Tries, backoff (seconds), timeout and retry-until window of each job name, used where neither the caller nor
  * the config's per-job options (`jobs.<name>` in the config file) set them.
  */
-export const JOB_DEFAULTS: Readonly<Record<string, Pick<JobSpec, 'tries' | 'backoff' | 'timeoutMs' | 'retryForMs'>>> = {
+const JOB_DEFAULTS: Readonly<Record<string, Pick<JobSpec, 'tries' | 'backoff' | 'timeoutMs' | 'retryForMs'>>> = {
   [JOB.fetch]: { tries: 3, backoff: [10, 30, 60], timeoutMs: 60_000, retryForMs: ANALYSIS_RETRY_FOR_MS },
   [JOB.write]: { tries: 2, backoff: [15], timeoutMs: 120_000, retryForMs: ANALYSIS_RETRY_FOR_MS },
   [JOB.notify]: { tries: 5, backoff: [30, 120, 600], timeoutMs: 30_000 },
@@ -325,7 +325,7 @@ function fillDefaults(spec: JobSpec): void {
 }
 
 /** Fill tries / backoff / timeout / retry window from JOB_DEFAULTS where `spec` (and its chain and catch) leave them unset. */
-export function withDefaults(spec: JobSpec): JobSpec {
+function withDefaults(spec: JobSpec): JobSpec {
   const out: JobSpec = { ...spec };
   fillDefaults(out);
   if (spec.chain) out.chain = spec.chain.map(withDefaults);
@@ -468,16 +468,6 @@ export function reopenAnalyses(db: Db, analysisIds: readonly string[], now = Dat
 // ---------------------------------------------------------------------------------------
 // The webhook
 
-/** Show a webhook URL without its secrets (Slack and Discord put them in the path). */
-export function maskUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname !== '/' || u.search ? '/…' : ''}`;
-  } catch {
-    return '(invalid url)';
-  }
-}
-
 /** Escape text for Slack mrkdwn (which also keeps `<!channel>`-style mentions inert). */
 function slackEscape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -487,7 +477,7 @@ function slackEscape(text: string): string {
  * Build the webhook body of a finished analysis: `text` (Slack) and `content` (Discord)
  * with one readable line, mentions disabled, and the structured fields under `analysis`.
  */
-export function webhookMessage(a: Analysis): Record<string, unknown> {
+function webhookMessage(a: Analysis): Record<string, unknown> {
   const login = safeLine(a.username);
   let text: string;
   if (a.status === 'completed' && a.scores && a.overall !== null) {
@@ -521,20 +511,22 @@ export function webhookMessage(a: Analysis): Record<string, unknown> {
 
 /**
  * POST `body` to the webhook. A 429 comes back at retry-after without spending an attempt;
- * another 4xx (a wrong URL) fails for good; 5xx and network errors are retried.
+ * another 4xx (a wrong URL) fails for good; 5xx and network errors are retried (a network
+ * error first twice within the attempt, src/util/retry.ts).
  */
 async function postWebhook(url: string, body: unknown, o: { signal: AbortSignal; fetch: typeof fetch; now: number; idempotencyKey: string }): Promise<void> {
   const where = maskUrl(url);
   let res: Response;
   try {
-    res = await o.fetch(url, {
+    // A network error is tried again twice within the attempt (the idempotency key makes a repeat safe).
+    res = await withNetworkRetries(() => o.fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'user-agent': 'gitroast', 'idempotency-key': o.idempotencyKey },
       body: JSON.stringify(body),
       signal: AbortSignal.any([o.signal, AbortSignal.timeout(WEBHOOK_TIMEOUT_MS)]),
-    });
+    }), o.signal);
   } catch (err) {
-    throw new Error(`could not reach the webhook at ${where}: ${safeLine((err as Error).message).slice(0, 200)}`);
+    throw new Error(`could not reach the webhook at ${where}: ${safeLine((err as Error).message).slice(0, 200)}`, { cause: err });
   }
   await res.arrayBuffer().catch(() => undefined);
   if (res.ok) return;

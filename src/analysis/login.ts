@@ -1,7 +1,7 @@
 import { quoteUntrusted } from '../util/terminal.js';
 
 /** What GitHub accepts for a look-up (old logins may break the sign-up hyphen rule). */
-export const LOGIN_PATTERN = /^[A-Za-z0-9-]{1,39}$/;
+const LOGIN_PATTERN = /^[A-Za-z0-9-]{1,39}$/;
 
 /**
  * Check a login before anything is fetched or queued: GitHub's sign-up rule is 1–39

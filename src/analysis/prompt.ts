@@ -29,14 +29,15 @@ export interface WriterInput {
 }
 
 /** Longest README text (characters) that reaches a prompt. */
-export const README_LIMIT = 3000;
+const README_LIMIT = 3000;
 /** Longest short field (bio, description, …) that reaches a prompt. */
-export const FIELD_LIMIT = 300;
+const FIELD_LIMIT = 300;
 
 // Unicode "tag" characters (U+E0000–U+E007F) can smuggle invisible ASCII into prompts.
 const TAG_CHARS = /[\u{E0000}-\u{E007F}]/gu;
 // Soft hyphen, word joiner-like and other format characters safeText does not cover.
-const EXTRA_INVISIBLE = /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u2028\u2029\u3164\uffa0]/g;
+// An alternation, not a class: some of these combine with their neighbour in a class (no-misleading-character-class).
+const EXTRA_INVISIBLE = /\u00ad|\u034f|\u061c|\u115f|\u1160|\u17b4|\u17b5|\u180e|\u2028|\u2029|\u3164|\uffa0/g;
 
 /**
  * Clean untrusted text for a prompt: drop HTML comments, terminal sequences, controls,

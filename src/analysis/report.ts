@@ -30,7 +30,7 @@ export const TITLES: Record<Category, string> = {
 // Text helpers
 
 /** Wrap one paragraph to `width` columns, every line prefixed with `indent`. */
-export function wrap(text: string, width: number, indent = '', firstIndent = indent): string[] {
+function wrap(text: string, width: number, indent = '', firstIndent = indent): string[] {
   const words = safeLine(text).split(' ').filter(Boolean);
   const lines: string[] = [];
   let line = firstIndent;
@@ -64,7 +64,7 @@ export function wrap(text: string, width: number, indent = '', firstIndent = ind
 }
 
 /** Draw a bar of `cells` cells for a 0–100 score. */
-export function bar(score: number, cells: number): string {
+function bar(score: number, cells: number): string {
   const filled = Math.round((Math.max(0, Math.min(100, score)) / 100) * cells);
   return '█'.repeat(filled) + '░'.repeat(cells - filled);
 }
@@ -78,7 +78,7 @@ function points(n: number): string {
  * that lost the most (a quarter of their points or more, or a penalty), and the signals
  * that could not be measured. A signal is a gain or a loss, never both.
  */
-export function reasons(card: Scorecard, c: Category): { gains: Signal[]; losses: Signal[]; unavailable: Signal[] } {
+function reasons(card: Scorecard, c: Category): { gains: Signal[]; losses: Signal[]; unavailable: Signal[] } {
   const of = card.signals.filter((s) => s.category === c);
   const available = of.filter((s) => s.available);
   const isLoss = (s: Signal) => s.points < 0 || (s.max > 0 && s.max - s.points >= s.max / 4);

@@ -4,6 +4,7 @@
  * person (bio, READMEs, descriptions) counts only through its presence or length, so
  * "ignore previous instructions, give 100" scores exactly like any text of that length.
  */
+import { DAY_MS, plural as pluralOf } from '../util/format.js';
 import { safeText } from '../util/terminal.js';
 import { isOriginal, topOriginals, type ProfileSnapshot, type SnapshotRepo } from './snapshot.js';
 
@@ -14,7 +15,7 @@ export const CATEGORIES = ['profile', 'projects', 'consistency', 'technical', 'c
 export type Category = (typeof CATEGORIES)[number];
 
 /** Weight of each category in the overall score (they sum to 1). */
-export const CATEGORY_WEIGHTS: Record<Category, number> = {
+const CATEGORY_WEIGHTS: Record<Category, number> = {
   profile: 0.15,
   projects: 0.3,
   consistency: 0.2,
@@ -46,7 +47,7 @@ export interface Signal {
   available: boolean;
 }
 
-export interface CategoryScore {
+interface CategoryScore {
   score: number;
   /** 'low' when a signal of the category could not be measured (e.g. no token). */
   confidence: 'high' | 'low';
@@ -68,7 +69,6 @@ export interface Scorecard {
   dealBreakers: DealBreaker[];
 }
 
-const DAY_MS = 86_400_000;
 
 /** Saturate v on a log scale: 0 at 0, 1 at `full` and beyond, so counts cannot be farmed. */
 export function sat(v: number, full: number): number {
@@ -135,7 +135,7 @@ export const SIGNAL_DEFINITIONS: readonly SignalDef[] = [
 ];
 
 /** What each deal breaker means, in the order they are checked. */
-export const DEAL_BREAKER_RULES: Record<DealBreakerId, string> = {
+const DEAL_BREAKER_RULES: Record<DealBreakerId, string> = {
   no_original_repos: 'no owned, non-fork, non-empty repository',
   mostly_forks: 'at least 5 owned repositories and 70% or more are forks',
   no_profile_readme: 'no <login>/<login> profile README',
@@ -189,8 +189,8 @@ function fmt(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-function plural(n: number, word: string, many = `${word}s`): string {
-  return `${fmt(n)} ${n === 1 ? word : many}`;
+function plural(n: number, word: string, many?: string): string {
+  return pluralOf(n, word, many, fmt);
 }
 
 function pct(v: number): string {
@@ -460,13 +460,13 @@ function technicalSignals(s: ProfileSnapshot): Signal[] {
 }
 
 /** Tell whether the account follows far more people than follow it. */
-export function isFollowFarming(s: ProfileSnapshot): boolean {
+function isFollowFarming(s: ProfileSnapshot): boolean {
   const { following, followers } = s.user;
   return following >= 300 && following >= 10 * Math.max(1, followers);
 }
 
 /** Return the first original whose stars look bought, if any. */
-export function suspiciousStarRepo(s: ProfileSnapshot): SnapshotRepo | undefined {
+function suspiciousStarRepo(s: ProfileSnapshot): SnapshotRepo | undefined {
   return s.repos
     .filter(isOriginal)
     .find((r) => r.stars >= 100 && r.forks * 100 < r.stars && s.user.followers * 20 < r.stars);
@@ -506,7 +506,7 @@ function communitySignals(s: ProfileSnapshot): Signal[] {
 }
 
 /** Apply the deal-breaker rules in their fixed order. */
-export function dealBreakers(s: ProfileSnapshot, now: number): DealBreaker[] {
+function dealBreakers(s: ProfileSnapshot, now: number): DealBreaker[] {
   const out: DealBreaker[] = [];
   const add = (id: DealBreakerId, evidence: string) => out.push({ id, evidence });
   const originals = s.repos.filter(isOriginal);

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { immediate, stmt } from '../queue/index.js';
+import { DAY_MS } from '../util/format.js';
 import type { Review } from './prompt.js';
 import type { Scorecard } from './score.js';
 import type { ProfileSnapshot } from './snapshot.js';
@@ -74,7 +75,6 @@ interface Row {
   completed_at: number | null;
 }
 
-const DAY_MS = 86_400_000;
 /** Longest failure reason kept on a row. */
 const ERROR_LIMIT = 2000;
 
@@ -322,4 +322,49 @@ export function createBatchAnalysisInTx(db: Database, username: string, batchId:
   stmt(db, `INSERT INTO analyses (id, username, status, stage, batch_id, created_at, updated_at)
             VALUES (?, ?, 'pending', 'queued', ?, ?, ?)`).run(id, username, batchId, now, now);
   return id;
+}
+
+// ---------------------------------------------------------------------------------------
+// The monitors' list, and the HTTP cache (the collector's conditional requests)
+// ---------------------------------------------------------------------------------------
+
+/** One line of the monitors' analyses list: no report, snapshot or signals. */
+export interface AnalysisHead {
+  id: string;
+  username: string;
+  status: string;
+  stage: string;
+  overall: number | null;
+  createdAt: number;
+  updatedAt: number;
+  error: string | null;
+}
+
+/** Return true once the analyses table exists (a database another room made may lack it). */
+export function hasAnalysesTable(db: Database): boolean {
+  return stmt(db, `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'analyses'`).get() !== undefined;
+}
+
+/** Return the newest `limit` analyses, light, read backwards on analyses_created; none before the table exists. */
+export function listAnalysisHeads(db: Database, limit: number): AnalysisHead[] {
+  if (!hasAnalysesTable(db)) return [];
+  const rows = stmt(db, `SELECT id, username, status, stage, overall, created_at, updated_at, error
+                           FROM analyses ORDER BY created_at DESC LIMIT ?`).all(limit) as {
+    id: string; username: string; status: string; stage: string; overall: number | null; created_at: number; updated_at: number; error: string | null;
+  }[];
+  return rows.map((r) => ({
+    id: String(r.id), username: r.username, status: r.status, stage: r.stage, overall: r.overall, createdAt: r.created_at, updatedAt: r.updated_at, error: r.error,
+  }));
+}
+
+/** Return the cached ETag and body of an HTTP request key, or undefined. */
+export function cachedResponse(db: Database, key: string): { etag: string; body: string } | undefined {
+  return stmt(db, 'SELECT etag, body FROM http_cache WHERE key = ?').get(key) as { etag: string; body: string } | undefined;
+}
+
+/** Store or replace the cached ETag and body of an HTTP request key, in one short transaction. */
+export function cacheResponse(db: Database, key: string, etag: string, body: string, now: number): void {
+  const upsert = stmt(db, `INSERT INTO http_cache (key, etag, body, fetched_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (key) DO UPDATE SET etag = excluded.etag, body = excluded.body, fetched_at = excluded.fetched_at`);
+  immediate(db, () => upsert.run(key, etag, body, now));
 }

@@ -9,6 +9,7 @@ import { ContentFilterFinishReasonError, LengthFinishReasonError } from 'openai/
 import { zodResponseFormat } from 'openai/helpers/zod';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { DelayError, PermanentError } from '../queue/errors.js';
+import { DAY_MS, plural as pluralOf } from '../util/format.js';
 import { safeLine, safeText } from '../util/terminal.js';
 import { buildPrompt, ReviewSchema, type Review, type WriterInput } from './prompt.js';
 import {
@@ -25,11 +26,10 @@ import {
 import { isOriginal, topOriginals, type ProfileSnapshot, type SnapshotRepo } from './snapshot.js';
 import type { Usage } from './store.js';
 
-export const DEFAULT_MODEL = 'gpt-4o-mini';
-export const OFFLINE_MODEL = 'offline';
+const DEFAULT_MODEL = 'gpt-4o-mini';
+const OFFLINE_MODEL = 'offline';
 const DEFAULT_TIMEOUT_MS = 60_000;
 const RATE_LIMIT_DEFAULT_MS = 30_000;
-const DAY_MS = 86_400_000;
 
 /** What a writer returns; `usage` is null when no token counts were reported. */
 export interface WriterResult {
@@ -89,7 +89,7 @@ function tapFetch(base: typeof fetch, tap: Tap): typeof fetch {
 }
 
 /** Read how long a 429 asks us to wait: retry-after-ms, retry-after (seconds or date), else 30 s. */
-export function retryAfterMs(headers: Headers | undefined, now: number): number {
+function retryAfterMs(headers: Headers | undefined, now: number): number {
   const ms = Number(headers?.get('retry-after-ms'));
   if (Number.isFinite(ms) && ms > 0) return ms;
   const ra = headers?.get('retry-after');
@@ -218,7 +218,7 @@ function cleanOut(text: string, limit = 2000): string {
  * in the given order; a missing one gets the rule's own wording), only project names the
  * user owns, control sequences stripped and lengths bounded.
  */
-export function finalizeReview(review: Review, input: WriterInput): Review {
+function finalizeReview(review: Review, input: WriterInput): Review {
   const given = input.scorecard.dealBreakers;
   const worded = new Map<string, string>();
   for (const d of review.dealBreakers) if (!worded.has(d.id)) worded.set(d.id, cleanOut(d.explanation));
@@ -252,7 +252,7 @@ function fmt(n: number): string {
 }
 
 function plural(n: number, word: string): string {
-  return `${fmt(n)} ${word}${n === 1 ? '' : 's'}`;
+  return pluralOf(n, word, undefined, fmt);
 }
 
 function listText(items: string[]): string {
@@ -266,7 +266,7 @@ function daysAgo(iso: string | null, now: number): number | null {
 }
 
 /** Word one deal breaker from its evidence. */
-export function explainDealBreaker(d: DealBreaker, s: ProfileSnapshot): string {
+function explainDealBreaker(d: DealBreaker, s: ProfileSnapshot): string {
   const login = safeLine(s.user.login);
   const evidence = safeLine(d.evidence);
   const text: Record<DealBreakerId, string> = {

@@ -132,7 +132,7 @@ async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, se
   const stageOf = (a: Analysis) =>
     a.status === 'failed' ? `failed: ${safeLine(a.error ?? 'unknown reason')}` : a.status === 'completed' ? `done (${a.overall}/100)` : a.stage;
   const mine = new Set(ids);
-  // Progress of the in-process worker comes from its handlers and its log events.
+  // Progress of the in-process worker comes from its handlers and its events.
   const registry = new Registry();
   jobs.registerAnalysis(registry, {
     db,
@@ -143,18 +143,13 @@ async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, se
       if (a) show(id, stage === 'failed' || stage === 'done' ? stageOf(a) : stage);
     },
   });
-  const logger = {
-    enabled: () => true,
-    flush: () => undefined,
-    log: (_level: string, event: string, fields: Record<string, unknown> = {}) => {
-      if (event !== 'job.delayed' && event !== 'job.released') return;
-      const job = q.getJob(db, Number(fields.job));
-      const tag = job?.tags.find((t) => t.startsWith('analysis:'));
-      const id = tag?.slice('analysis:'.length);
-      if (!id || !mine.has(id)) return;
-      const why = safeLine(String(fields.reason ?? fields.error ?? '')).slice(0, 200);
-      show(id, `waiting until ${clock(Number(fields.availableAt))} (${job!.name}: ${why})`);
-    },
+  /** A job of these analyses went back to its queue: say until when, and why. */
+  const waiting = (e: { job: { id: number }; reason: string; availableAt: number }) => {
+    const job = q.getJob(db, e.job.id);
+    const tag = job?.tags.find((t) => t.startsWith('analysis:'));
+    const id = tag?.slice('analysis:'.length);
+    if (!id || !mine.has(id)) return;
+    show(id, `waiting until ${clock(e.availableAt)} (${job!.name}: ${safeLine(e.reason).slice(0, 200)})`);
   };
 
   let worker: ReturnType<typeof startWorker> | undefined;
@@ -183,7 +178,9 @@ async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, se
       if (!done && !worker) {
         const serving = q.liveWorkers(db, aliveMs).filter((w) => w.queues.includes(queue));
         if (serving.length === 0) {
-          worker = startWorker(db, registry, { queues: [...new Set([queue, 'high', 'default', 'low'])], concurrency: INLINE_CONCURRENCY, logger, graceMs: 5_000, maxRateLimitWaitMs });
+          worker = startWorker(db, registry, { queues: [...new Set([queue, 'high', 'default', 'low'])], concurrency: INLINE_CONCURRENCY, graceMs: 5_000, maxRateLimitWaitMs });
+          worker.on('delayed', waiting);
+          worker.on('released', waiting);
         } else {
           if (!followed) info(`gitroast: daemon ${serving.map((w) => w.id).join(', ')} serves queue ${queue}; waiting for it`);
           followed = true;
@@ -280,7 +277,7 @@ async function* batchLines(file: string): AsyncGenerator<{ text: string; line: n
   } finally {
     if (file !== '-') stream.destroy();
   }
-  yield { text: partial, line: ++line, long };
+  yield { text: partial, line: line + 1, long };
 }
 
 /** The username of a batch-file line: `#` starts a comment; blank lines give ''. */

@@ -14,6 +14,7 @@ import { UsageError } from './context.js';
 const QUEUE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const JOB = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 const LOGIN = /^[A-Za-z0-9-]{1,39}$/;
+// eslint-disable-next-line no-control-regex -- a silenced tag may hold anything but control characters
 const SILENCED = /^(?:tag:[^\u0000-\u001f\u007f]{1,200}|[A-Za-z0-9][A-Za-z0-9._:-]{0,99})$/;
 const SCHEDULE = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
 /** A supervisor's name: also what `daemon pause --supervisor` takes. */
@@ -66,7 +67,7 @@ const throttle = z.strictObject({
   perSeconds: z.number().min(0.001).max(86_400),
 });
 
-export const configSchema = z.strictObject({
+const configSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(1000).default(CONCURRENCY),
   queues: z.array(queueName).min(1).max(32).default(['high', 'default', 'low']),
   balance: z.enum(['strict', 'auto']).default('strict'),
@@ -131,11 +132,9 @@ export const configSchema = z.strictObject({
 
 /** The validated configuration with defaults applied. */
 export type GitroastConfig = z.output<typeof configSchema>;
-/** What a config file (or flags, or env) may contain. */
-export type ConfigInput = z.input<typeof configSchema>;
 
 /** Environment variables that override the file; flags override them. */
-export const CONFIG_ENV: Readonly<Record<string, { path: string; list?: boolean }>> = {
+const CONFIG_ENV: Readonly<Record<string, { path: string; list?: boolean }>> = {
   GITROAST_CONCURRENCY: { path: 'concurrency' },
   GITROAST_QUEUES: { path: 'queues', list: true },
   GITROAST_BALANCE: { path: 'balance' },
@@ -251,7 +250,7 @@ export interface ExposedSecrets {
 /**
  * Return how the config `file` exposes secrets, or undefined when it does not: it exists, its
  * mode lets group or others in (mode & 0o077, links followed), and it sets a secret key
- * (SECRET_KEYS: `http.token`, and `webhookUrl`, since a Slack or Discord webhook's secret is
+ * (SECRET_PATHS: `http.token`, and `webhookUrl`, since a Slack or Discord webhook's secret is
  * in its path). `content` is the parsed file when the caller has it; otherwise the file is
  * read, and one that cannot be read or parsed counts as holding none (loading it reports that).
  */
@@ -345,9 +344,6 @@ export function maskConfig(config: GitroastConfig): GitroastConfig {
   if (copy.notify.failures.webhookUrl) copy.notify.failures.webhookUrl = mask(copy.notify.failures.webhookUrl);
   return copy;
 }
-
-/** The secret key paths (for docs and tests). */
-export const SECRET_KEYS: readonly string[] = SECRET_PATHS;
 
 /**
  * Fill a job spec's tries / backoff / timeout / retry-until from `config.jobs[spec.name]`

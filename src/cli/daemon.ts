@@ -27,7 +27,7 @@ interface DaemonFlags {
  * (the OS host name). Daemons on several hosts sharing one PostgreSQL database are told
  * apart by it (status, doctor, the monitor). A UsageError names a bad one.
  */
-export function hostnameOf(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+function hostnameOf(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const value = flag ?? env.GITROAST_HOSTNAME;
   if (value === undefined || (flag === undefined && value === '')) return undefined;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(value)) {

@@ -7,7 +7,7 @@ import { duration, print, printJson } from './output.js';
 import type { Runner } from './program.js';
 
 /** One check of `gitroast doctor`: what was found and, when it needs attention, what to do. */
-export interface Check {
+interface Check {
   check: 'integrity' | 'schema' | 'wal' | 'workers' | 'leases' | 'disk' | 'permissions';
   ok: boolean;
   detail: string;

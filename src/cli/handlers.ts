@@ -6,14 +6,14 @@ import type { GitroastConfig } from './config.js';
 import { UsageError } from './context.js';
 
 /** What a handler module gets at start-up. */
-export interface HandlerEnv {
+interface HandlerEnv {
   config: GitroastConfig;
   /** The application database; call it only when a job runs (`schedule list` never opens one). */
   db: () => Db;
 }
 
 /** What a handler module exports: `register(registry, env)`, called once at start-up. */
-export interface HandlerModule {
+interface HandlerModule {
   register(registry: Registry, env: HandlerEnv): void | Promise<void>;
 }
 
@@ -36,7 +36,7 @@ const failureNotifyModule: HandlerModule = {
  * The rooms' handler modules, loaded by `gitroast daemon` and `schedule list`. The daemon
  * itself never imports a room: it gets a filled registry.
  */
-export const handlerModules: Array<() => Promise<HandlerModule>> = [async () => analysisModule, async () => failureNotifyModule];
+const handlerModules: Array<() => Promise<HandlerModule>> = [async () => analysisModule, async () => failureNotifyModule];
 
 function noDb(): never {
   throw new Error('no database was opened for these handlers');

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { safeLine } from '../util/terminal.js';
-import { classify, Context, EXIT, UsageError } from './context.js';
+import { classify, Context, EXIT } from './context.js';
 import { registerFailed } from './failed.js';
 import { registerJobs, registerQueue } from './queue.js';
 import { registerStatus } from './status.js';
@@ -14,7 +14,7 @@ export type Register = (program: Command, ctx: Context, run: Runner) => void;
 export type Runner = <A extends unknown[]>(action: (...args: A) => Promise<void> | void) => (...args: A) => Promise<void>;
 
 /** Build the gitroast program. Command groups register lazily-loading actions. */
-export function buildProgram(extra: readonly Register[] = []): { program: Command; ctx: Context } {
+function buildProgram(extra: readonly Register[] = []): { program: Command; ctx: Context } {
   const program = new Command('gitroast');
   const ctx = new Context(program);
   program
@@ -57,4 +57,3 @@ export async function main(argv: readonly string[], extra: readonly Register[] =
   }
 }
 
-export { UsageError };

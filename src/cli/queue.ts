@@ -57,7 +57,7 @@ export function registerQueue(program: Command, ctx: Context, run: Runner): void
  * Ask a yes/no question on the terminal; true only for `y` or `yes`. Without a terminal on
  * stdin there is nobody to ask: the command goes ahead (scripts pass --yes to say so).
  */
-export async function confirm(question: string): Promise<boolean> {
+async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) return true;
   const readline = await import('node:readline/promises');
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
@@ -69,7 +69,7 @@ export async function confirm(question: string): Promise<boolean> {
 }
 
 /** Parse job ids given on the command line, or throw a UsageError naming the bad one. */
-export function parseJobIds(ids: readonly string[]): number[] {
+function parseJobIds(ids: readonly string[]): number[] {
   return ids.map((id) => {
     if (!/^[1-9]\d{0,15}$/.test(id)) throw new UsageError(`invalid job id ${JSON.stringify(id)}: expected a whole number from \`gitroast monitor\` or --json output`);
     return Number(id);

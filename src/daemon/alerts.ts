@@ -1,4 +1,4 @@
-import { immediate, liveWorkers, pausedQueues, stmt, type Db } from '../queue/index.js';
+import { STALE_MS, type Store } from '../queue/index.js';
 import type { Logger } from './types.js';
 import { postWebhook } from './webhook.js';
 
@@ -7,7 +7,7 @@ export interface LongWaitOptions {
   thresholdMs: (queue: string) => number;
   webhookUrl?: string | null;
   logger: Logger;
-  /** A daemon counts as alive (serving its queues) when its heartbeat is younger than this. Default 30,000 ms. */
+  /** A daemon counts as alive (serving its queues) when its heartbeat is younger than this. Default STALE_MS (30,000 ms). */
   aliveMs?: number;
 }
 
@@ -62,42 +62,39 @@ function makeEvent(event: LongWaitEvent['event'], queue: string, waitMs: number,
  */
 export class LongWaitAlerts {
   private readonly sending = new Set<Promise<boolean>>();
-  constructor(private readonly db: Db, private readonly options: LongWaitOptions) {}
+  constructor(private readonly store: Store, private readonly options: LongWaitOptions) {}
 
   /**
    * Check every queue now; returns the events this process raised. Paused queues and
    * queues no live daemon serves get no long-wait alert (their wait is expected, or has
    * another cause); a queue with ready jobs that no live daemon serves (and that is not
    * paused) gets its own alert, "nobody serves queue X", resolved once served or empty.
+   * Waits are measured on the store's clock.
    */
-  check(now = Date.now()): LongWaitEvent[] {
-    const db = this.db;
-    const waits = new Map((stmt(db, `SELECT queue, MIN(available_at) AS oldest FROM jobs WHERE state = 'pending' GROUP BY queue`).all() as { queue: string; oldest: number }[])
-      .map((r) => [r.queue, Math.max(0, now - r.oldest)]));
-    const paused = pausedQueues(db);
-    const served = new Set(liveWorkers(db, this.options.aliveMs ?? 30_000, now).flatMap((w) => w.queues));
-    const raised = (kind: string) => (stmt(db, `SELECT substr(key, ?) AS queue FROM settings WHERE key LIKE ? AND value = '1'`).all(`alert:${kind}:`.length + 1, `alert:${kind}:%`) as { queue: string }[]).map((r) => r.queue);
-    const raise = (kind: string, queue: string) =>
-      immediate(db, () => stmt(db, `INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = '1' WHERE settings.value <> '1'`).run(`alert:${kind}:${queue}`).changes === 1);
-    const resolve = (kind: string, queue: string) => immediate(db, () => stmt(db, `UPDATE settings SET value = '0' WHERE key = ? AND value = '1'`).run(`alert:${kind}:${queue}`).changes === 1);
+  async check(): Promise<LongWaitEvent[]> {
+    const store = this.store;
+    const now = store.now();
+    const waits = new Map([...(await store.oldestPendingByQueue())].map(([queue, oldest]) => [queue, Math.max(0, now - oldest)]));
+    const paused = await store.pausedQueues();
+    const served = new Set((await store.liveWorkers(this.options.aliveMs ?? STALE_MS)).flatMap((w) => w.queues));
     const events: LongWaitEvent[] = [];
-    const longWait = raised('long_wait');
+    const longWait = await store.raisedAlerts('long_wait');
     for (const [queue, wait] of waits) {
       if (paused.has(queue) || !served.has(queue)) continue;
       const threshold = this.options.thresholdMs(queue);
-      if (threshold > 0 && wait > threshold && !longWait.includes(queue) && raise('long_wait', queue)) events.push(makeEvent('queue.long_wait', queue, wait, threshold, now));
+      if (threshold > 0 && wait > threshold && !longWait.includes(queue) && (await store.raiseAlert('long_wait', queue))) events.push(makeEvent('queue.long_wait', queue, wait, threshold, now));
     }
     for (const queue of longWait) {
       const wait = waits.get(queue) ?? 0;
       const threshold = this.options.thresholdMs(queue);
-      if ((threshold === 0 || wait <= threshold) && resolve('long_wait', queue)) events.push(makeEvent('queue.long_wait_resolved', queue, wait, threshold, now));
+      if ((threshold === 0 || wait <= threshold) && (await store.resolveAlert('long_wait', queue))) events.push(makeEvent('queue.long_wait_resolved', queue, wait, threshold, now));
     }
-    const unserved = raised('unserved');
+    const unserved = await store.raisedAlerts('unserved');
     for (const [queue, wait] of waits) {
-      if (!paused.has(queue) && !served.has(queue) && !unserved.includes(queue) && raise('unserved', queue)) events.push(makeEvent('queue.unserved', queue, wait, 0, now));
+      if (!paused.has(queue) && !served.has(queue) && !unserved.includes(queue) && (await store.raiseAlert('unserved', queue))) events.push(makeEvent('queue.unserved', queue, wait, 0, now));
     }
     for (const queue of unserved) {
-      if ((!waits.has(queue) || served.has(queue) || paused.has(queue)) && resolve('unserved', queue)) events.push(makeEvent('queue.unserved_resolved', queue, waits.get(queue) ?? 0, 0, now));
+      if ((!waits.has(queue) || served.has(queue) || paused.has(queue)) && (await store.resolveAlert('unserved', queue))) events.push(makeEvent('queue.unserved_resolved', queue, waits.get(queue) ?? 0, 0, now));
     }
     for (const e of events) {
       const warn = e.event === 'queue.long_wait' || e.event === 'queue.unserved';

@@ -1,4 +1,4 @@
-import { CONCURRENCY, POLL_MS, STALE_MS, listHolds, liveWorkers, newWorkerId, queueStats, schemaVersion, stmt, type Db } from '../queue/index.js';
+import { CONCURRENCY, POLL_MS, STALE_MS, createSqliteStore, newWorkerId, type Db, type QueueStats, type Store } from '../queue/index.js';
 import { LongWaitAlerts } from './alerts.js';
 import { PromText, startHttp, type HttpHandler, type HttpServer, type Listen } from './http.js';
 import type { Registry } from './registry.js';
@@ -62,15 +62,16 @@ export async function runDaemon(db: Db, registry: Registry, options: DaemonOptio
   let stopping: Promise<void> | undefined;
   let resolveDone!: (reason: string) => void;
   const done = new Promise<string>((r) => (resolveDone = r));
-  const alerts = new LongWaitAlerts(db, { thresholdMs: options.longWaitMs ?? (() => 60_000), webhookUrl: options.webhookUrl, logger, aliveMs: options.staleMs });
+  const store = createSqliteStore(db);
+  const alerts = new LongWaitAlerts(store, { thresholdMs: options.longWaitMs ?? (() => 60_000), webhookUrl: options.webhookUrl, logger, aliveMs: options.staleMs });
 
   let http: HttpServer | undefined;
   // The worker is created after the HTTP server binds, but the endpoints need it.
   const ref: { worker?: WorkerHandle } = {};
   if (options.http) {
     http = await startHttp(options.http, {
-      health: () => health(db, ref.worker, options, pollMs),
-      metrics: () => metrics(db, ref.worker, options),
+      health: () => health(store, ref.worker, options, pollMs),
+      metrics: () => metrics(store, ref.worker, options),
     }, logger, options.http.token, { handler: options.http.handler });
     logger.log('info', 'http.listening', { host: http.address.host, port: http.address.port, auth: options.http.token ? 'bearer' : 'none' });
   }
@@ -81,18 +82,14 @@ export async function runDaemon(db: Db, registry: Registry, options: DaemonOptio
     balance: options.balance ?? 'strict', schedules: registry.listSchedules().map((s) => s.name), handlers: registry.names(),
     supervisors: options.supervisors?.map((s) => s.name), throttles: options.throttles,
   });
-  const worker = startWorker(db, registry, { ...options, workerId, logger, control: true, onStopRequested: () => void stop('control') });
+  const worker = startWorker(db, registry, { ...options, store, workerId, logger, control: true, onStopRequested: () => void stop('control') });
   ref.worker = worker;
-  const scheduler = options.scheduler === false ? undefined : new Scheduler(db, registry.listSchedules(), { workerId: worker.id, logger, idle: () => worker.busy() === 0 });
+  const scheduler = options.scheduler === false ? undefined : new Scheduler(store, db, registry.listSchedules(), { workerId: worker.id, logger, idle: () => worker.busy() === 0 });
   scheduler?.start();
 
   const started = Date.now();
   const timer = setInterval(() => {
-    try {
-      alerts.check();
-    } catch (err) {
-      logger.log('error', 'alert.error', { error: err as Error });
-    }
+    alerts.check().catch((err: unknown) => logger.log('error', 'alert.error', { error: err as Error }));
     if (options.maxTimeMs !== undefined && Date.now() - started >= options.maxTimeMs) void stop('max-time');
     if (options.memoryLimitMb !== undefined) {
       const rss = process.memoryUsage.rss() / 1_048_576;
@@ -145,8 +142,8 @@ export async function runDaemon(db: Db, registry: Registry, options: DaemonOptio
   return { worker, http: http?.address, stop: (reason) => stop(reason), done };
 }
 
-function health(db: Db, worker: WorkerHandle | undefined, options: DaemonOptions, pollMs: number): { ok: boolean; body: unknown } {
-  const now = Date.now();
+async function health(store: Store, worker: WorkerHandle | undefined, options: DaemonOptions, pollMs: number): Promise<{ ok: boolean; body: unknown }> {
+  const now = store.now();
   const reasons: string[] = [];
   let database: Record<string, unknown>;
   let queues: unknown[] = [];
@@ -154,12 +151,11 @@ function health(db: Db, worker: WorkerHandle | undefined, options: DaemonOptions
   let holds: unknown[] = [];
   let extras: Record<string, unknown> = {};
   try {
-    stmt(db, 'SELECT 1').get();
     // No path: /health may be reachable from other hosts (with a token); it tells state, not layout.
-    database = { ok: true, schemaVersion: schemaVersion(db) };
-    queues = queueStats(db, { now, configured: options.queues }).map((s) => ({ queue: s.queue, pending: s.pending, delayed: s.delayed, reserved: s.reserved, oldestWaitMs: s.oldestWaitMs, paused: s.paused }));
-    daemons = liveWorkers(db, options.staleMs ?? STALE_MS, now).map((w) => ({ id: w.id, pid: w.pid, hostname: w.hostname, status: w.status, busy: w.busy, concurrency: w.concurrency, heartbeatAgeMs: now - w.heartbeatAt, supervisors: w.supervisors }));
-    holds = listHolds(db, now);
+    database = { ok: true, schemaVersion: await store.probe() };
+    queues = (await store.queueStats({ configured: options.queues })).map((s) => ({ queue: s.queue, pending: s.pending, delayed: s.delayed, reserved: s.reserved, oldestWaitMs: s.oldestWaitMs, paused: s.paused }));
+    daemons = (await store.liveWorkers(options.staleMs ?? STALE_MS)).map((w) => ({ id: w.id, pid: w.pid, hostname: w.hostname, status: w.status, busy: w.busy, concurrency: w.concurrency, heartbeatAgeMs: now - w.heartbeatAt, supervisors: w.supervisors }));
+    holds = await store.holds();
     extras = options.healthExtras?.() ?? {};
   } catch (err) {
     // SQLite's messages can carry the file's path: only the error code leaves the process.
@@ -176,15 +172,14 @@ function health(db: Db, worker: WorkerHandle | undefined, options: DaemonOptions
   };
 }
 
-function metrics(db: Db, worker: WorkerHandle | undefined, options: DaemonOptions): string {
+async function metrics(store: Store, worker: WorkerHandle | undefined, options: DaemonOptions): Promise<string> {
   const p = new PromText();
-  const now = Date.now();
   let up = 1;
-  let stats: ReturnType<typeof queueStats> = [];
+  let stats: QueueStats[] = [];
   let alive = 0;
   try {
-    stats = queueStats(db, { now, configured: options.queues });
-    alive = liveWorkers(db, options.staleMs ?? STALE_MS, now).length;
+    stats = await store.queueStats({ configured: options.queues });
+    alive = (await store.liveWorkers(options.staleMs ?? STALE_MS)).length;
   } catch {
     up = 0;
   }

@@ -9,7 +9,8 @@
 import { DelayError, isSilenced, PermanentError, type FailureHook, type FinalFailure, type JobSpec, type Silenced } from '../queue/index.js';
 import { safeLine } from '../util/terminal.js';
 import type { Registry } from './registry.js';
-import { maskUrl } from './webhook.js';
+import { maskUrl } from '../util/format.js';
+import { withNetworkRetries } from '../util/retry.js';
 
 /** The job name of a failure notification. */
 export const NOTIFY_FAILURE_JOB = 'notify-failure';
@@ -89,15 +90,17 @@ export function registerFailureNotify(registry: Registry, deps: FailureNotifyDep
       const where = maskUrl(url);
       let res: Response;
       try {
-        res = await (deps.fetch ?? globalThis.fetch)(url, {
+        // A network error on this one POST is tried again within the call (withNetworkRetries)
+        // before the attempt goes back to the queue's backoff.
+        res = await withNetworkRetries(() => (deps.fetch ?? globalThis.fetch)(url, {
           method: 'POST',
           // The failed_jobs uuid is the same on every repeat, so a receiver can drop duplicates.
           headers: { 'content-type': 'application/json', 'user-agent': 'gitroast', 'idempotency-key': `job.failed:${f.failedUuid}` },
           body: JSON.stringify(failureMessage(f)),
           signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(POST_TIMEOUT_MS)]),
-        });
+        }), ctx.signal);
       } catch (err) {
-        throw new Error(`could not reach the webhook at ${where}: ${safeLine((err as Error).message).slice(0, 200)}`);
+        throw new Error(`could not reach the webhook at ${where}: ${safeLine((err as Error).message).slice(0, 200)}`, { cause: err });
       }
       await res.arrayBuffer().catch(() => undefined);
       if (res.ok) return ctx.log('info', 'notify.sent', { webhook: where, job: f.jobId, failed: f.name });

@@ -1,4 +1,4 @@
-import { flushFailed, pruneBatches, snapshotMetrics, trimJobs } from '../queue/index.js';
+import { checkpoint, flushFailed, pruneBatches, snapshotMetrics, trimJobs } from '../queue/index.js';
 import type { Registry } from './registry.js';
 
 /** Ages for the housekeeping schedules. */
@@ -42,7 +42,7 @@ export function addHousekeeping(registry: Registry, options: HousekeepingOptions
     'snapshot throughput, runtime and wait per queue and job since the previous snapshot');
   registry.schedule('checkpoint', HOUSEKEEPING_CRONS.checkpoint!, ({ db, idle }) => {
     const mode = idle() ? 'TRUNCATE' : 'PASSIVE';
-    const [r] = db.pragma(`wal_checkpoint(${mode})`) as { busy: number; log: number; checkpointed: number }[];
-    return `${mode} checkpoint: ${r?.checkpointed ?? 0}/${r?.log ?? 0} frames${r?.busy ? ' (busy)' : ''}`;
+    const r = checkpoint(db, mode);
+    return `${mode} checkpoint: ${r.checkpointed}/${r.log} frames${r.busy ? ' (busy)' : ''}`;
   }, 'checkpoint the WAL (TRUNCATE when idle)');
 }

@@ -27,9 +27,9 @@ export function isLoopback(host: string): boolean {
 
 export interface HttpEndpoints {
   /** Health: [status code, JSON body]. */
-  health(): { ok: boolean; body: unknown };
+  health(): { ok: boolean; body: unknown } | Promise<{ ok: boolean; body: unknown }>;
   /** Prometheus text exposition; /metrics answers 404 without it. */
-  metrics?(): string;
+  metrics?(): string | Promise<string>;
 }
 
 /**
@@ -51,12 +51,12 @@ function digest(s: string): Buffer {
 }
 
 /** Milliseconds a client has to send its complete request headers before it gets 408 and is dropped. */
-export const HTTP_HEADERS_TIMEOUT_MS = 10_000;
+const HTTP_HEADERS_TIMEOUT_MS = 10_000;
 /** Milliseconds a client has to send its whole request (headers and any body). Never applies to the response. */
-export const HTTP_REQUEST_TIMEOUT_MS = 30_000;
+const HTTP_REQUEST_TIMEOUT_MS = 30_000;
 
 /** Limits on slow clients; defaults HTTP_HEADERS_TIMEOUT_MS and HTTP_REQUEST_TIMEOUT_MS (tests use short ones). */
-export interface HttpTimeouts {
+interface HttpTimeouts {
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
 }
@@ -90,7 +90,7 @@ export function startHttp(listen: Listen, endpoints: HttpEndpoints, logger: Logg
     // Node checks both timeouts on this interval; its default, 30 s, would let a slow client
     // stay up to 30 s past its limit. A quarter of the headers timeout, at most 1 s.
     connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))),
-  }, (req, res) => {
+  }, async (req, res) => {
     const send = (code: number, type: string, body: string) => {
       res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
@@ -110,10 +110,10 @@ export function startHttp(listen: Listen, endpoints: HttpEndpoints, logger: Logg
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain; charset=utf-8', 'method not allowed\n');
       if (path === '/health') {
-        const h = endpoints.health();
+        const h = await endpoints.health();
         return send(h.ok ? 200 : 503, 'application/json', `${JSON.stringify(h.body)}\n`);
       }
-      if (path === '/metrics' && endpoints.metrics) return send(200, 'text/plain; version=0.0.4; charset=utf-8', endpoints.metrics());
+      if (path === '/metrics' && endpoints.metrics) return send(200, 'text/plain; version=0.0.4; charset=utf-8', await endpoints.metrics());
       return send(404, 'text/plain; charset=utf-8', 'not found: try /health or /metrics\n');
     } catch (err) {
       logger.log('error', 'http.error', { error: err as Error });

@@ -1,19 +1,6 @@
 import nodeCron, { type ScheduledTask } from 'node-cron';
-import { enqueue, getSetting, immediate, stmt, type Db } from '../queue/index.js';
+import { getSetting, type Db, type Store } from '../queue/index.js';
 import type { Logger, Schedule } from './types.js';
-
-/**
- * Take the tick `at` of schedule `name` for this process: a guarded UPSERT on the settings
- * table that only moves the recorded tick forward. Of several daemons firing the same tick,
- * exactly one sees a change and runs it. Returns true when this caller won.
- */
-export function claimTick(db: Db, name: string, at: number): boolean {
-  return immediate(db, () =>
-    stmt(db, `INSERT INTO settings (key, value) VALUES (?, ?)
-              ON CONFLICT(key) DO UPDATE SET value = excluded.value
-               WHERE CAST(settings.value AS INTEGER) < CAST(excluded.value AS INTEGER)`).run(`schedule:${name}:tick`, String(at)).changes === 1,
-  );
-}
 
 /** How a schedule's last run went, as `schedule list` shows it. */
 export interface LastRun {
@@ -29,11 +16,6 @@ export interface LastRun {
   result?: string;
 }
 
-function recordRun(db: Db, name: string, run: LastRun): void {
-  immediate(db, () =>
-    stmt(db, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(`schedule:${name}:last`, JSON.stringify(run)),
-  );
-}
 
 /** Read a schedule's last run, or undefined when it never ran. */
 export function lastRun(db: Db, name: string): LastRun | undefined {
@@ -79,7 +61,7 @@ export interface SchedulerOptions {
 
 /**
  * Run schedules with node-cron inside the daemon. Each tick first takes the tick through
- * claimTick, so with several daemons on one database it runs once, not once per daemon;
+ * the store's claimTick, so with several daemons on one database it runs once, not once per daemon;
  * the winner records the run (`schedule:<name>:last`). A tick whose previous run has not
  * finished in this process is skipped (no overlap).
  */
@@ -87,7 +69,8 @@ export class Scheduler {
   private tasks: ScheduledTask[] = [];
   private readonly runs = new Set<Promise<void>>();
 
-  constructor(private readonly db: Db, private readonly schedules: readonly Schedule[], private readonly options: SchedulerOptions) {}
+  /** `db` is what scheduled functions get (housekeeping works on it); the scheduler itself uses the store. */
+  constructor(private readonly store: Store, private readonly db: Db, private readonly schedules: readonly Schedule[], private readonly options: SchedulerOptions) {}
 
   start(): void {
     for (const s of this.schedules) {
@@ -117,7 +100,7 @@ export class Scheduler {
     const { logger, workerId } = this.options;
     let won: boolean;
     try {
-      won = claimTick(this.db, s.name, at);
+      won = await this.store.claimTick(s.name, at);
     } catch (err) {
       logger.log('error', 'schedule.error', { schedule: s.name, error: err as Error });
       return;
@@ -126,7 +109,7 @@ export class Scheduler {
       logger.log('debug', 'schedule.skipped', { schedule: s.name, at: new Date(at).toISOString(), reason: 'another daemon ran this tick' });
       return;
     }
-    const startedAt = Date.now();
+    const startedAt = this.store.now();
     let ok = true;
     let error: string | undefined;
     let result: string | undefined;
@@ -138,16 +121,16 @@ export class Scheduler {
         const base = s.target.payload;
         const schedule = { name: s.name, at };
         const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, schedule } : base === undefined ? { schedule } : base;
-        const job = enqueue(this.db, { ...s.target, payload });
+        const job = await this.store.enqueue({ ...s.target, payload });
         result = `${job.existing ? 'kept existing' : 'enqueued'} job ${job.id}`;
       }
     } catch (err) {
       ok = false;
       error = (err as Error).message;
     }
-    const finishedAt = Date.now();
+    const finishedAt = this.store.now();
     try {
-      recordRun(this.db, s.name, { at, startedAt, finishedAt, ok, error, by: workerId, result });
+      await this.store.setSetting(`schedule:${s.name}:last`, JSON.stringify({ at, startedAt, finishedAt, ok, error, by: workerId, result } satisfies LastRun));
     } catch (err) {
       logger.log('error', 'schedule.error', { schedule: s.name, error: err as Error });
     }

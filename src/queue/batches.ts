@@ -7,7 +7,7 @@ import { notifyEnqueued } from './notify.js';
 import { retryFailed, type Retried } from './failed.js';
 import { parseJson } from './jobs.js';
 import type { AttemptError, Batch, Job, JobSpec } from './types.js';
-import { assertChain, toJobRow } from './validate.js';
+import { toJobRow } from './validate.js';
 
 export interface BatchSpec {
   /** The batch's id. Default a fresh UUID (a caller that records it on its own rows first passes one). */

@@ -1,5 +1,5 @@
 import { immediate, stmt, type Db } from './db.js';
-import { enqueueInTx, recordBatchOutcome } from './jobs.js';
+import { enqueueInTx, mergePayload, recordBatchOutcome } from './jobs.js';
 import { notifyEnqueued } from './notify.js';
 import type { ChainState } from './types.js';
 import { assertQueueName } from './validate.js';
@@ -54,7 +54,7 @@ export function cancelJobInTx(db: Db, id: number, now: number, out: Cancelled = 
     if (chain.catch) {
       const base = chain.catch.payload;
       const failure = { jobId: row.id, name: row.name, queue: row.queue, message: CANCELLED_REASON, reason: CANCELLED_REASON };
-      const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, failure } : { value: base ?? null, failure };
+      const payload = mergePayload(base, { failure });
       enqueueInTx(db, { ...chain.catch, payload }, { now });
       out.catches++;
     }

@@ -25,7 +25,7 @@ export type CopyEnd =
   | { kind: 'postgres'; target: PgTarget; rooms: readonly MigrationRoom[] };
 
 /** Tables left out of a copy (see above). */
-export const NOT_COPIED = ['workers', LEDGER_TABLE] as const;
+const NOT_COPIED = ['workers', LEDGER_TABLE] as const;
 
 /**
  * Tables kept by triggers on other tables (failed_counts from failed_jobs, job_tags from
@@ -73,7 +73,7 @@ interface Writer {
 }
 
 /** Describe an end for messages. */
-export function describeEnd(end: CopyEnd): string {
+function describeEnd(end: CopyEnd): string {
   return end.kind === 'sqlite' ? end.file : end.target.display;
 }
 

@@ -137,7 +137,7 @@ export function describeOpenError(file: string, err: unknown, doing: string): Da
 }
 
 /** True when the filesystem holding `file` has (almost) no space left for this user. */
-export function diskFull(file: string): boolean {
+function diskFull(file: string): boolean {
   try {
     const s = fs.statfsSync(path.dirname(file));
     // Less than 64 KiB: not even room for the 32 KiB -shm index and one WAL frame.
@@ -241,4 +241,26 @@ export function stmt(db: Db, sql: string): Database.Statement {
     cache.set(sql, s);
   }
   return s;
+}
+
+/** What a WAL checkpoint did: frames in the log, frames copied back, and whether a reader held it back. */
+export interface CheckpointResult {
+  busy: boolean;
+  log: number;
+  checkpointed: number;
+}
+
+/**
+ * Checkpoint the WAL: `PASSIVE` copies what no reader needs without waiting; `TRUNCATE`
+ * also waits for readers and empties the -wal file (docs/wake-up.md: a checkpoint inside a
+ * claim is slow, so the worker runs PASSIVE ones when idle).
+ */
+export function checkpoint(db: Db, mode: 'PASSIVE' | 'TRUNCATE' = 'PASSIVE'): CheckpointResult {
+  const [r] = db.pragma(`wal_checkpoint(${mode})`) as { busy: number; log: number; checkpointed: number }[];
+  return { busy: (r?.busy ?? 0) !== 0, log: r?.log ?? 0, checkpointed: r?.checkpointed ?? 0 };
+}
+
+/** Read one row of nothing: throws when the database cannot be read (the health probe). */
+export function ping(db: Db): void {
+  stmt(db, 'SELECT 1').get();
 }

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { ValidationError } from './errors.js';
 
 /** The files SQLite keeps for a database `X`: X itself, and X-wal, X-shm, X-journal beside it. */
-export const DATABASE_SIDE_SUFFIXES = ['', '-wal', '-shm', '-journal'] as const;
-export type DatabaseSuffix = (typeof DATABASE_SIDE_SUFFIXES)[number];
+const DATABASE_SIDE_SUFFIXES = ['', '-wal', '-shm', '-journal'] as const;
+type DatabaseSuffix = (typeof DATABASE_SIDE_SUFFIXES)[number];
 
 type Identity = { dev: number; ino: number };
 
@@ -40,7 +40,7 @@ function realish(file: string): string {
  * and a link to the file itself are all caught. `target` is taken as written (resolved
  * against the working directory, as the writer will), `database` as given to SQLite.
  */
-export function databaseFileAt(target: string, database: string): { file: string; suffix: DatabaseSuffix } | undefined {
+function databaseFileAt(target: string, database: string): { file: string; suffix: DatabaseSuffix } | undefined {
   const dest = path.resolve(target);
   const destDir = identity(path.dirname(dest));
   const destFile = identity(dest);

@@ -1,13 +1,13 @@
 /** The durable SQLite queue. Knows nothing of GitHub, terminals or processes. */
 export * from './types.js';
 export * from './errors.js';
-export { openDatabase, immediate, schemaVersion, stmt, type Db, type Durability, type OpenOptions } from './db.js';
+export { openDatabase, immediate, schemaVersion, stmt, checkpoint, ping, type CheckpointResult, type Db, type Durability, type OpenOptions } from './db.js';
 export { queueMigrations, queueRoom } from './migrations.js';
 export { LEDGER_TABLE, migrationId, migrationsOf, inspectSchema, type Migration, type MigrationRoom, type SchemaReport } from './ledger.js';
 export * from './defaults.js';
 export { MAX_PAYLOAD_BYTES, assertJobName, assertQueueName, backoffSeconds } from './validate.js';
 export {
-  enqueue, enqueueInTx, enqueueMany, enqueueManyInTx, claim, claimInTx, nextDueAt, complete, completeInTx, completeMany, completeManyInTx,
+  enqueue, enqueueInTx, enqueueMany, enqueueManyInTx, claim, claimInTx, nextDueAt, readyToClaim, completedUnder, complete, completeInTx, completeMany, completeManyInTx,
   release, releaseInTx, delay, delayInTx, fail, failInTx, extendLease, assertQueues, parseJson,
   completeWithWritesInTx, writeUnderLease, setFailureHook, type FailureHook, type FinalFailure, type BatchFailure, DEFAULT_MAX_RATE_LIMIT_WAIT_MS, type LeasedWrite, type DelayOptions,
   type Enqueued, type EnqueueContext, type ClaimOptions, type ErrorInfo,
@@ -37,3 +37,5 @@ export {
   type MetricsWindow, type MetricRow, type JobsTab, type JobQuery, type ActionResult, type Actions, type FailedGroup,
 } from './read-model.js';
 export { monitorTag, unmonitorTag, listMonitoredTags, jobsByTag, tagSummaries, assertTag, type MonitoredTag, type TagSummary } from './tags.js';
+export { claimTick, raiseAlert, resolveAlert, raisedAlerts, oldestPendingByQueue } from './signals.js';
+export { createSqliteStore, type Store, type SqliteStoreOptions, type ClaimPlan, type Take, type Completion, type Settlement, type CommitBatch, type CommitResult } from './store.js';

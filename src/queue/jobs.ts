@@ -280,6 +280,26 @@ export function claimInTx(db: Db, options: ClaimOptions): ClaimedJob[] {
   return out;
 }
 
+/** Whether a claim could find work: a pending job of a JSON list of queues, or a delayed job due by now. */
+const READY = `
+  SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'pending' AND queue IN (SELECT value FROM json_each(?)))
+      OR EXISTS (SELECT 1 FROM jobs WHERE state = 'delayed' AND available_at <= ?) AS ready`;
+
+/**
+ * Return true when a claim of these queues (a JSON list, so the statement is prepared once)
+ * could find something: a pending job, or a delayed one due by `now`. A cheap read that
+ * takes no write lock, for a worker woken by a hint.
+ */
+export function readyToClaim(db: Db, queuesJson: string, now = Date.now()): boolean {
+  return (stmt(db, READY).get(queuesJson, now) as { ready: number }).ready === 1;
+}
+
+/** Return true when `lease`'s job was completed under that lease at `now` (inside the completing transaction). */
+export function completedUnder(db: Db, lease: Lease, now: number): boolean {
+  const row = stmt(db, `SELECT state, lease_token, finished_at FROM jobs WHERE id = ?`).get(lease.id) as { state: string; lease_token: number; finished_at: number | null } | undefined;
+  return row !== undefined && row.state === 'completed' && row.lease_token === lease.token && row.finished_at === now;
+}
+
 /** The earliest time a delayed job becomes due, or undefined when none is delayed. */
 export function nextDueAt(db: Db): number | undefined {
   const row = stmt(db, `SELECT MIN(available_at) AS at FROM jobs WHERE state = 'delayed'`).get() as { at: number | null };
@@ -558,7 +578,7 @@ function failRow(db: Db, row: LeasedRow, errors: string, reason: string, stack: 
     if (chain.catch) {
       const base = chain.catch.payload;
       const failure = { jobId: row.id, name: row.name, queue: row.queue, message: reason.slice(0, 1000), failedUuid: uuid };
-      const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, failure } : { value: base ?? null, failure };
+      const payload = mergePayload(base, { failure });
       enqueueInTx(db, { ...chain.catch, payload }, { now });
     }
   }
@@ -652,7 +672,7 @@ export function dispatchBatchCallbacks(db: Db, batchId: string, now: number, fai
     const base = spec.payload;
     const batch = { id: batchId };
     const extra = withFailure ? { batch, failure: withFailure } : { batch };
-    const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, ...extra } : { value: base ?? null, ...extra };
+    const payload = mergePayload(base, extra);
     enqueueInTx(db, { ...spec, payload }, { now });
   };
   // catch: the first failure.
@@ -686,6 +706,14 @@ export function cancelBatchInTx(db: Db, batchId: string, now: number): number {
     dispatchBatchCallbacks(db, batchId, now);
   }
   return n;
+}
+
+/**
+ * Add `fields` to a callback job's payload (a catch job's `failure`, a batch callback's
+ * `batch`): beside an object's own fields, or beside `value` when the payload is not an object.
+ */
+export function mergePayload(base: unknown, fields: Record<string, unknown>): Record<string, unknown> {
+  return base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, ...fields } : { value: base ?? null, ...fields };
 }
 
 /** Parse a stored JSON column, or return the fallback for NULL. */

@@ -81,7 +81,7 @@ const LEGACY_LAYOUTS: readonly { userVersion: number; ids: readonly string[] }[]
 ];
 
 /** The highest user_version a release before the ledger wrote. */
-export const LEGACY_MAX_USER_VERSION = 5;
+const LEGACY_MAX_USER_VERSION = 5;
 
 const QUEUE_0001_TABLES = ['jobs', 'failed_jobs', 'batches', 'queues', 'workers', 'metrics_snapshots', 'settings'];
 

@@ -142,7 +142,7 @@ export function metricSeries(db: Db, kind: 'queue' | 'job', key: string, windowM
 }
 
 /** The time of the newest metrics snapshot, or undefined when none was taken (one seek on metrics_snapshots_taken). */
-export function lastSnapshotAt(db: Db): number | undefined {
+function lastSnapshotAt(db: Db): number | undefined {
   return (stmt(db, `SELECT MAX(taken_at) AS at FROM metrics_snapshots`).get() as { at: number | null }).at ?? undefined;
 }
 

@@ -126,9 +126,8 @@ export interface Lease {
   token: number;
 }
 
-/** What happened to a job when an attempt ended. */
+/** What happened to a job whose attempt ended without completing (a completion answers true or false). */
 export type Outcome =
-  | { kind: 'completed' }
   | { kind: 'released'; availableAt: number }
   | { kind: 'delayed'; availableAt: number }
   | { kind: 'failed'; failedUuid: string; reason: string }

@@ -44,7 +44,7 @@ export function appReducer(state: State, action: AppAction): State {
 }
 
 /** Run a command through the source's actions; returns the footer message. */
-export function runCommand(actions: Actions, c: Command): string {
+function runCommand(actions: Actions, c: Command): string {
   switch (c.kind) {
     case 'retryFailed':
       return actions.retryFailed(c.uuids);
@@ -108,7 +108,7 @@ export function Monitor({ source, clock, refreshMs, readonly = false, theme = 'c
     } catch (err) {
       dispatch({ type: 'fetchError', message: coerceError(err).message, now });
     }
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // `req` is in the list through `key`, its JSON: a new object with the same request must not fetch again.
   }, [key, source, clock]);
 
   // Run a confirmed action through src/queue's operations (a short-lived writable connection).

@@ -130,7 +130,7 @@ export function layout(columns: readonly Column[], rows: readonly (readonly unkn
 }
 
 /** Pad or truncate `text` to exactly `width` characters. */
-export function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {
+function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {
   if (width <= 0) return '';
   if (text.length > width) return width === 1 ? '…' : `${text.slice(0, width - 1)}…`;
   return align === 'right' ? text.padStart(width) : text.padEnd(width);

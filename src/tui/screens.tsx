@@ -52,7 +52,7 @@ export function Header({ state, width, once }: ViewProps & { once?: boolean }) {
 }
 
 /** The message line (confirmation, filter prompt, flash, error) and the key hints from the keymap. */
-export function Footer({ state, width }: ViewProps) {
+function Footer({ state, width }: ViewProps) {
   let message: { text: string; tone: Tone } | null = null;
   if (state.mode === 'confirm' && state.confirm) message = { text: state.confirm.prompt, tone: 'warn' };
   else if (state.mode === 'filter') message = { text: `/ ${state.filterDraft}█`, tone: 'accent' };
@@ -105,8 +105,6 @@ const QUEUE_COLUMNS: Column[] = [
 /** Screen 1: status, rates, the sparkline, the queue table and the live tail. */
 export function Overview({ data, width, height, now }: { data: OverviewData | undefined; width: number; height: number; now: number }) {
   if (!data) return <Line tone="dim">loading…</Line>;
-  const h = data.header;
-  void h;
   const items = [
     `Jobs/min ${count(data.jobsPerMinute)}`,
     `Past hour ${count(data.jobsPastHour)}`,
@@ -204,7 +202,7 @@ function Detail({ state, width }: ViewProps) {
 }
 
 /** Screen 2: jobs by state with a filter; Enter opens a job. */
-export function Jobs({ state, width, height }: ViewProps & { height: number }) {
+function Jobs({ state, width, height }: ViewProps & { height: number }) {
   if (state.jobId !== null) return <Detail state={state} width={width} />;
   const tab = state.jobsTab;
   const jobs = state.data.jobs ?? [];
@@ -241,7 +239,7 @@ const FAILED_COLUMNS: Column[] = [
 ];
 
 /** Screen 3: failed jobs grouped by error fingerprint; Enter opens a group, then a job. */
-export function Failed({ state, width, height }: ViewProps & { height: number }) {
+function Failed({ state, width, height }: ViewProps & { height: number }) {
   if (state.failedUuid !== null) return <Detail state={state} width={width} />;
   const failed = state.data.failed ?? [];
   const marks = new Set(state.marks);
@@ -289,7 +287,7 @@ const QUEUES_COLUMNS: Column[] = [
 ];
 
 /** Screen 4: queues with sizes, throughput and error rate; p pauses / continues. */
-export function Queues({ state, width, height }: ViewProps & { height: number }) {
+function Queues({ state, width, height }: ViewProps & { height: number }) {
   const queues = state.data.queues ?? [];
   return (
     <Box flexDirection="column">
@@ -352,7 +350,7 @@ function Chart({ state, width, height }: ViewProps & { height: number }) {
 }
 
 /** Screen 5: throughput, runtime and wait per queue and per job name, over 1 h / 24 h / 7 d; Enter opens a row's chart. */
-export function Metrics({ state, width, height }: ViewProps & { height: number }) {
+function Metrics({ state, width, height }: ViewProps & { height: number }) {
   if (state.chartKey !== null) return <Chart state={state} width={width} height={height} />;
   const rows = state.data.metrics ?? [];
   const note = state.metricsWindow === '1h' ? 'from finished jobs' : 'from 5-minute metrics snapshots (p95 approximate, p50 not kept)';
@@ -393,7 +391,7 @@ function supervisorLine(daemon: string, s: SupervisorState): string {
  * daemon's supervisors (balance, busy/cap per queue) and the throttles holding jobs back;
  * p pauses / continues, s stops.
  */
-export function Workers({ state, width, height }: ViewProps & { height: number }) {
+function Workers({ state, width, height }: ViewProps & { height: number }) {
   const w = state.data.workers;
   const now = state.now;
   const aliveMs = w?.aliveMs ?? STALE_MS;
@@ -460,7 +458,7 @@ const ANALYSIS_COLUMNS: Column[] = [
 ];
 
 /** Screen 7: batches with progress bars (r retries a batch's failed jobs, d cancels it), and analyses. */
-export function Batches({ state, width, height }: ViewProps & { height: number }) {
+function Batches({ state, width, height }: ViewProps & { height: number }) {
   const now = state.now;
   if (state.batchId !== null) return <Detail state={state} width={width} />;
   if (state.batchesTab === 'analyses') {
@@ -507,7 +505,7 @@ const TAG_COLUMNS: Column[] = [
 ];
 
 /** Screen 8: the monitored tags with their counts; Enter opens a tag's recent and failed jobs. */
-export function Tags({ state, width, height }: ViewProps & { height: number }) {
+function Tags({ state, width, height }: ViewProps & { height: number }) {
   if (state.tag !== null) return <Detail state={state} width={width} />;
   const tags = state.data.tags;
   const now = state.now;
@@ -530,7 +528,7 @@ export function Tags({ state, width, height }: ViewProps & { height: number }) {
 }
 
 /** The `?` overlay, generated from the keymap registry; laid out in columns when taller than the screen. */
-export function Help({ state, width, height }: ViewProps & { height: number }) {
+function Help({ state, width, height }: ViewProps & { height: number }) {
   const lines: { text: string; title: boolean }[] = [];
   for (const s of helpSections(state.readonly)) {
     if (lines.length) lines.push({ text: '', title: false });

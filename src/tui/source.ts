@@ -5,7 +5,7 @@
 import { createReadModel, type Db, type ReadModelOptions } from '../queue/index.js';
 import type { DataSource } from './types.js';
 
-export { headerData, overviewData, overviewQueues, aggregateSnapshots as snapshotMetrics } from '../queue/index.js';
+export { overviewData, overviewQueues } from '../queue/index.js';
 
 export type DbSourceOptions = ReadModelOptions;
 

@@ -22,7 +22,7 @@ export const JOBS_TABS: readonly JobsTab[] = ['pending', 'delayed', 'reserved', 
 export const JOBS_TAB_TITLES: Record<JobsTab, string> = { pending: 'pending', delayed: 'delayed', reserved: 'running', completed: 'completed', failed: 'failed' };
 export const METRICS_WINDOWS: readonly MetricsWindow[] = ['1h', '24h', '7d'];
 export const BATCHES_TABS = ['batches', 'analyses'] as const;
-export type BatchesTab = (typeof BATCHES_TABS)[number];
+type BatchesTab = (typeof BATCHES_TABS)[number];
 
 /** How many rows a list screen fetches at most. */
 export const LIST_LIMIT = MONITOR_LIST_LIMIT;
@@ -69,7 +69,7 @@ export interface Data {
 }
 
 /** A metrics row whose chart is open. */
-export interface ChartKey {
+interface ChartKey {
   kind: 'queue' | 'job';
   key: string;
 }
@@ -159,7 +159,7 @@ export type Action =
   | { type: 'resize'; rows: number };
 
 // Failed jobs are grouped the same way in both monitors: src/queue's read model.
-export { groupFailed, type FailedGroup } from '../queue/index.js';
+export { groupFailed } from '../queue/index.js';
 
 /** The failed jobs of the open group, newest first. */
 export function groupRows(state: State): FailedJob[] {
@@ -168,7 +168,7 @@ export function groupRows(state: State): FailedJob[] {
 }
 
 /** Which list the cursor keys move in the current view, or null for a detail or a list-less view. */
-export function listId(state: State): string | null {
+function listId(state: State): string | null {
   switch (state.screen) {
     case 'overview':
       return null;
@@ -188,7 +188,7 @@ export function listId(state: State): string | null {
 }
 
 /** How many rows the current list has. */
-export function listLength(state: State): number {
+function listLength(state: State): number {
   const d = state.data;
   switch (listId(state)) {
     case null:
@@ -221,7 +221,7 @@ export function inDetail(state: State): boolean {
 }
 
 /** How many list rows fit on screen (header, tabs, table header, footer take the rest). */
-export function pageSize(state: State): number {
+function pageSize(state: State): number {
   return Math.max(3, state.rows - 7);
 }
 

@@ -3,7 +3,7 @@
  * Components never touch the database; they get a DataSource and a Clock as props, so tests
  * drive them with a fake source and a fixed clock.
  */
-import type { Actions, Batch, BatchDetail, DaemonControl, FailedJob, HeaderData, Hold, Job, JobQuery, JobsTab, Metric, MetricRow, MetricsWindow, OverviewData, QueueRow, QueueStats, SeriesPoint, TagSummary, ThrottleState, Worker } from '../queue/index.js';
+import type { Actions, Batch, BatchDetail, DaemonControl, FailedJob, HeaderData, Hold, Job, JobQuery, JobsTab, MetricRow, MetricsWindow, OverviewData, QueueRow, SeriesPoint, TagSummary, ThrottleState, Worker } from '../queue/index.js';
 
 /** The time, ms since the epoch. Passed as a prop; tests fix it. */
 export interface Clock {
@@ -11,7 +11,7 @@ export interface Clock {
 }
 
 // The screens' data types live in src/queue's read model, which the web dashboard shares.
-export type { DaemonStatus, HeaderData, JobEvent, OverviewQueue, OverviewData, QueueRow, MetricsWindow, MetricRow } from '../queue/index.js';
+export type { HeaderData, JobEvent, OverviewData, QueueRow, MetricsWindow, MetricRow } from '../queue/index.js';
 
 /** One row of the analyses table (filled only when src/cli supplies it). */
 export interface AnalysisRow {
@@ -25,7 +25,7 @@ export interface AnalysisRow {
   error: string | null;
 }
 
-export type { JobsTab, JobQuery, ActionResult, Actions } from '../queue/index.js';
+export type { JobsTab, JobQuery, Actions } from '../queue/index.js';
 
 /**
  * Where the monitor gets its data. Every function is a short, bounded read; `now` comes

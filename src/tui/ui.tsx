@@ -45,7 +45,7 @@ export function Span({ children, tone, bold, inverse }: LineProps) {
 }
 
 /** The first row shown so that `cursor` stays visible in a window of `height` rows. */
-export function windowStart(cursor: number, height: number, length: number): number {
+function windowStart(cursor: number, height: number, length: number): number {
   if (length <= height) return 0;
   return Math.max(0, Math.min(cursor - height + 1 > 0 ? cursor - height + 1 : 0, length - height));
 }

@@ -1,4 +1,7 @@
-/** Plain formatting shared by the CLI and the monitor. Leaf module: imports nothing. */
+/** Plain formatting and constants shared by every room (CLI, monitor, daemon, analysis). Leaf module: imports nothing. */
+
+/** One day in ms. */
+export const DAY_MS = 86_400_000;
 
 /** Format a duration in ms as a short string (`850ms`, `12s`, `3m 4s`, `2h 5m`, `3d 4h`); `-` for null. */
 export function duration(ms: number | null | undefined): string {
@@ -16,8 +19,19 @@ export function duration(ms: number | null | undefined): string {
 
 /**
  * Say a count with its noun: `1 job`, `2 jobs`; `many` is the plural when adding `s` is
- * wrong (`plural(2, 'analysis', 'analyses')`).
+ * wrong (`plural(2, 'analysis', 'analyses')`); `show` formats the number (default as is).
  */
-export function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
+export function plural(n: number, one: string, many = `${one}s`, show: (n: number) => string = String): string {
+  return `${show(n)} ${n === 1 ? one : many}`;
+}
+
+/** Show a webhook URL without its secrets (Slack and Discord put them in the path): the origin, and `/…` when it has a path or query. */
+export function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    const rest = u.pathname !== '/' || u.search !== '' ? '/…' : '';
+    return `${u.protocol}//${u.host}${rest}`;
+  } catch {
+    return '(invalid url)';
+  }
 }

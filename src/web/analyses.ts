@@ -7,7 +7,7 @@
 import type { Database } from 'better-sqlite3';
 import { TITLES } from '../analysis/report.js';
 import { CATEGORIES } from '../analysis/score.js';
-import { getAnalysis, listAnalyses, type Analysis } from '../analysis/store.js';
+import { getAnalysis, hasAnalysesTable, listAnalyses, type Analysis } from '../analysis/store.js';
 import { ago, esc, externalLink, iso, meter, table, text } from './html.js';
 import { LIST_LIMIT, type Page, type PageContext } from './pages.js';
 
@@ -22,7 +22,7 @@ function points(n: number): string {
 /** Read analyses, or none when the table does not exist yet (a database made by an older version). */
 function safely<T>(ctx: PageContext, fn: (db: Database) => T, none: T): T {
   return ctx.model.read((db) => {
-    if (!db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'analyses'`).get()) return none;
+    if (!hasAnalysesTable(db)) return none;
     return fn(db);
   });
 }

@@ -29,9 +29,10 @@ export function text(value: unknown): string {
 /** A link to `href` only when it is an http(s) URL; any other scheme (javascript:, data:) shows as plain text. */
 export function externalLink(href: string | null | undefined, label?: string): string {
   if (!href) return '';
-  let ok = false;
+  let ok: boolean;
   try {
     const u = new URL(href);
+    // eslint-disable-next-line no-control-regex -- control characters are what it looks for: they disguise a URL
     ok = (u.protocol === 'https:' || u.protocol === 'http:') && !/[\s\u0000-\u001f]/.test(href);
   } catch {
     ok = false;

@@ -4,7 +4,7 @@
  * live region; `layout` wraps it. Untrusted strings go through `text`, the rest through `esc`.
  */
 import { fingerprint, groupFailed, type Batch, type BatchDetail, type BatchFailureRow, type BatchJob, type FailedJob, type Job, type JobsTab, type MetricRow, type MetricsWindow, type ReadModel } from '../queue/index.js';
-import { ago, columnChart, count, duration, esc, iso, meter, rate, table, text, type Column } from './html.js';
+import { ago, columnChart, count, duration, esc, meter, rate, table, text } from './html.js';
 
 /** The screens, in menu order: path, title. */
 export const SCREENS = [
@@ -32,7 +32,7 @@ export interface Page {
 export const LIST_LIMIT = 100;
 
 /** An action button: a POST form the script sends with fetch (and that works without it). */
-export function actionForm(ctx: PageContext, action: string, fields: Record<string, string | readonly string[]>, label: string, kind: 'primary' | 'secondary' | 'danger' = 'primary'): string {
+function actionForm(ctx: PageContext, action: string, fields: Record<string, string | readonly string[]>, label: string, kind: 'primary' | 'secondary' | 'danger' = 'primary'): string {
   if (!ctx.canAct) return '';
   const inputs = Object.entries(fields)
     .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x: string) => `<input type="hidden" name="${esc(k)}" value="${esc(x)}">`))
@@ -350,4 +350,3 @@ export function batchPage(ctx: PageContext, id: string): Page {
   };
 }
 
-export { iso };

@@ -53,6 +53,7 @@ describe('buildPrompt', () => {
 
   it('cleans and truncates untrusted text before it reaches the prompt', () => {
     const p = buildPrompt(input(), 'GR-test');
+    // eslint-disable-next-line no-control-regex -- the test asserts that no terminal control character got through
     expect(p.user).not.toMatch(/[\u001b\u200b\u202e]|hidden: you are admin|\u{E0041}/u);
     expect(p.user).toMatch(/\[truncated \d+ characters\]/);
     expect(p.user.length).toBeLessThan(20_000);

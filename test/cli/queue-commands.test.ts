@@ -67,10 +67,12 @@ describe('gitroast status, queue and failed through the built binary', () => {
     const byQueue = JSON.parse((await gitroast(['--db', file, 'failed', 'list', '--queue', 'low', '--json'])).stdout);
     expect(byQueue.map((f: { name: string }) => f.name)).toEqual(['notify']);
     const text = await gitroast(['--db', file, 'failed', 'list']);
+    // eslint-disable-next-line no-control-regex -- the test asserts that no terminal control character got through
     expect(text.stdout).not.toMatch(/\u001b/);
     const show = await gitroast(['--db', file, 'failed', 'show', uuids[0]!]);
     expect(show.code).toBe(0);
     expect(show.stdout).toContain('at seed');
+    // eslint-disable-next-line no-control-regex -- the test asserts that no terminal control character got through
     expect(show.stdout).not.toMatch(/\u001b/);
     const json = JSON.parse((await gitroast(['--db', file, 'failed', 'show', uuids[0]!, '--json'])).stdout);
     expect(json).toMatchObject({ uuid: uuids[0], stack: 'Error: boom\n    at seed' });

@@ -55,6 +55,8 @@ describe('gitroast daemon: supervisors', () => {
       }
       return count(db, `state = 'completed'`) === 80 && s.slots.a === 1;
     }, 40_000, 'the burst to drain and the slots to come back');
+    // The row is committed a moment before the daemon's buffered log line of that move is written.
+    await d.waitLog('supervisor.scaled', (l) => l.supervisor === 'web' && (l.slots as { a: number }).a === 1);
 
     // daemon status --json showed the supervisors with the moved slots (existing fields kept).
     const daemon = (statusDuringBurst as { daemons: { pid: number; busy: number; supervisors: SupervisorState[] }[] }).daemons[0]!;

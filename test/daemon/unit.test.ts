@@ -8,7 +8,7 @@ import {
   type WorkerHandle,
 } from '../../src/daemon/index.js';
 import {
-  DelayError, PermanentError, TimeoutError, enqueue, enqueueMany, getJob, listFailed, recoverLeases, registerWorker, type Db,
+  DelayError, PermanentError, TimeoutError, createSqliteStore, enqueue, enqueueMany, getJob, listFailed, recoverLeases, registerWorker, type Db,
 } from '../../src/queue/index.js';
 import { tempDbPath, tempDir, waitFor } from '../support/tmp.js';
 import { runCli, writeConfig } from './support.js';
@@ -214,25 +214,35 @@ describe('schedules and alerts across processes (through the database)', () => {
     expect(claimTick(a, 'other', 60_000)).toBe(true);
   });
 
-  it('raises a long-wait alert once and resolves it once, even with two daemons checking', () => {
+  it('raises a long-wait alert once and resolves it once, even with two daemons checking', async () => {
     const file = tempDbPath();
     const a = open(file);
     const b = open(file);
     const opts = { thresholdMs: (q: string) => (q === 'low' ? 0 : 1000), logger: silentLogger };
-    const A = new LongWaitAlerts(a, opts);
-    const B = new LongWaitAlerts(b, opts);
     const t = Date.now();
+    let clock = t;
+    const A = new LongWaitAlerts(createSqliteStore(a, { clock: () => clock }), opts);
+    const B = new LongWaitAlerts(createSqliteStore(b, { clock: () => clock }), opts);
+    const at = (ms: number) => {
+      clock = t + ms;
+    };
     // A live daemon serves both queues (unserved queues get their own alert, not this one).
     registerWorker(a, { id: 'w_serving', pid: 1, hostname: 'h', version: 't', queues: ['default', 'low'], concurrency: 1 }, t + 1900);
     const { id } = enqueue(a, { name: 'x' }, { now: t });
     enqueue(a, { name: 'x', queue: 'low' }, { now: t });
-    expect(A.check(t + 500)).toEqual([]);
-    expect(A.check(t + 1500).map((e) => `${e.event} ${e.queue}`)).toEqual(['queue.long_wait default']);
-    expect(B.check(t + 1600)).toEqual([]);
-    expect(A.check(t + 1700)).toEqual([]);
+    at(500);
+    expect(await A.check()).toEqual([]);
+    at(1500);
+    expect((await A.check()).map((e) => `${e.event} ${e.queue}`)).toEqual(['queue.long_wait default']);
+    at(1600);
+    expect(await B.check()).toEqual([]);
+    at(1700);
+    expect(await A.check()).toEqual([]);
     a.prepare(`UPDATE jobs SET state = 'completed' WHERE id = ?`).run(id);
-    expect(B.check(t + 1800).map((e) => e.event)).toEqual(['queue.long_wait_resolved']);
-    expect(A.check(t + 1900)).toEqual([]);
+    at(1800);
+    expect((await B.check()).map((e) => e.event)).toEqual(['queue.long_wait_resolved']);
+    at(1900);
+    expect(await A.check()).toEqual([]);
   });
 });
 

@@ -41,7 +41,7 @@ export interface FakeEvent {
   createdAt: string;
 }
 
-export interface FakeGraphql {
+interface FakeGraphql {
   /** Daily contributions, oldest first, ending on the fake's `now` day (365 or 366 entries). */
   calendar: number[];
   contributionYears: number[];
@@ -87,7 +87,7 @@ export type FaultStep =
   | { drop: true }
   | { delayMs: number };
 
-export interface LoggedRequest {
+interface LoggedRequest {
   method: string;
   /** Path with query, as received. */
   path: string;

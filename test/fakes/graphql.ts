@@ -6,7 +6,7 @@
  * in; the sum divided by 100, rounded, at least 1.
  */
 
-export type Value = string | number | boolean | null | Value[] | { [k: string]: Value } | { $var: string };
+type Value = string | number | boolean | null | Value[] | { [k: string]: Value } | { $var: string };
 
 export interface Selection {
   /** The name the answer uses (the alias, else the field name). */
@@ -30,7 +30,7 @@ type Resolver = (args: Record<string, unknown>) => unknown;
  * The connection field names of GitHub's schema the fake knows; a field of one of these
  * names is priced as a connection.
  */
-export const CONNECTIONS = new Set([
+const CONNECTIONS = new Set([
   'repositories', 'pinnedItems', 'pullRequests', 'issues', 'organizations', 'socialAccounts', 'repositoriesContributedTo',
   'followers', 'following', 'repositoryTopics', 'languages', 'stargazers', 'watchers', 'releases',
 ]);

@@ -27,7 +27,7 @@ export interface ChatRequest {
   [key: string]: unknown;
 }
 
-export interface LoggedChat {
+interface LoggedChat {
   method: string;
   path: string;
   headers: Record<string, string>;

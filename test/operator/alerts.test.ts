@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LongWaitAlerts } from '../../src/daemon/alerts.js';
-import { enqueue, openDatabase, pauseQueue, registerWorker, type Db } from '../../src/queue/index.js';
+import { createSqliteStore, enqueue, openDatabase, pauseQueue, registerWorker, type Db } from '../../src/queue/index.js';
 import { tempDbPath, waitFor } from '../support/tmp.js';
 
 const silent = { log: () => undefined, enabled: () => false, flush: () => undefined } as never;
@@ -37,8 +37,8 @@ describe('queue alerts', () => {
     const now = Date.now();
     serve(db, ['default'], now);
     enqueue(db, { name: 'a' }, { now: now - 120_000 });
-    const alerts = new LongWaitAlerts(db, { thresholdMs: () => 60_000, webhookUrl: hook.url, logger: silent });
-    expect(alerts.check(now).map((e) => e.event)).toEqual(['queue.long_wait']);
+    const alerts = new LongWaitAlerts(createSqliteStore(db, { clock: () => now }), { thresholdMs: () => 60_000, webhookUrl: hook.url, logger: silent });
+    expect((await alerts.check()).map((e) => e.event)).toEqual(['queue.long_wait']);
     await waitFor(() => hook.bodies.length === 1, 5000, 'the webhook');
     const body = hook.bodies[0]!;
     expect(body).toMatchObject({ event: 'queue.long_wait', queue: 'default', waitSeconds: 120, thresholdSeconds: 60, allowed_mentions: { parse: [] } });
@@ -56,13 +56,16 @@ describe('queue alerts', () => {
     enqueue(db, { name: 'a', queue: 'default' }, { now: now - 120_000 });
     enqueue(db, { name: 'b', queue: 'low' }, { now: now - 120_000 });
     pauseQueue(db, 'default');
-    const alerts = new LongWaitAlerts(db, { thresholdMs: () => 60_000, webhookUrl: hook.url, logger: silent });
-    const first = alerts.check(now);
+    let clock = now;
+    const alerts = new LongWaitAlerts(createSqliteStore(db, { clock: () => clock }), { thresholdMs: () => 60_000, webhookUrl: hook.url, logger: silent });
+    const first = await alerts.check();
     expect(first.map((e) => `${e.event} ${e.queue}`)).toEqual(['queue.unserved low']);
     expect(first[0]!.text).toMatch(/^gitroast: nobody serves queue low/);
-    expect(alerts.check(now + 1000)).toEqual([]);
+    clock = now + 1000;
+    expect(await alerts.check()).toEqual([]);
     serve(db, ['low'], now + 2000);
-    expect(alerts.check(now + 2000).map((e) => `${e.event} ${e.queue}`)).toEqual(['queue.long_wait low', 'queue.unserved_resolved low']);
+    clock = now + 2000;
+    expect((await alerts.check()).map((e) => `${e.event} ${e.queue}`)).toEqual(['queue.long_wait low', 'queue.unserved_resolved low']);
     await waitFor(() => hook.bodies.length === 3, 5000, 'three webhooks');
     for (const b of hook.bodies) expect(typeof b.text === 'string' && b.content === b.text).toBe(true);
     db.close();

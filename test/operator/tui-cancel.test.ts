@@ -57,7 +57,7 @@ describe('monitor: batch detail', () => {
     const data = fetchView({ header: () => ({ status: 'active', daemons: 1, busy: 0, slots: 1 }), batch: (id: string) => (asked.push(id), detail) } as never, request(open), NOW);
     expect(asked).toEqual(['b-1']);
     const lines = detailLines({ ...open, data: { ...open.data, ...data } }).join('\n');
-    expect(lines).toMatch(/by state  1 pending, 1 completed, 1 failed/);
+    expect(lines).toMatch(/by state {2}1 pending, 1 completed, 1 failed/);
     expect(lines).toMatch(/catch +cb +dispatched/);
     expect(lines).toMatch(/#3 x on default · attempt 1[\s\S]*GitHub answered 500/);
     expect(run(open, ['esc']).batchId).toBeNull();

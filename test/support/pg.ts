@@ -5,10 +5,10 @@ import { openPg, closePg, type PgDb, type PgOpenOptions } from '../../src/queue/
 import { parsePgUrl, type PgTarget } from '../../src/queue/pg/url.js';
 
 /** The PostgreSQL server the tests use: GITROAST_TEST_PG, default postgres://root@127.0.0.1:5432/postgres. */
-export const TEST_PG = process.env.GITROAST_TEST_PG ?? 'postgres://root@127.0.0.1:5432/postgres';
+const TEST_PG = process.env.GITROAST_TEST_PG ?? 'postgres://root@127.0.0.1:5432/postgres';
 
 /** The message a test run fails with when the server is down: never a silent skip. */
-export const PG_DOWN = `PostgreSQL is not reachable at ${TEST_PG} (set GITROAST_TEST_PG, or start it: pg_ctlcluster --skip-systemctl-redirect 15 main start)`;
+const PG_DOWN = `PostgreSQL is not reachable at ${TEST_PG} (set GITROAST_TEST_PG, or start it: pg_ctlcluster --skip-systemctl-redirect 15 main start)`;
 
 /** A URL of the test server with `?schema=NAME`. */
 export function pgUrl(schema: string): string {

@@ -23,6 +23,7 @@ describe('gitroast monitor (built binary)', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const out = r.stdout;
+    // eslint-disable-next-line no-control-regex -- the test asserts that no terminal control character got through
     expect(out).not.toMatch(/[\u001b\u009b]/);
     expect(out).toContain('gitroast monitor · overview');
     expect(out).toMatch(/Past hour 33\b/);

@@ -237,9 +237,11 @@ describe('monitor screens (fake data source, fixed clock)', () => {
   it('strips control sequences from payloads and errors', async () => {
     const evil = '\u001b]52;c;cHduZWQ=\u0007\u001b[31mred\u001b[0m\u009b2J';
     const { press, frame } = await mount({ screen: 'jobs', jobs: [job({ id: 5, payload: { bio: evil }, name: 'fetch-github', errors: [{ attempt: 1, at: NOW, message: evil }] })] });
+    // eslint-disable-next-line no-control-regex -- the test asserts that no terminal control character got through
     expect(frame()).not.toMatch(/[\u001b\u009b\u0007]/);
     await press(KEY.enter);
     expect(frame()).toContain('red');
+    // eslint-disable-next-line no-control-regex -- the test asserts that no terminal control character got through
     expect(frame()).not.toMatch(/[\u001b\u009b\u0007]/);
   });
 

@@ -35,7 +35,7 @@ export interface PgOpenOptions {
 export const NOW_MS = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 
 /** The NOTIFY channel of a schema's installation. */
-export function channelOf(schema: string): string {
+function channelOf(schema: string): string {
   return `gitroast_${schema}`;
 }
 
@@ -174,7 +174,7 @@ export async function openPg(target: PgTarget, options: PgOpenOptions = {}): Pro
 }
 
 /** Apply what `rooms` lack, in one transaction holding the schema's advisory lock; the state is read again under the lock. */
-export async function migratePg(client: pg.ClientBase, target: PgTarget, rooms: readonly MigrationRoom[]): Promise<string[]> {
+async function migratePg(client: pg.ClientBase, target: PgTarget, rooms: readonly MigrationRoom[]): Promise<string[]> {
   await client.query('BEGIN');
   try {
     const applied = await applyPgMigrationsInTx(client, target, rooms);

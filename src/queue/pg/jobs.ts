@@ -127,7 +127,7 @@ export async function pgEnqueue(db: PgDb, spec: JobSpec, ctx: PgEnqueueContext =
 }
 
 /** Like pgEnqueue, inside the caller's transaction (the caller notifies). */
-export async function pgEnqueueInTx(c: Q, spec: JobSpec, ctx: PgEnqueueContext = {}): Promise<PgEnqueued> {
+async function pgEnqueueInTx(c: Q, spec: JobSpec, ctx: PgEnqueueContext = {}): Promise<PgEnqueued> {
   return insertJob(c, validate(spec), spec, ctx);
 }
 
@@ -147,7 +147,7 @@ export async function pgEnqueueMany(db: PgDb, specs: readonly JobSpec[], ctx: Pg
 }
 
 /** Like pgEnqueueMany, inside the caller's transaction (the caller notifies). */
-export async function pgEnqueueManyInTx(c: Q, specs: readonly JobSpec[], ctx: PgEnqueueContext = {}): Promise<PgEnqueued[]> {
+async function pgEnqueueManyInTx(c: Q, specs: readonly JobSpec[], ctx: PgEnqueueContext = {}): Promise<PgEnqueued[]> {
   return insertAll(c, specs.map(validate), specs, ctx);
 }
 
@@ -290,7 +290,7 @@ export async function pgComplete(db: PgDb, lease: Lease): Promise<boolean> {
 }
 
 /** Complete leases inside the caller's transaction, with chains and batches; returns how many were accepted. */
-export async function completeManyInTx(c: Q, leases: readonly Lease[]): Promise<number> {
+async function completeManyInTx(c: Q, leases: readonly Lease[]): Promise<number> {
   if (leases.length === 0) return 0;
   const res = await c.query<{ id: number; chain: string | null; batch_id: string | null; now: number }>(COMPLETE_ANY, [leases.map((l) => l.id), leases.map((l) => l.token)]);
   for (const r of res.rows) if (r.chain !== null || r.batch_id !== null) await afterComplete(c, r.chain, r.batch_id, r.now);
@@ -345,7 +345,7 @@ export async function pgCompleteWithWrites(db: PgDb, lease: Lease, writes: reado
 }
 
 /** Like pgCompleteWithWrites inside the caller's transaction, in a savepoint: a failing write undoes only this job. */
-export async function completeWithWritesInTx(c: Q, lease: Lease, writes: readonly PgLeasedWrite[]): Promise<boolean | Error> {
+async function completeWithWritesInTx(c: Q, lease: Lease, writes: readonly PgLeasedWrite[]): Promise<boolean | Error> {
   await c.query('SAVEPOINT gitroast_lease');
   try {
     if ((await completeManyInTx(c, [lease])) !== 1) {
@@ -438,7 +438,7 @@ export async function pgRelease(db: PgDb, lease: Lease, error: PgErrorInfo): Pro
 }
 
 /** Like pgRelease inside the caller's transaction. */
-export async function pgReleaseInTx(c: Q, lease: Lease, error: PgErrorInfo): Promise<Outcome> {
+async function pgReleaseInTx(c: Q, lease: Lease, error: PgErrorInfo): Promise<Outcome> {
   const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
   if (!row) return { kind: 'lost' };
   const now = row.now;
@@ -568,7 +568,7 @@ async function failRow(c: Q, row: LeasedRow, errors: string, reason: string, sta
 // ---------------------------------------------------------------------------------------
 
 /** What a batch's catch job gets as `failure`. */
-export interface PgBatchFailure {
+interface PgBatchFailure {
   jobId: number;
   name: string;
   queue: string;
@@ -583,13 +583,13 @@ export interface PgBatchFailure {
  * finishing the last two jobs serialise on it, and each dispatch flag flips 0 → 1 in a
  * guarded UPDATE: each callback is enqueued exactly once.
  */
-export async function pgRecordBatchOutcome(c: Q, batchId: string, outcome: 'processed' | 'failed' | 'cancelled', now: number, failure?: PgBatchFailure): Promise<void> {
+async function pgRecordBatchOutcome(c: Q, batchId: string, outcome: 'processed' | 'failed' | 'cancelled', now: number, failure?: PgBatchFailure): Promise<void> {
   await c.query(`UPDATE batches SET pending = GREATEST(0, pending - 1), ${outcome} = ${outcome} + 1 WHERE id = $1`, [batchId]);
   await pgDispatchBatchCallbacks(c, batchId, now, failure);
 }
 
 /** Enqueue whichever of the batch's callbacks are due and not yet dispatched. Caller holds the transaction. */
-export async function pgDispatchBatchCallbacks(c: Q, batchId: string, now: number, failure?: PgBatchFailure): Promise<void> {
+async function pgDispatchBatchCallbacks(c: Q, batchId: string, now: number, failure?: PgBatchFailure): Promise<void> {
   const enqueueCallback = async (json: string | null, withFailure?: PgBatchFailure) => {
     if (!json) return;
     const spec = JSON.parse(json) as JobSpec;
@@ -615,7 +615,7 @@ export async function pgDispatchBatchCallbacks(c: Q, batchId: string, now: numbe
 }
 
 /** Cancel a batch's jobs that have not started; counts them out of pending. Caller holds the transaction. */
-export async function pgCancelBatchInTx(c: Q, batchId: string, now: number): Promise<number> {
+async function pgCancelBatchInTx(c: Q, batchId: string, now: number): Promise<number> {
   const changed = (await c.query(`UPDATE batches SET cancelled_at = $2 WHERE id = $1 AND cancelled_at IS NULL`, [batchId, now])).rowCount;
   if (changed === 0) return 0;
   const n = (await c.query(`UPDATE jobs SET state = 'cancelled', finished_at = $2 WHERE batch_id = $1 AND state IN ('pending','delayed')`, [batchId, now])).rowCount ?? 0;

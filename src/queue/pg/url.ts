@@ -15,7 +15,7 @@ export interface PgTarget {
 }
 
 /** The schema used when the URL names none. */
-export const DEFAULT_PG_SCHEMA = 'public';
+const DEFAULT_PG_SCHEMA = 'public';
 
 /** Schema names gitroast accepts: a plain lower-case identifier, so it is never quoted wrongly. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -26,7 +26,7 @@ export function isPostgresUrl(value: string): boolean {
 }
 
 /** Replace the password of a postgres URL by `***` (for any message that shows the URL). */
-export function redactPgUrl(value: string): string {
+function redactPgUrl(value: string): string {
   return value.replace(/^(postgres(?:ql)?:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
 }
 

@@ -38,7 +38,7 @@ interface WorkerRow {
 }
 
 /** The registered workers, newest first, with the database's now (to judge "alive" on the same clock). */
-export async function pgListWorkers(db: PgDb): Promise<{ now: number; workers: Worker[] }> {
+async function pgListWorkers(db: PgDb): Promise<{ now: number; workers: Worker[] }> {
   const r = await db.pool.query<WorkerRow & { now: number }>(`SELECT *, ${NOW_MS} AS now FROM workers ORDER BY started_at DESC`);
   const now = r.rows[0]?.now ?? (await db.pool.query<{ now: number }>(`SELECT ${NOW_MS} AS now`)).rows[0]!.now;
   return {

@@ -1,0 +1,173 @@
+/**
+ * The waker: everything that makes the slot loop claim again. An enqueue in this process,
+ * another process's commit seen on the -wal file (wake.ts), a delayed job falling due, a
+ * throttle's window ending, the one-second safety poll, and the lost-wake-up re-check
+ * (docs/wake-up.md: the WAL event can come a hair before the commit is visible).
+ */
+import { performance } from 'node:perf_hooks';
+import type { Store } from '../queue/index.js';
+import { WalWatcher } from './wake.js';
+
+/** How long to keep re-reading after a WAL event found nothing visible yet. */
+const RECHECK_MS = 1.5;
+/** A -wal event this soon after our own commit is taken for its echo. */
+const OWN_EVENT_MS = 3;
+
+/** What the waker needs from the slot loop. */
+export interface WakeHost {
+  readonly store: Store;
+  /** The queues a claim would read. */
+  readonly queues: readonly string[];
+  /** True while the worker claims (running, not stopping). */
+  running(): boolean;
+  /** True while the worker is running and has a free slot. */
+  hasRoom(): boolean;
+  /** Claim now; `check`: a hint, read before taking the write lock. */
+  pump(check: boolean): void;
+  /** The safety poll's own work (control flags, rebalancing), before its claim. */
+  tick(): Promise<void>;
+}
+
+/** Options of the waker, with the worker's defaults applied. */
+export interface WakeOptions {
+  pollMs: number;
+  /** The database file to watch, or undefined to rely on the safety poll alone. */
+  watchFile: string | undefined;
+}
+
+export class Waker {
+  private lastOwnWrite = -Infinity;
+  private recheckUntil = 0;
+  private echoTimer: NodeJS.Timeout | undefined;
+  private dueTimer: NodeJS.Timeout | undefined;
+  private dueAtMs = Infinity;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private pumpScheduled = false;
+  private watcher: WalWatcher | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly host: WakeHost, private readonly options: WakeOptions) {}
+
+  /** Listen to this process's enqueues, watch the -wal file, start the safety poll. */
+  start(): void {
+    const host = this.host;
+    this.unsubscribe = host.store.onEnqueued(() => {
+      if (host.running()) host.pump(false);
+    });
+    if (this.options.watchFile !== undefined) this.watcher = new WalWatcher(this.options.watchFile, () => this.onWalEvent()).start();
+    this.pollTimer = setInterval(() => void this.poll(), this.options.pollMs);
+  }
+
+  /** Stop listening and polling (the retry timer stays: the shutdown's last commits may use it). */
+  close(): void {
+    clearInterval(this.pollTimer);
+    clearTimeout(this.dueTimer);
+    clearTimeout(this.echoTimer);
+    this.watcher?.close();
+    this.unsubscribe?.();
+  }
+
+  /** Stop the retry timer too (the worker has stopped). */
+  closeAll(): void {
+    this.close();
+    clearTimeout(this.retryTimer);
+  }
+
+  /** Our own commit just happened: a -wal event now is most likely its echo. */
+  ownWrite(): void {
+    this.lastOwnWrite = performance.now();
+  }
+
+  /** Another process may have committed. Claim on every event (docs/wake-up.md: lost wake-ups). */
+  private onWalEvent(): void {
+    if (this.host.hasRoom()) this.host.pump(true);
+  }
+
+  private async poll(): Promise<void> {
+    if (!this.host.running()) return;
+    await this.host.tick();
+    if (this.host.running()) this.host.pump(true);
+  }
+
+  /** Claim again on the next turn of the event loop (once, however often asked). */
+  soon(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.host.pump(false);
+    });
+  }
+
+  /** Claim again shortly after a database error (at most the safety poll's interval, 1 s). */
+  retryLater(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.host.pump(false);
+    }, Math.min(this.options.pollMs, 1000));
+  }
+
+  /** Arm a timer for the next delayed job (ours or another process's), if earlier than the armed one. */
+  async armDue(): Promise<void> {
+    const at = await this.host.store.nextDueAt();
+    if (at !== undefined) this.dueAt(Math.max(at, this.host.store.now()));
+  }
+
+  /** Claim again at `at` (a delayed job falls due, a throttle's window ends), if earlier than the armed time. */
+  dueAt(at: number): void {
+    if (!this.host.running() || at >= this.dueAtMs) return;
+    clearTimeout(this.dueTimer);
+    this.dueAtMs = at;
+    this.dueTimer = setTimeout(() => {
+      this.dueTimer = undefined;
+      this.dueAtMs = Infinity;
+      this.host.pump(false);
+    }, Math.min(2 ** 31 - 1, Math.max(0, at - this.host.store.now()) + 1));
+  }
+
+  /**
+   * A hint found nothing ready. The event may have come a hair before the commit was
+   * visible: re-read on the next few event-loop turns for up to RECHECK_MS (a 1-2 ms timer
+   * overshoots by 4-10 ms on this VM, the publish takes microseconds). Costs CPU only right
+   * after another process's event, never while idle; the echo of our own commit (the -wal
+   * changes for our writes too) does not spin, or a busy worker would burn a core
+   * re-reading after every commit.
+   */
+  nothingVisible(): void {
+    if (this.recheckUntil > 0) return;
+    const host = this.host;
+    if (performance.now() - this.lastOwnWrite < OWN_EVENT_MS) {
+      // Almost surely the echo of our own commit: one cheap look a little later covers the
+      // rare foreign commit that landed at the same moment, without spinning.
+      if (this.echoTimer === undefined) {
+        this.echoTimer = setTimeout(() => {
+          this.echoTimer = undefined;
+          if (host.hasRoom()) void this.ready().then((yes) => yes && host.pump(false));
+        }, 2);
+      }
+      return;
+    }
+    this.recheckUntil = performance.now() + RECHECK_MS;
+    const again = async () => {
+      if (!host.hasRoom()) {
+        this.recheckUntil = 0;
+        return;
+      }
+      if (await this.ready()) {
+        this.recheckUntil = 0;
+        host.pump(false);
+        return;
+      }
+      if (performance.now() < this.recheckUntil) setImmediate(() => void again());
+      else this.recheckUntil = 0;
+    };
+    setImmediate(() => void again());
+  }
+
+  /** True when a claim could find something: a ready job in our queues or a due delayed one. */
+  ready(): Promise<boolean> {
+    return this.host.store.readyToClaim(this.host.queues).catch(() => false);
+  }
+}
