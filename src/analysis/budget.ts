@@ -7,7 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
-import { holdJobs, immediate, stmt } from '../queue/index.js';
+import { holdJobs } from '../queue/index.js';
+import { budgetRows, recordBudget } from './store.js';
 import type { BudgetSink } from './github.js';
 import type { BudgetReading } from './snapshot.js';
 
@@ -83,13 +84,7 @@ export class SqliteBudget implements BudgetSink {
 
   /** Store the latest reading of each resource for `fingerprint`. */
   record(fingerprint: string, readings: readonly BudgetReading[], now: number): void {
-    const upsert = stmt(this.db, `INSERT INTO github_budget (fingerprint, resource, lim, remaining, reset_at, used, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (fingerprint, resource) DO UPDATE SET lim = excluded.lim, remaining = excluded.remaining,
-        reset_at = excluded.reset_at, used = excluded.used, updated_at = excluded.updated_at`);
-    immediate(this.db, () => {
-      for (const r of readings) upsert.run(fingerprint, r.resource, r.limit, r.remaining, r.resetAt, r.used, now);
-    });
+    recordBudget(this.db, fingerprint, readings.map((r) => ({ resource: r.resource, lim: r.limit, remaining: r.remaining, resetAt: r.resetAt, used: r.used })), now);
   }
 }
 
@@ -107,12 +102,7 @@ function afford(fingerprint: string, rest: BudgetView['rest'], graphql: BudgetVi
 
 /** List the budget of every token fingerprint gitroast has heard from, freshest first. */
 export function listBudgets(db: Database, now = Date.now()): BudgetView[] {
-  let rows: Row[];
-  try {
-    rows = stmt(db, 'SELECT * FROM github_budget ORDER BY updated_at DESC').all() as Row[];
-  } catch {
-    return []; // a queue-only database has no analysis tables
-  }
+  const rows = budgetRows(db) as Row[];
   const by = new Map<string, Row[]>();
   for (const r of rows) by.set(r.fingerprint, [...(by.get(r.fingerprint) ?? []), r]);
   return [...by].map(([fingerprint, rs]) => {

@@ -368,3 +368,35 @@ export function cacheResponse(db: Database, key: string, etag: string, body: str
      ON CONFLICT (key) DO UPDATE SET etag = excluded.etag, body = excluded.body, fetched_at = excluded.fetched_at`);
   immediate(db, () => upsert.run(key, etag, body, now));
 }
+
+// ---------------------------------------------------------------------------------------
+// GitHub's rate-limit budget per token fingerprint (budget.ts reads and words it)
+
+/** One resource's reading for recordBudget. */
+export interface BudgetRowInput {
+  resource: string;
+  lim: number;
+  remaining: number;
+  resetAt: number;
+  used: number;
+}
+
+/** Store the latest reading of each resource for `fingerprint`, in one short transaction. */
+export function recordBudget(db: Database, fingerprint: string, readings: readonly BudgetRowInput[], now: number): void {
+  const upsert = stmt(db, `INSERT INTO github_budget (fingerprint, resource, lim, remaining, reset_at, used, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (fingerprint, resource) DO UPDATE SET lim = excluded.lim, remaining = excluded.remaining,
+      reset_at = excluded.reset_at, used = excluded.used, updated_at = excluded.updated_at`);
+  immediate(db, () => {
+    for (const r of readings) upsert.run(fingerprint, r.resource, r.lim, r.remaining, r.resetAt, r.used, now);
+  });
+}
+
+/** Every budget row, freshest first (a handful: one per token and resource); none on a queue-only database. */
+export function budgetRows(db: Database): { fingerprint: string; resource: string; lim: number; remaining: number; reset_at: number; used: number; updated_at: number }[] {
+  try {
+    return stmt(db, 'SELECT * FROM github_budget ORDER BY updated_at DESC').all() as ReturnType<typeof budgetRows>;
+  } catch {
+    return []; // a queue-only database has no analysis tables
+  }
+}

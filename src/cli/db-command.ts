@@ -43,11 +43,10 @@ export function registerDb(program: Command, ctx: Context, run: Runner): void {
         process.stdout.write(`${target.file}: schema current (${n} migrations)\n`);
         return;
       }
-      const { openPg, closePg } = await import('../queue/pg/connect.js');
+      const { openPg, closePg, pgMigrationCount } = await import('../queue/pg/connect.js');
       const pgdb = await openPg(target.target, { rooms: await roomsFor(target), max: 1 });
       try {
-        const { rows } = await pgdb.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM gitroast_migrations`);
-        process.stdout.write(`${target.target.display} (schema ${target.target.schema}): schema current (${rows[0]!.n} migrations)\n`);
+        process.stdout.write(`${target.target.display} (schema ${target.target.schema}): schema current (${await pgMigrationCount(pgdb)} migrations)\n`);
       } finally {
         await closePg(pgdb);
       }

@@ -14,7 +14,7 @@ import { checkpoint, immediate, ping, schemaVersion, type CheckpointResult, type
 import { daemonControl, type DaemonControl } from './control.js';
 import { retryFailed, forgetFailed, listFailed, type FailedFilter, type Retried } from './failed.js';
 import {
-  claimInTx, completeManyInTx, completeWithWritesInTx, completedUnder, delayInTx, enqueue, enqueueMany, extendLease, failInTx, nextDueAt, readyToClaim,
+  completeManyInTx, completeWithWritesInTx, completedUnder, delayInTx, enqueue, enqueueMany, extendLease, failInTx, nextDueAt, readyToClaim,
   releaseInTx, writeUnderLease, type EnqueueContext, type Enqueued, type ErrorInfo, type LeasedWrite,
 } from './jobs.js';
 import { onEnqueued } from './notify.js';
@@ -243,9 +243,9 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sto
       const lateOk = late.length > 0 ? late.map((c) => completeWithWritesInTx(db, c.lease, c.writes ?? [], now) === true) : [];
       if (!claim) return { now, completions: done, settlements: settled, late: lateOk, claimed: NONE_CLAIMED };
       const base = { workerId: claim.workerId, leaseMs: claim.leaseMs, now };
-      const claimed = claim.throttles
-        ? claim.plan((queues, limit) => claimThrottledInTx(db, { ...base, queues, limit, throttles: claim.throttles }))
-        : claim.plan((queues, limit) => ({ jobs: claimInTx(db, { ...base, queues, limit }), throttledQueues: new Set(), retryAt: undefined }));
+      // Always through claimThrottledInTx: besides throttles it honours job holds (holds.ts),
+      // and without either it is one read of the (tiny) holds table plus the plain claim.
+      const claimed = claim.plan((queues, limit) => claimThrottledInTx(db, { ...base, queues, limit, throttles: claim.throttles }));
       const result: CommitResult = { now, completions: done, settlements: settled, late: lateOk, claimed };
       if (claimed.length < claim.free) result.nextDueAt = nextDueAt(db);
       return result;

@@ -206,6 +206,12 @@ export async function applyPgMigrationsInTx(client: pg.ClientBase, target: PgTar
 }
 
 /** Close the pool (waits for checked-out clients to be released). */
+/** How many migrations the ledger of this PostgreSQL database records. */
+export async function pgMigrationCount(db: PgDb): Promise<number> {
+  const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM gitroast_migrations`);
+  return rows[0]!.n;
+}
+
 export async function closePg(db: PgDb): Promise<void> {
   await db.pool.end();
 }
