@@ -1,20 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { openAppDb } from '../../src/cli/db.js';
-import { Registry, startWorker, type WorkerHandle } from '../../src/daemon/index.js';
+import { describe, expect, it } from 'vitest';
+import { Registry, startWorker } from '../../src/daemon/index.js';
 import { PermanentError, claim, complete, completeWithWritesInTx, enqueue, getJob, immediate, listFailed, writeUnderLease, type Db } from '../../src/queue/index.js';
-import { tempDbPath, waitFor } from '../support/tmp.js';
-
-const opened: Db[] = [];
-const workers: WorkerHandle[] = [];
-afterEach(async () => {
-  for (const w of workers.splice(0)) await w.stop({ graceMs: 0 });
-  for (const db of opened.splice(0)) db.close();
-});
+import { openTestDb, stopAfterTest } from '../support/db.js';
+import { waitFor } from '../support/tmp.js';
 
 function open(): Db {
-  const db = openAppDb(tempDbPath());
+  const db = openTestDb();
   db.exec(`CREATE TABLE results (job INTEGER PRIMARY KEY, value TEXT NOT NULL)`);
-  opened.push(db);
   return db;
 }
 
@@ -77,7 +69,7 @@ describe('fenced handler writes (through the worker)', () => {
       },
     });
     const { id } = enqueue(db, { name: 'w', tries: 2 });
-    workers.push(startWorker(db, registry, { heartbeatMs: 50, pollMs: 50 }));
+    stopAfterTest(startWorker(db, registry, { heartbeatMs: 50, pollMs: 50 }));
     await waitFor(() => getJob(db, id)!.state === 'completed', 10_000, 'the job to complete');
     expect(rows(db)).toEqual([{ job: id, value: 'attempt 2' }]);
   });
@@ -103,7 +95,7 @@ describe('fenced handler writes (through the worker)', () => {
     });
     const flaky = enqueue(db, { name: 'flaky', tries: 3 }).id;
     const doomed = enqueue(db, { name: 'doomed', tries: 3 }).id;
-    workers.push(startWorker(db, registry, { heartbeatMs: 50, pollMs: 50 }));
+    stopAfterTest(startWorker(db, registry, { heartbeatMs: 50, pollMs: 50 }));
     await waitFor(() => getJob(db, flaky)!.state === 'completed' && getJob(db, doomed)!.state === 'failed', 10_000, 'both jobs to finish');
     expect(rows(db)).toEqual([{ job: flaky, value: 'attempt 2' }]);
     expect(getJob(db, flaky)!.errors.map((e) => e.message)).toEqual(['its writes failed: constraint trouble']);
@@ -130,7 +122,7 @@ describe('fenced handler writes (through the worker)', () => {
       },
     });
     const { id } = enqueue(db, { name: 'slow', tries: 2, timeoutMs: 100 });
-    workers.push(startWorker(db, registry, { heartbeatMs: 50, pollMs: 50 }));
+    stopAfterTest(startWorker(db, registry, { heartbeatMs: 50, pollMs: 50 }));
     await waitFor(() => getJob(db, id)!.state === 'completed', 10_000, 'the second attempt to complete');
     release();
     await waitFor(() => seen.length === 3, 5_000, 'the first attempt to finish late');

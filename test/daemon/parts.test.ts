@@ -3,27 +3,19 @@
  * commit), the commit buffer, the lease keeper, the slots, and the typed events a worker
  * emits. Real SQLite files in temp dirs.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CommitBuffer, type CommitHost, type Ended } from '../../src/daemon/commits.js';
 import { LeaseKeeper, type LeaseHost } from '../../src/daemon/leases.js';
 import { Hooks, WorkerEmitter, type Running } from '../../src/daemon/run.js';
 import { Slots } from '../../src/daemon/slots.js';
 import { WorkerStats } from '../../src/daemon/stats.js';
-import { Registry, silentLogger, startWorker, type WorkerEvents, type WorkerHandle } from '../../src/daemon/index.js';
-import { DelayError, PermanentError, createSqliteStore, enqueue, getJob, openDatabase, type ClaimedJob, type Db, type Store } from '../../src/queue/index.js';
-import { tempDbPath, waitFor } from '../support/tmp.js';
-
-const opened: Db[] = [];
-const workers: WorkerHandle[] = [];
-afterEach(async () => {
-  for (const w of workers.splice(0)) await w.stop({ graceMs: 0 });
-  for (const db of opened.splice(0)) db.close();
-});
+import { Registry, silentLogger, startWorker, type WorkerEvents } from '../../src/daemon/index.js';
+import { DelayError, PermanentError, createSqliteStore, enqueue, getJob, type ClaimedJob, type Db, type Store } from '../../src/queue/index.js';
+import { openTestDb, stopAfterTest } from '../support/db.js';
+import { waitFor } from '../support/tmp.js';
 
 function open(): Db {
-  const db = openDatabase(tempDbPath());
-  opened.push(db);
-  return db;
+  return openTestDb('queue');
 }
 
 /** A clock the test moves by hand. */
@@ -199,7 +191,7 @@ describe('the worker\'s events', () => {
     const ids = new Map<number, string>();
     for (const name of ['ok', 'flaky', 'wait', 'bad', 'slow']) ids.set(enqueue(db, { name, backoff: [0], tries: name === 'slow' ? 1 : 3 }).id, name);
     const worker = startWorker(db, registry, { concurrency: 5, watch: false });
-    workers.push(worker);
+    stopAfterTest(worker);
     for (const event of ['claimed', 'completed', 'released', 'delayed', 'failed', 'timed-out'] as const) {
       worker.on(event, (e) => (seen[event] ??= []).push(ids.get(e.job.id) ?? '?'));
     }

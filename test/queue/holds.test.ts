@@ -1,21 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { openAppDb } from '../../src/cli/db.js';
-import { Registry, startWorker, type WorkerHandle } from '../../src/daemon/index.js';
+import { describe, expect, it } from 'vitest';
+import { Registry, startWorker } from '../../src/daemon/index.js';
 import { claimThrottledInTx, enqueueMany, getJob, holdJobs, immediate, listHolds, releaseHold, type Db } from '../../src/queue/index.js';
-import { tempDbPath, waitFor } from '../support/tmp.js';
+import { openTestDb, stopAfterTest } from '../support/db.js';
+import { waitFor } from '../support/tmp.js';
 
 /** Holds (issue 18): a job name left pending until a time, with a reason; the claim honours it. */
-const opened: Db[] = [];
-const workers: WorkerHandle[] = [];
-afterEach(async () => {
-  for (const w of workers.splice(0)) await w.stop({ graceMs: 0 });
-  for (const db of opened.splice(0)) db.close();
-});
-
 function open(): Db {
-  const db = openAppDb(tempDbPath());
-  opened.push(db);
-  return db;
+  return openTestDb('app');
 }
 
 const claim = (db: Db, now: number, extra: Parameters<typeof claimThrottledInTx>[1] extends infer O ? Partial<O> : never = {}) =>
@@ -64,7 +55,7 @@ describe('holds (claimThrottledInTx)', () => {
     holdJobs(db, 'fetch-github', Date.now() + 400, 'budget spent');
     enqueueMany(db, [{ name: 'fetch-github' }, { name: 'other' }]);
     const w = startWorker(db, registry, { queues: ['default'], concurrency: 2, watch: false, pollMs: 60_000 });
-    workers.push(w);
+    stopAfterTest(w);
     await waitFor(() => ran.includes('other'), 5_000, 'the other job');
     expect(ran).toEqual(['other']);
     // No poll for a minute: only the hold's end wakes the worker.
