@@ -69,7 +69,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
         throw new DatabaseError(`database ${file} is not fully migrated (it lacks ${lacking}); run any writing command (e.g. \`gitroast status\`) to migrate it`);
       }
     } else {
-      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      const mode = switchToWal(db, Math.max(5000, options.busyTimeoutMs ?? 5000));
       if (mode !== 'wal' && file !== ':memory:') throw new DatabaseError(`cannot switch ${file} to WAL mode (got ${String(mode)})`);
     }
     db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
@@ -144,6 +144,26 @@ function diskFull(file: string): boolean {
     return s.bavail * s.bsize < 65_536;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Switch the connection's database to WAL and return the journal mode it is in. When
+ * another process is switching or migrating the same new file at this moment, SQLite
+ * answers SQLITE_BUSY at once (its busy handler is not consulted for that lock; seen: two
+ * processes opening a fresh file together), so try again, briefly sleeping, for up to
+ * `timeoutMs`.
+ */
+function switchToWal(db: Db, timeoutMs: number): unknown {
+  const deadline = Date.now() + timeoutMs;
+  for (let waitMs = 1; ; waitMs = Math.min(waitMs * 2, 50)) {
+    try {
+      return db.pragma('journal_mode = WAL', { simple: true });
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw err;
+      // A synchronous sleep: opening is synchronous, and this is start-up, not a hot path.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, waitMs);
+    }
   }
 }
 
