@@ -100,8 +100,16 @@ function legacyIds(db: Db): string[] {
   return ids.sort();
 }
 
-/** Read the database's schema state without writing anything. */
+/**
+ * Read the database's schema state without writing anything. Its several reads run in one
+ * read transaction, so they see one snapshot: another process may be migrating the same
+ * file between them (seen: a torn read took a half-migrated new file for another program's).
+ */
 export function readSchemaState(db: Db): SchemaState {
+  return db.inTransaction ? readSchemaSnapshot(db) : db.transaction(() => readSchemaSnapshot(db))();
+}
+
+function readSchemaSnapshot(db: Db): SchemaState {
   const hasLedger = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(LEDGER_TABLE);
   if (hasLedger) {
     const applied = (db.prepare(`SELECT id FROM ${LEDGER_TABLE} ORDER BY id`).all() as { id: string }[]).map((r) => r.id);
