@@ -394,10 +394,10 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       if (opts.name !== undefined && (opts.name.length === 0 || opts.name.length > 200)) throw new UsageError('invalid --name: expected 1-200 characters');
       const source = file === '-' ? 'stdin' : file;
       const config = await analysisConfig(ctx);
-      const [{ checkLogin }, { LoginStaging, enqueueStagedBatch }] = await Promise.all([import('../analysis/jobs.js'), import('../analysis/batch.js')]);
+      const [{ checkLogin }, { enqueueStagedBatch }, { Staging }] = await Promise.all([import('../analysis/jobs.js'), import('../analysis/batch.js'), import('../queue/index.js')]);
       // Every line is checked and staged on disk before the database is opened: an
       // invalid line anywhere, or a kill, leaves the database as it was.
-      const staging = new LoginStaging();
+      const staging = new Staging();
       try {
         const problems = new LoginProblems();
         for await (const { text, line, long } of batchLines(file)) {
@@ -426,8 +426,8 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
         if (existing > 0) {
           for (const chunk of staging.chunks()) {
             for (const s of chunk) {
-              const a = !s.created && s.analysisId ? getAnalysis(db, s.analysisId) : undefined;
-              if (a) info(describe({ analysis: a, created: false, reason: s.reason ?? undefined }, now));
+              const a = !s.created && s.ref ? getAnalysis(db, s.ref) : undefined;
+              if (a) info(describe({ analysis: a, created: false, reason: (s.note as EnqueuedAnalysis['reason'] | null) ?? undefined }, now));
             }
           }
         }
@@ -436,14 +436,14 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
           const { analysisJson } = await import('../analysis/report.js');
           for (const chunk of staging.chunks()) {
             for (const s of chunk) {
-              const a = s.analysisId ? getAnalysis(db, s.analysisId) : undefined;
+              const a = s.ref ? getAnalysis(db, s.ref) : undefined;
               if (a) printJson({ batchId, ...analysisJson(a) });
             }
           }
           return;
         }
         const ids: string[] = [];
-        for (const chunk of staging.chunks()) for (const s of chunk) if (s.analysisId) ids.push(s.analysisId);
+        for (const chunk of staging.chunks()) for (const s of chunk) if (s.ref) ids.push(s.ref);
         staging.close();
         await printResults(await waitForAnalyses(db, ids, queue, config.settings, config.aliveMs, config.maxRateLimitWaitMs), { json: opts.json, summary: true });
       } finally {
