@@ -17,13 +17,23 @@ function runWorker(dbPath: string, id: string): Promise<{ claimed: number[]; rej
   });
 }
 
+/** Writes the go file once both workers said they are ready, so that they start together. */
+async function startTogether(file: string, ids: string[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!ids.every((id) => fs.existsSync(`${file}.ready.${id}`))) {
+    if (Date.now() > deadline) throw new Error('the workers never became ready');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  fs.writeFileSync(`${file}.go`, '');
+}
+
 describe('two processes on one database', () => {
   it('never claim the same job, and together claim every job exactly once', async () => {
     const file = tempDbPath();
     const db = openDatabase(file);
     enqueueMany(db, Array.from({ length: 2000 }, (_, i) => ({ name: 'noop', payload: { i } })));
     const both = Promise.all([runWorker(file, 'w_a'), runWorker(file, 'w_b')]);
-    fs.writeFileSync(`${file}.go`, '');
+    await startTogether(file, ['w_a', 'w_b']);
     const [a, b] = await both;
     expect(a.claimed.length).toBeGreaterThan(0);
     expect(b.claimed.length).toBeGreaterThan(0);
@@ -44,7 +54,7 @@ describe('two processes on one database', () => {
     // Park the callbacks: only the batch jobs are drained by the workers.
     db.prepare(`INSERT INTO queues (name, paused) VALUES ('low', 1)`).run();
     const both = Promise.all([runWorker(file, 'w_a'), runWorker(file, 'w_b')]);
-    fs.writeFileSync(`${file}.go`, '');
+    await startTogether(file, ['w_a', 'w_b']);
     const [a, b] = await both;
     expect(a.claimed.length + b.claimed.length).toBe(300);
     const thens = listJobs(db, { state: 'pending', name: 'then', limit: 1000 });

@@ -9,8 +9,12 @@ const idleMs = Number(idleArg ?? 300);
 const claimed = [];
 let rejected = 0;
 let idleSince = Date.now();
-// Start together: wait for the go file the test writes.
-while (!(await import('node:fs')).existsSync(`${dbPath}.go`)) await new Promise((r) => setTimeout(r, 2));
+// Start together: say we are ready (loaded and open), then wait for the go file the test
+// writes once every worker is ready. A loaded machine can take long to start one process,
+// and the other would otherwise drain the queue alone.
+const fs = await import('node:fs');
+fs.writeFileSync(`${dbPath}.ready.${workerId}`, '');
+while (!fs.existsSync(`${dbPath}.go`)) await new Promise((r) => setTimeout(r, 2));
 for (;;) {
   const jobs = q.claim(db, { workerId, limit: 1 });
   if (jobs.length === 0) {
