@@ -8,10 +8,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { claimInTx, completeInTx, enqueue, enqueueMany, immediate, openDatabase, type Db, type JobSpec } from '../src/queue/index.js';
+import Database from 'better-sqlite3';
+import { claimInTx, completeInTx, enqueue, enqueueMany, immediate, openDatabase, type Db, type Durability, type JobSpec } from '../src/queue/index.js';
+import { WalWatcher } from '../src/daemon/wake.js';
 import { Registry, startWorker } from '../src/daemon/index.js';
 import { openAppDb } from '../src/cli/db.js';
 
@@ -120,9 +123,9 @@ export async function latencyInProcess(n = 2000): Promise<number[]> {
  * process) waits on the -wal file; the child commits one job at a time, 1–2 ms apart,
  * stamping the payload with CLOCK_MONOTONIC (process.hrtime, shared by all processes).
  */
-export async function latencyCrossProcess(n = 2000): Promise<number[]> {
+export async function latencyCrossProcess(n = 2000, durability: Durability = 'normal'): Promise<number[]> {
   const { dir, file } = tempDb();
-  const db = openDatabase(file);
+  const db = openDatabase(file, { durability });
   const lat: number[] = [];
   let allStarted!: () => void;
   const finished = new Promise<void>((r) => (allStarted = r));
@@ -135,7 +138,7 @@ export async function latencyCrossProcess(n = 2000): Promise<number[]> {
   const w = startWorker(db, registry, { queues: ['default'], concurrency: 10 });
   const producer = `
     const { openDatabase, enqueue } = await import(${JSON.stringify(pathToFileURL(QUEUE_JS).href)});
-    const db = openDatabase(${JSON.stringify(file)});
+    const db = openDatabase(${JSON.stringify(file)}, { durability: ${JSON.stringify(durability)} });
     const hr = () => Number(process.hrtime.bigint()) / 1e6;
     const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
     for (let i = 0; i < ${n}; i++) {
@@ -149,6 +152,60 @@ export async function latencyCrossProcess(n = 2000): Promise<number[]> {
   } finally {
     child.kill();
     await w.stop();
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return lat.sort((a, b) => a - b);
+}
+
+/**
+ * The raw wake-up: the floor under cross-process latency. A child commits one row at a
+ * time (raw better-sqlite3, WAL, synchronous NORMAL), 1–2 ms apart, stamped with the
+ * monotonic clock; this process notices each through the same -wal watch the worker uses
+ * (WalWatcher) and reads the new rows. No queue code on either side.
+ */
+export async function rawWakeUp(n = 2000): Promise<number[]> {
+  const { dir, file } = tempDb();
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE pings (id INTEGER PRIMARY KEY, t REAL NOT NULL)');
+  const read = db.prepare('SELECT id, t FROM pings WHERE id > ? ORDER BY id');
+  const lat: number[] = [];
+  let last = 0;
+  let allSeen!: () => void;
+  const finished = new Promise<void>((r) => (allSeen = r));
+  // On each event read the new rows; when none is visible yet, re-read on the next turns for
+  // up to 1.5 ms, as the worker does (docs/wake-up.md: the event can precede visibility).
+  const look = (until: number) => {
+    const now = hr();
+    const rows = read.all(last) as { id: number; t: number }[];
+    for (const row of rows) {
+      lat.push(now - row.t);
+      last = row.id;
+    }
+    if (lat.length >= n) allSeen();
+    else if (rows.length === 0 && now < until) setImmediate(look, until);
+  };
+  const watcher = new WalWatcher(file, () => look(hr() + 1.5)).start();
+  const producer = `
+    const Database = (await import(${JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve('better-sqlite3')).href)})).default;
+    const db = new Database(${JSON.stringify(file)});
+    db.pragma('synchronous = NORMAL');
+    const ins = db.prepare('INSERT INTO pings (t) VALUES (?)');
+    const hr = () => Number(process.hrtime.bigint()) / 1e6;
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    for (let i = 0; i < ${n}; i++) {
+      ins.run(hr());
+      await sleep(1 + (i % 2));
+    }
+    db.close();`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', producer], { stdio: ['ignore', 'inherit', 'inherit'] });
+  try {
+    await Promise.race([finished, new Promise((_, rej) => setTimeout(() => rej(new Error(`raw wake-up: only ${lat.length} of ${n} seen in 60 s`)), 60_000))]);
+  } finally {
+    child.kill();
+    watcher.close();
     db.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -237,9 +294,11 @@ export async function rssUnderLoad(n = 50_000): Promise<{ rssMb: number; jobsPer
 
 /**
  * Run every daemon benchmark. Keys (bench/run.ts prefixes them with `daemon_`): drain_s
- * (50,000 no-op jobs through startWorker with 128 slots),
+ * (50,000 no-op jobs through startWorker with 128 slots), drain_c1_s (20,000 with one slot),
  * drain_c10_s / drain_c32_s / drain_c256_s / drain_async_c32_s (other slot counts, async handlers),
- * latency_{in,cross}_{p50,p95,p99}_ms, idle_cpu_pct (spawned daemon, 10 s), rss_mb (peak
+ * latency_{in,cross}_{p50,p95,p99}_ms, latency_cross_full_{p50,p99}_ms (durability
+ * full on both sides), raw_wake_{p50,p99}_ms (the -wal watch alone) and the cross-process
+ * figures' ratios to it, idle_cpu_pct (spawned daemon, 30 s), rss_mb (peak
  * RSS of a spawned daemon draining 50,000 jobs with JSON logs) and that daemon's
  * spawned_drain_json_logs_s.
  */
@@ -249,6 +308,9 @@ export async function benchDaemon(): Promise<Record<string, number>> {
   // 128 async slots: the daemon claims up to its free slots per transaction, so the slot
   // count is its claim batch (see bench/queue.ts for why 128 and not 32).
   out.drain_s = Math.round(await drain(N, 128));
+  // One slot, as `--concurrency 1` runs: 20,000 jobs, one at a time (bench/run.ts compares
+  // it with the raw single-claim floor, two commits a job).
+  out.drain_c1_s = Math.round(await drain(20_000, 1));
   out.drain_c10_s = Math.round(await drain(N, 10));
   out.drain_c32_s = Math.round(await drain(N, 32));
   out.drain_c256_s = Math.round(await drain(N, 256));
@@ -261,7 +323,15 @@ export async function benchDaemon(): Promise<Record<string, number>> {
   out.latency_cross_p50_ms = r3(percentile(cross, 50));
   out.latency_cross_p95_ms = r3(percentile(cross, 95));
   out.latency_cross_p99_ms = r3(percentile(cross, 99));
-  out.idle_cpu_pct = r2(await idleCpu(10));
+  const full = await latencyCrossProcess(2000, 'full');
+  out.latency_cross_full_p50_ms = r3(percentile(full, 50));
+  out.latency_cross_full_p99_ms = r3(percentile(full, 99));
+  const wake = await rawWakeUp(2000);
+  out.raw_wake_p50_ms = r3(percentile(wake, 50));
+  out.raw_wake_p99_ms = r3(percentile(wake, 99));
+  out.ratio_latency_cross_p50_to_raw_wake = r2(out.latency_cross_p50_ms / out.raw_wake_p50_ms);
+  out.ratio_latency_cross_p99_to_raw_wake = r2(out.latency_cross_p99_ms / out.raw_wake_p99_ms);
+  out.idle_cpu_pct = r2(await idleCpu(30));
   const load = await rssUnderLoad(N);
   out.rss_mb = r2(load.rssMb);
   out.spawned_drain_json_logs_s = Math.round(load.jobsPerSec);

@@ -19,9 +19,11 @@ const TARGETS: Target[] = [
   { key: 'drain_c16_s', op: '>=', value: 45_000, what: 'library drain jobs/s (c16)' },
   { key: 'drain_c16_full_s', op: '>=', value: 5_000, what: 'durable (synchronous=FULL) drain jobs/s (c16)' },
   { key: 'daemon_ratio_drain_to_batched_floor', op: '>=', value: 0.5, what: 'daemon loop drain vs batched floor' },
-  { key: 'daemon_latency_cross_p50_ms', op: '<=', value: 1, what: 'cross-process enqueue→start p50 ms' },
-  { key: 'daemon_latency_cross_p99_ms', op: '<=', value: 6, what: 'cross-process enqueue→start p99 ms' },
-  { key: 'daemon_idle_cpu_pct', op: '<=', value: 1, what: 'idle daemon CPU %' },
+  { key: 'daemon_ratio_drain_c1_to_single_floor', op: '>=', value: 1.2, what: 'one-slot engine drain vs raw single-claim floor (two commits a job)' },
+  { key: 'daemon_latency_cross_p50_ms', op: '<=', value: 0.3, what: 'cross-process enqueue→start p50 ms' },
+  { key: 'daemon_latency_cross_p99_ms', op: '<=', value: 2, what: 'cross-process enqueue→start p99 ms' },
+  { key: 'daemon_latency_cross_full_p50_ms', op: '<=', value: 1, what: 'cross-process enqueue→start p50 ms, durability full' },
+  { key: 'daemon_idle_cpu_pct', op: '<=', value: 0.5, what: 'idle daemon CPU % (30 s after start-up settles)' },
   { key: 'daemon_rss_mb', op: '<=', value: 100, what: 'daemon RSS under load MB' },
   { key: 'monitor_overview_100k_ms', op: '<=', value: 50, what: 'monitor overview frame data at 100,000 jobs ms' },
   { key: 'scale_batch_200k_s', op: '>=', value: 15_000, what: '`batch --detach` of 200,000 logins, logins/s (wall)' },
@@ -73,6 +75,9 @@ async function main(): Promise<void> {
     for (const [k, v] of Object.entries(d)) figures[k.startsWith('daemon_') ? k : `daemon_${k}`] = v;
     if (figures.daemon_drain_s !== undefined && figures.raw_batched32_cycles_s) {
       figures.daemon_ratio_drain_to_batched_floor = figures.daemon_drain_s / figures.raw_batched32_cycles_s;
+    }
+    if (figures.daemon_drain_c1_s !== undefined && figures.raw_one_at_a_time_cycles_s) {
+      figures.daemon_ratio_drain_c1_to_single_floor = figures.daemon_drain_c1_s / figures.raw_one_at_a_time_cycles_s;
     }
   }
   if (want('monitor')) {
