@@ -8,10 +8,8 @@ import { performance } from 'node:perf_hooks';
 import type { Store } from '../queue/index.js';
 import { WalWatcher } from './wake.js';
 
-/** How long to keep re-reading after a WAL event found nothing visible yet. */
-const RECHECK_MS = 1.5;
-/** A -wal event this soon after our own commit is taken for its echo. */
-const OWN_EVENT_MS = 3;
+/** How long to keep re-reading after a WAL event found nothing visible yet (covers an fsync: a durable commit is visible only after it). */
+const RECHECK_MS = 3;
 
 /** What the waker needs from the slot loop. */
 export interface WakeHost {
@@ -36,7 +34,9 @@ export interface WakeOptions {
 }
 
 export class Waker {
-  private lastOwnWrite = -Infinity;
+  /** True from our own commit until its -wal event has surely been handled (ownWrite). */
+  private echoOpen = false;
+  private ownGen = 0;
   private recheckUntil = 0;
   private echoTimer: NodeJS.Timeout | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
@@ -74,9 +74,22 @@ export class Waker {
     clearTimeout(this.retryTimer);
   }
 
-  /** Our own commit just happened: a -wal event now is most likely its echo. */
+  /**
+   * Our own commit just happened: its -wal event comes back to us in the next poll of the
+   * event loop. An event that finds nothing ready before the second check phase from now is
+   * taken for that echo (one cheap look later covers a foreign commit in the same instant);
+   * any later one is another process's, and is re-read until its commit is visible. Call it
+   * before the event loop polls again. (Telling echoes by time since the commit made a job
+   * enqueued 1-2 ms after our last commit wait for the echo's later look; by the -wal's
+   * size fails too, since SQLite rewrites the file from its start after a checkpoint.)
+   */
   ownWrite(): void {
-    this.lastOwnWrite = performance.now();
+    if (this.options.watchFile === undefined) return;
+    this.echoOpen = true;
+    const gen = ++this.ownGen;
+    setImmediate(() => setImmediate(() => {
+      if (this.ownGen === gen) this.echoOpen = false;
+    }));
   }
 
   /** Another process may have committed. Claim on every event (docs/wake-up.md: lost wake-ups). */
@@ -129,18 +142,17 @@ export class Waker {
 
   /**
    * A hint found nothing ready. The event may have come a hair before the commit was
-   * visible: re-read on the next few event-loop turns for up to RECHECK_MS (a 1-2 ms timer
-   * overshoots by 4-10 ms on this VM, the publish takes microseconds). Costs CPU only right
-   * after another process's event, never while idle; the echo of our own commit (the -wal
-   * changes for our writes too) does not spin, or a busy worker would burn a core
-   * re-reading after every commit.
+   * visible (a durable commit is visible only after its fsync, ~0.3 ms): re-read on the
+   * next event-loop turns for up to RECHECK_MS (a 1-2 ms timer overshoots by 4-10 ms on
+   * this VM). Costs CPU only right after another process's event, never while idle. The
+   * echo of our own commit (the -wal changes for our writes too; see ownWrite) does not
+   * spin, or a busy worker would burn a core re-reading after every commit; one cheap look
+   * a little later covers a foreign commit that came in the same instant.
    */
   nothingVisible(): void {
     if (this.recheckUntil > 0) return;
     const host = this.host;
-    if (performance.now() - this.lastOwnWrite < OWN_EVENT_MS) {
-      // Almost surely the echo of our own commit: one cheap look a little later covers the
-      // rare foreign commit that landed at the same moment, without spinning.
+    if (this.echoOpen) {
       if (this.echoTimer === undefined) {
         this.echoTimer = setTimeout(() => {
           this.echoTimer = undefined;

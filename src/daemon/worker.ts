@@ -65,6 +65,7 @@ class Engine {
   private reason: string | undefined;
   private readonly startedAt = Date.now();
   private inPump = false;
+  private wroteInPump = false;
   private again = false;
   private lastClaimEmpty = false;
   private starting: Promise<void> | undefined;
@@ -160,6 +161,10 @@ class Engine {
     this.inPump = true;
     void this.turns(check).catch((err: unknown) => this.logger.log('error', 'worker.error', { error: err as Error })).then(() => {
       this.inPump = false;
+      if (this.wroteInPump) {
+        this.wroteInPump = false;
+        this.waker.ownWrite();
+      }
       if (this.again) {
         this.again = false;
         this.waker.soon();
@@ -207,9 +212,14 @@ class Engine {
     }
   }
 
-  /** Count row changes (for the idle checkpoint); our own commit's -wal event is then its echo. */
+  /**
+   * Count row changes (for the idle checkpoint); our own commit's -wal event is then its
+   * echo. Inside a pump the waker looks at the -wal once, when the pump ends (no event is
+   * handled before), not after every commit.
+   */
   wrote(changes: number): void {
-    this.waker.ownWrite();
+    if (this.inPump) this.wroteInPump = true;
+    else this.waker.ownWrite();
     this.checkpoint.wrote(changes);
   }
 
