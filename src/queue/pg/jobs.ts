@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { LEASE_MS } from '../defaults.js';
 import { ValidationError } from '../errors.js';
+import { mergePayload } from '../jobs.js';
 import type { AttemptError, ChainState, ClaimedJob, JobSpec, Lease, Outcome } from '../types.js';
 import { assertChain, backoffSeconds, toJobRow, type JobRow } from '../validate.js';
 import { connectOwned, NOW_MS, ownerOf, pgTx, type PgDb } from './connect.js';
@@ -58,29 +59,36 @@ const PROMOTE_DUE = `
  * a claim of 1 took every pending row (test: "never hands one job …", "claims at most limit").
  */
 const CLAIM = `
+  WITH c AS MATERIALIZED (SELECT ${NOW_MS} AS now)
   UPDATE jobs
      SET state = 'reserved', attempts = attempts + 1, reserved_at = c.now, reserved_by = $2,
          lease_expires_at = c.now + $3::bigint, lease_token = lease_token + 1
-    FROM (SELECT ${NOW_MS} AS now) AS c
+    FROM c
    WHERE jobs.id = ANY (ARRAY(SELECT id FROM jobs WHERE state = 'pending' AND queue = $1 AND name <> ALL($5::text[])
                                ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED))
      AND jobs.state = 'pending'
      AND NOT EXISTS (SELECT 1 FROM queues WHERE name = $1 AND paused = 1)
   RETURNING jobs.id, jobs.queue, jobs.name, jobs.payload, jobs.priority, jobs.attempts, jobs.max_attempts, jobs.timeout_ms, jobs.available_at, jobs.lease_token`;
 
-/** Complete leases ($1 ids, $2 tokens) of jobs without chain or batch: nothing else to do, no transaction needed. */
+/**
+ * Complete leases ($1 ids, $2 tokens) of jobs without chain or batch: nothing else to do, no
+ * transaction needed. The clock is read once (a materialised CTE), so one statement's rows
+ * share one time, as one SQLite commit's do; likewise in COMPLETE_ANY and CLAIM.
+ */
 const COMPLETE_PLAIN = `
-  UPDATE jobs SET state = 'completed', finished_at = ${NOW_MS}, reserved_by = NULL, lease_expires_at = NULL
-    FROM unnest($1::bigint[], $2::bigint[]) AS l(id, tok)
+  WITH c AS MATERIALIZED (SELECT ${NOW_MS} AS now)
+  UPDATE jobs SET state = 'completed', finished_at = c.now, reserved_by = NULL, lease_expires_at = NULL
+    FROM unnest($1::bigint[], $2::bigint[]) AS l(id, tok), c
    WHERE jobs.id = l.id AND jobs.lease_token = l.tok AND jobs.state = 'reserved' AND jobs.chain IS NULL AND jobs.batch_id IS NULL
   RETURNING jobs.id`;
 
 /** Complete leases whatever their chain and batch; returns what chains and batches need. */
 const COMPLETE_ANY = `
+  WITH c AS MATERIALIZED (SELECT ${NOW_MS} AS now)
   UPDATE jobs SET state = 'completed', finished_at = c.now, reserved_by = NULL, lease_expires_at = NULL
-    FROM unnest($1::bigint[], $2::bigint[]) AS l(id, tok), (SELECT ${NOW_MS} AS now) AS c
+    FROM unnest($1::bigint[], $2::bigint[]) AS l(id, tok), c
    WHERE jobs.id = l.id AND jobs.lease_token = l.tok AND jobs.state = 'reserved'
-  RETURNING jobs.id, jobs.chain, jobs.batch_id, c.now`;
+  RETURNING jobs.id, jobs.lease_token AS token, jobs.chain, jobs.batch_id, c.now`;
 
 const LEASED_COLUMNS = `id, queue, name, payload, attempts, max_attempts, backoff, retry_until, unique_key, tags,
          chain, batch_id, errors, priority, timeout_ms, created_at, ${NOW_MS} AS now`;
@@ -127,7 +135,7 @@ export async function pgEnqueue(db: PgDb, spec: JobSpec, ctx: PgEnqueueContext =
 }
 
 /** Like pgEnqueue, inside the caller's transaction (the caller notifies). */
-async function pgEnqueueInTx(c: Q, spec: JobSpec, ctx: PgEnqueueContext = {}): Promise<PgEnqueued> {
+export async function pgEnqueueInTx(c: Q, spec: JobSpec, ctx: PgEnqueueContext = {}): Promise<PgEnqueued> {
   return insertJob(c, validate(spec), spec, ctx);
 }
 
@@ -147,7 +155,7 @@ export async function pgEnqueueMany(db: PgDb, specs: readonly JobSpec[], ctx: Pg
 }
 
 /** Like pgEnqueueMany, inside the caller's transaction (the caller notifies). */
-async function pgEnqueueManyInTx(c: Q, specs: readonly JobSpec[], ctx: PgEnqueueContext = {}): Promise<PgEnqueued[]> {
+export async function pgEnqueueManyInTx(c: Q, specs: readonly JobSpec[], ctx: PgEnqueueContext = {}): Promise<PgEnqueued[]> {
   return insertAll(c, specs.map(validate), specs, ctx);
 }
 
@@ -277,7 +285,7 @@ export async function pgCompleteMany(db: PgDb, leases: readonly Lease[]): Promis
   const done = new Set(plain.rows.map((r) => r.id));
   const rest = leases.filter((l) => !done.has(l.id));
   const n = await pgTx(db, async (c) => {
-    const m = await completeManyInTx(c, rest);
+    const m = (await pgCompleteLeasesInTx(c, rest)).ids.length;
     if (m > 0) await notifyInTx(c, db);
     return m;
   });
@@ -289,12 +297,21 @@ export async function pgComplete(db: PgDb, lease: Lease): Promise<boolean> {
   return (await pgCompleteMany(db, [lease])) === 1;
 }
 
-/** Complete leases inside the caller's transaction, with chains and batches; returns how many were accepted. */
-async function completeManyInTx(c: Q, leases: readonly Lease[]): Promise<number> {
-  if (leases.length === 0) return 0;
-  const res = await c.query<{ id: number; chain: string | null; batch_id: string | null; now: number }>(COMPLETE_ANY, [leases.map((l) => l.id), leases.map((l) => l.token)]);
-  for (const r of res.rows) if (r.chain !== null || r.batch_id !== null) await afterComplete(c, r.chain, r.batch_id, r.now);
-  return res.rows.length;
+/**
+ * Complete leases inside the caller's transaction, with chains and batches: the leases
+ * accepted (as `id:token`), and whether a chain or batch enqueued anything (the caller notifies).
+ */
+export async function pgCompleteLeasesInTx(c: Q, leases: readonly Lease[]): Promise<{ ids: string[]; followUp: boolean }> {
+  if (leases.length === 0) return { ids: [], followUp: false };
+  const res = await c.query<{ id: number; token: number; chain: string | null; batch_id: string | null; now: number }>(COMPLETE_ANY, [leases.map((l) => l.id), leases.map((l) => l.token)]);
+  let followUp = false;
+  for (const r of res.rows) {
+    if (r.chain !== null || r.batch_id !== null) {
+      followUp = true;
+      await afterComplete(c, r.chain, r.batch_id, r.now);
+    }
+  }
+  return { ids: res.rows.map((r) => `${r.id}:${r.token}`), followUp };
 }
 
 async function afterComplete(c: Q, chainText: string | null, batchId: string | null, now: number): Promise<void> {
@@ -327,7 +344,7 @@ export async function pgCompleteWithWrites(db: PgDb, lease: Lease, writes: reado
   try {
     await client.query('BEGIN');
     try {
-      const r = await completeWithWritesInTx(client, lease, writes);
+      const r = await pgCompleteWithWritesInTx(client, lease, writes);
       if (r === true) {
         await notifyInTx(client, db);
         await client.query('COMMIT');
@@ -345,10 +362,10 @@ export async function pgCompleteWithWrites(db: PgDb, lease: Lease, writes: reado
 }
 
 /** Like pgCompleteWithWrites inside the caller's transaction, in a savepoint: a failing write undoes only this job. */
-async function completeWithWritesInTx(c: Q, lease: Lease, writes: readonly PgLeasedWrite[]): Promise<boolean | Error> {
+export async function pgCompleteWithWritesInTx(c: Q, lease: Lease, writes: readonly PgLeasedWrite[]): Promise<boolean | Error> {
   await c.query('SAVEPOINT gitroast_lease');
   try {
-    if ((await completeManyInTx(c, [lease])) !== 1) {
+    if ((await pgCompleteLeasesInTx(c, [lease])).ids.length !== 1) {
       await c.query('ROLLBACK TO SAVEPOINT gitroast_lease');
       return false;
     }
@@ -438,7 +455,7 @@ export async function pgRelease(db: PgDb, lease: Lease, error: PgErrorInfo): Pro
 }
 
 /** Like pgRelease inside the caller's transaction. */
-async function pgReleaseInTx(c: Q, lease: Lease, error: PgErrorInfo): Promise<Outcome> {
+export async function pgReleaseInTx(c: Q, lease: Lease, error: PgErrorInfo): Promise<Outcome> {
   const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
   if (!row) return { kind: 'lost' };
   const now = row.now;
@@ -465,30 +482,36 @@ const DEFAULT_MAX_WAIT_MS = 24 * 3_600_000;
  * (default 24 h) after its enqueue.
  */
 export async function pgDelay(db: PgDb, lease: Lease, until: number, reason: string, options: { maxWaitMs?: number } = {}): Promise<Outcome> {
-  return outcomeTx(db, async (c) => {
-    const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
-    if (!row) return { kind: 'lost' };
-    const now = row.now;
-    const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
-    if (until - row.created_at > maxWaitMs) {
-      const bound = maxWaitMs % 3_600_000 === 0 ? `${maxWaitMs / 3_600_000} h` : `${Math.round(maxWaitMs / 1000)} s`;
-      return failRow(c, row, withError(row, { message: reason }), `${reason} (would wait past its rate-limit bound of ${bound} after it was enqueued: maxRateLimitWaitHours)`, undefined);
-    }
-    const at = Math.max(until, now);
-    const retryUntil = row.retry_until === null ? null : row.retry_until + (at - now);
-    await c.query(`UPDATE jobs SET state = $1, available_at = $2, attempts = $3, retry_until = $4, reserved_by = NULL, lease_expires_at = NULL WHERE id = $5`,
-      [at > now ? 'delayed' : 'pending', at, Math.max(0, row.attempts - 1), retryUntil, row.id]);
-    return { kind: 'delayed', availableAt: at };
-  });
+  return outcomeTx(db, (c) => pgDelayInTx(c, lease, until, reason, options));
+}
+
+/** Like pgDelay inside the caller's transaction. */
+export async function pgDelayInTx(c: Q, lease: Lease, until: number, reason: string, options: { maxWaitMs?: number } = {}): Promise<Outcome> {
+  const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
+  if (!row) return { kind: 'lost' };
+  const now = row.now;
+  const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+  if (until - row.created_at > maxWaitMs) {
+    const bound = maxWaitMs % 3_600_000 === 0 ? `${maxWaitMs / 3_600_000} h` : `${Math.round(maxWaitMs / 1000)} s`;
+    return failRow(c, row, withError(row, { message: reason }), `${reason} (would wait past its rate-limit bound of ${bound} after it was enqueued: maxRateLimitWaitHours)`, undefined);
+  }
+  const at = Math.max(until, now);
+  const retryUntil = row.retry_until === null ? null : row.retry_until + (at - now);
+  await c.query(`UPDATE jobs SET state = $1, available_at = $2, attempts = $3, retry_until = $4, reserved_by = NULL, lease_expires_at = NULL WHERE id = $5`,
+    [at > now ? 'delayed' : 'pending', at, Math.max(0, row.attempts - 1), retryUntil, row.id]);
+  return { kind: 'delayed', availableAt: at };
 }
 
 /** Fail a leased job for good (a final or not-retryable error). */
 export async function pgFail(db: PgDb, lease: Lease, error: PgErrorInfo): Promise<Outcome> {
-  return outcomeTx(db, async (c) => {
-    const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
-    if (!row) return { kind: 'lost' };
-    return failRow(c, row, withError(row, error), error.message, error.stack);
-  });
+  return outcomeTx(db, (c) => pgFailInTx(c, lease, error));
+}
+
+/** Like pgFail inside the caller's transaction. */
+export async function pgFailInTx(c: Q, lease: Lease, error: PgErrorInfo): Promise<Outcome> {
+  const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
+  if (!row) return { kind: 'lost' };
+  return failRow(c, row, withError(row, error), error.message, error.stack);
 }
 
 /** Fail a reserved job whatever its lease (recovery). Caller holds the transaction. False when it is not reserved. */
@@ -539,7 +562,7 @@ async function failRow(c: Q, row: LeasedRow, errors: string, reason: string, sta
   if (chain?.catch) {
     const base = chain.catch.payload;
     const failure = { jobId: row.id, name: row.name, queue: row.queue, message: reason.slice(0, 1000), failedUuid: uuid };
-    const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, failure } : { value: base ?? null, failure };
+    const payload = mergePayload(base, { failure });
     await pgEnqueueInTx(c, { ...chain.catch, payload });
   }
   if (row.batch_id !== null) {
@@ -589,14 +612,14 @@ async function pgRecordBatchOutcome(c: Q, batchId: string, outcome: 'processed' 
 }
 
 /** Enqueue whichever of the batch's callbacks are due and not yet dispatched. Caller holds the transaction. */
-async function pgDispatchBatchCallbacks(c: Q, batchId: string, now: number, failure?: PgBatchFailure): Promise<void> {
+export async function pgDispatchBatchCallbacks(c: Q, batchId: string, now: number, failure?: PgBatchFailure): Promise<void> {
   const enqueueCallback = async (json: string | null, withFailure?: PgBatchFailure) => {
     if (!json) return;
     const spec = JSON.parse(json) as JobSpec;
     const base = spec.payload;
     const batch = { id: batchId };
     const extra = withFailure ? { batch, failure: withFailure } : { batch };
-    const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, ...extra } : { value: base ?? null, ...extra };
+    const payload = mergePayload(base, extra);
     await pgEnqueueInTx(c, { ...spec, payload });
   };
   const cr = (await c.query<{ catch_job: string | null; allow_failures: number }>(
@@ -615,7 +638,7 @@ async function pgDispatchBatchCallbacks(c: Q, batchId: string, now: number, fail
 }
 
 /** Cancel a batch's jobs that have not started; counts them out of pending. Caller holds the transaction. */
-async function pgCancelBatchInTx(c: Q, batchId: string, now: number): Promise<number> {
+export async function pgCancelBatchInTx(c: Q, batchId: string, now: number): Promise<number> {
   const changed = (await c.query(`UPDATE batches SET cancelled_at = $2 WHERE id = $1 AND cancelled_at IS NULL`, [batchId, now])).rowCount;
   if (changed === 0) return 0;
   const n = (await c.query(`UPDATE jobs SET state = 'cancelled', finished_at = $2 WHERE batch_id = $1 AND state IN ('pending','delayed')`, [batchId, now])).rowCount ?? 0;
