@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { LEASE_MS } from '../defaults.js';
 import { ValidationError } from '../errors.js';
-import { mergePayload } from '../jobs.js';
-import type { AttemptError, ChainState, ClaimedJob, JobSpec, Lease, Outcome } from '../types.js';
-import { assertChain, backoffSeconds, toJobRow, type JobRow } from '../validate.js';
+import { DEFAULT_MAX_RATE_LIMIT_WAIT_MS, mergePayload } from '../jobs.js';
+import { chainCatchJob, delayPlan, failedOptions, retryPlan, withError } from '../rules.js';
+import type { ChainState, ClaimedJob, JobSpec, Lease, Outcome } from '../types.js';
+import { assertChain, toJobRow, type JobRow } from '../validate.js';
 import { connectOwned, NOW_MS, ownerOf, pgTx, type PgDb } from './connect.js';
 
 /**
@@ -427,16 +428,6 @@ export interface PgErrorInfo {
   stack?: string;
 }
 
-/** Append an attempt's error to the history (the same bounds as ../jobs.ts: 25 entries, the first 5 kept). */
-function withError(row: LeasedRow, error: PgErrorInfo): string {
-  const list = row.errors ? (JSON.parse(row.errors) as AttemptError[]) : [];
-  const entry: AttemptError = { attempt: row.attempts, at: row.now, message: error.message.slice(0, 4000) };
-  if (error.stack) entry.stack = error.stack.slice(0, 8000);
-  list.push(entry);
-  if (list.length > 25) list.splice(5, list.length - 25);
-  return JSON.stringify(list);
-}
-
 /** Run an outcome-returning step in a transaction and notify when a job went back or a callback was enqueued. */
 async function outcomeTx(db: PgDb, fn: (c: Q) => Promise<Outcome>): Promise<Outcome> {
   return pgTx(db, async (c) => {
@@ -459,22 +450,13 @@ export async function pgReleaseInTx(c: Q, lease: Lease, error: PgErrorInfo): Pro
   const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
   if (!row) return { kind: 'lost' };
   const now = row.now;
-  const errors = withError(row, error);
-  if (row.attempts >= row.max_attempts) {
-    return failRow(c, row, errors, `${error.message} (attempt ${row.attempts} of ${row.max_attempts}: no tries left)`, error.stack);
-  }
-  const backoff = row.backoff ? (JSON.parse(row.backoff) as number[]) : [];
-  const at = now + Math.round(backoffSeconds(backoff, row.attempts) * 1000);
-  if (row.retry_until !== null && at >= row.retry_until) {
-    return failRow(c, row, errors, `${error.message} (retry-until deadline ${new Date(row.retry_until).toISOString()} reached)`, error.stack);
-  }
+  const errors = withError(row, error, now);
+  const plan = retryPlan(row, error, now);
+  if (plan.kind === 'fail') return failRow(c, row, errors, plan.reason, error.stack);
   await c.query(`UPDATE jobs SET state = $1, available_at = $2, attempts = $3, errors = $4, reserved_by = NULL, lease_expires_at = NULL WHERE id = $5`,
-    [at > now ? 'delayed' : 'pending', at, row.attempts, errors, row.id]);
-  return { kind: 'released', availableAt: at };
+    [plan.at > now ? 'delayed' : 'pending', plan.at, row.attempts, errors, row.id]);
+  return { kind: 'released', availableAt: plan.at };
 }
-
-/** How long a job may wait for rate limits from its enqueue unless told otherwise: 24 hours (as ../jobs.ts). */
-const DEFAULT_MAX_WAIT_MS = 24 * 3_600_000;
 
 /**
  * Put a leased job back until `until` (ms, database clock) without spending its attempt;
@@ -490,16 +472,11 @@ export async function pgDelayInTx(c: Q, lease: Lease, until: number, reason: str
   const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
   if (!row) return { kind: 'lost' };
   const now = row.now;
-  const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
-  if (until - row.created_at > maxWaitMs) {
-    const bound = maxWaitMs % 3_600_000 === 0 ? `${maxWaitMs / 3_600_000} h` : `${Math.round(maxWaitMs / 1000)} s`;
-    return failRow(c, row, withError(row, { message: reason }), `${reason} (would wait past its rate-limit bound of ${bound} after it was enqueued: maxRateLimitWaitHours)`, undefined);
-  }
-  const at = Math.max(until, now);
-  const retryUntil = row.retry_until === null ? null : row.retry_until + (at - now);
+  const plan = delayPlan(row, until, reason, now, options.maxWaitMs ?? DEFAULT_MAX_RATE_LIMIT_WAIT_MS);
+  if (plan.kind === 'fail') return failRow(c, row, withError(row, { message: reason }, now), plan.reason, undefined);
   await c.query(`UPDATE jobs SET state = $1, available_at = $2, attempts = $3, retry_until = $4, reserved_by = NULL, lease_expires_at = NULL WHERE id = $5`,
-    [at > now ? 'delayed' : 'pending', at, Math.max(0, row.attempts - 1), retryUntil, row.id]);
-  return { kind: 'delayed', availableAt: at };
+    [plan.at > now ? 'delayed' : 'pending', plan.at, plan.attempts, plan.retryUntil, row.id]);
+  return { kind: 'delayed', availableAt: plan.at };
 }
 
 /** Fail a leased job for good (a final or not-retryable error). */
@@ -511,14 +488,14 @@ export async function pgFail(db: PgDb, lease: Lease, error: PgErrorInfo): Promis
 export async function pgFailInTx(c: Q, lease: Lease, error: PgErrorInfo): Promise<Outcome> {
   const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
   if (!row) return { kind: 'lost' };
-  return failRow(c, row, withError(row, error), error.message, error.stack);
+  return failRow(c, row, withError(row, error, row.now), error.message, error.stack);
 }
 
 /** Fail a reserved job whatever its lease (recovery). Caller holds the transaction. False when it is not reserved. */
 export async function pgFailReservedInTx(c: Q, id: number, reason: string): Promise<boolean> {
   const row = (await c.query<LeasedRow>(READ_RESERVED, [id])).rows[0];
   if (!row) return false;
-  await failRow(c, row, withError(row, { message: reason }), reason, undefined);
+  await failRow(c, row, withError(row, { message: reason }, row.now), reason, undefined);
   return true;
 }
 
@@ -550,21 +527,12 @@ async function failRow(c: Q, row: LeasedRow, errors: string, reason: string, sta
   const now = row.now;
   await c.query(`UPDATE jobs SET state = 'failed', finished_at = $1, errors = $2, reserved_by = NULL, lease_expires_at = NULL WHERE id = $3`, [now, errors, row.id]);
   const uuid = randomUUID();
-  const options = {
-    priority: row.priority, tries: row.max_attempts, backoff: row.backoff ? (JSON.parse(row.backoff) as number[]) : undefined,
-    timeoutMs: row.timeout_ms ?? undefined, uniqueKey: row.unique_key ?? undefined,
-    chain: row.chain ? (JSON.parse(row.chain) as ChainState) : undefined,
-  };
   await c.query(`INSERT INTO failed_jobs (uuid, job_id, queue, name, payload, options, tags, batch_id, attempts, error, stack, failed_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-  [uuid, row.id, row.queue, row.name, row.payload, JSON.stringify(options), row.tags, row.batch_id, row.attempts, reason.slice(0, 4000), stack?.slice(0, 8000) ?? null, now]);
+  [uuid, row.id, row.queue, row.name, row.payload, failedOptions(row), row.tags, row.batch_id, row.attempts, reason.slice(0, 4000), stack?.slice(0, 8000) ?? null, now]);
+  const catchJob = chainCatchJob(row, reason, uuid);
+  if (catchJob) await pgEnqueueInTx(c, catchJob);
   const chain = row.chain ? (JSON.parse(row.chain) as ChainState) : null;
-  if (chain?.catch) {
-    const base = chain.catch.payload;
-    const failure = { jobId: row.id, name: row.name, queue: row.queue, message: reason.slice(0, 1000), failedUuid: uuid };
-    const payload = mergePayload(base, { failure });
-    await pgEnqueueInTx(c, { ...chain.catch, payload });
-  }
   if (row.batch_id !== null) {
     await pgRecordBatchOutcome(c, row.batch_id, 'failed', now, { jobId: row.id, name: row.name, queue: row.queue, error: reason.slice(0, 1000), attempt: row.attempts, failedUuid: uuid });
   }
