@@ -370,6 +370,11 @@ describe.each([sqlite, postgres])('Store on $name', (engine) => {
     expect(seen2.retryAt).toBe(windowEnd);
     // Without the throttles they are claimable.
     expect((await claim(other, ['tq', 'default'], 10, { workerId: 'w_store_b' })).map((j) => j.name).sort()).toEqual(['t', 'x']);
+    // Claims racing on two daemons at once still start at most max in the window.
+    const race: Throttles = { jobs: { v: { max: 3, perMs: 3_600_000 } } };
+    await store.enqueueMany(Array.from({ length: 12 }, () => ({ name: 'v', queue: 'vq' })));
+    const rounds = await Promise.all([store, other, store, other, store, other].map((s, i) => claim(s, ['vq'], 2, { throttles: race, workerId: `w_race_${i}` })));
+    expect(rounds.flat()).toHaveLength(3);
   });
 
   it('a claim plan of several takes, each depending on the one before, gets what a single pass gets', async () => {
@@ -393,6 +398,16 @@ describe.each([sqlite, postgres])('Store on $name', (engine) => {
     // The last pass saw both answers (a replay may run the plan more than once, never with other answers).
     expect(calls.slice(-2)).toEqual(['high:1', 'default:2']);
     expect(r.nextDueAt).toBeUndefined();
+  });
+
+  it('concurrent commits on two daemons never hand one job to both', async () => {
+    const { store, second } = await engine.open();
+    const other = await second();
+    await store.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ name: 'c', payload: { i } })));
+    const rounds = await Promise.all([store, other, store, other, store, other].map((s, i) => claim(s, ['default'], 5, { workerId: `w_c_${i}` })));
+    const ids = rounds.flat().map((j) => j.id);
+    expect(ids).toHaveLength(20);
+    expect(new Set(ids).size).toBe(20);
   });
 
   it('claimTick: each tick once across two daemons, only forward', async () => {
