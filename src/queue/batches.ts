@@ -46,7 +46,7 @@ export function createBatch(db: Db, spec: BatchSpec, now = Date.now()): { id: st
 export type BatchHead = Omit<BatchSpec, 'jobs'>;
 
 /** Throw a ValidationError unless the batch's name and callback jobs are valid. */
-function assertBatchHead(head: BatchHead): void {
+export function assertBatchHead(head: BatchHead): void {
   if (head.name !== undefined && (typeof head.name !== 'string' || head.name.length > 200)) {
     throw new ValidationError(`invalid batch name ${JSON.stringify(head.name)}: expected at most 200 characters`);
   }
@@ -82,7 +82,8 @@ export function createBatchInTx(db: Db, head: BatchHead, now: number, fill: (add
   return id;
 }
 
-interface BatchRow {
+/** A batches row as either engine returns it. */
+export interface BatchRow {
   id: string;
   name: string | null;
   total: number;
@@ -102,7 +103,8 @@ interface BatchRow {
   finally_job: string | null;
 }
 
-function toBatch(r: BatchRow): Batch {
+/** Turn a batches row into a Batch. */
+export function toBatch(r: BatchRow): Batch {
   return {
     id: r.id, name: r.name, total: r.total, pending: r.pending, processed: r.processed, failed: r.failed, cancelled: r.cancelled,
     allowFailures: r.allow_failures === 1, createdAt: r.created_at, finishedAt: r.finished_at, cancelledAt: r.cancelled_at,
@@ -165,11 +167,22 @@ export function batchDetail(db: Db, id: string, limit = 500): BatchDetail | unde
   const b = getBatch(db, id);
   if (!b) return undefined;
   const row = stmt(db, `SELECT then_job, catch_job, finally_job FROM batches WHERE id = ?`).get(b.id) as Pick<BatchRow, 'then_job' | 'catch_job' | 'finally_job'>;
-  const rows = stmt(db, `SELECT id, name, queue, state, attempts, finished_at, errors FROM jobs WHERE batch_id = ? ORDER BY id DESC LIMIT ?`).all(b.id, limit) as {
-    id: number; name: string; queue: string; state: Job['state']; attempts: number; finished_at: number | null; errors: string | null;
-  }[];
+  const rows = stmt(db, `SELECT id, name, queue, state, attempts, finished_at, errors FROM jobs WHERE batch_id = ? ORDER BY id DESC LIMIT ?`).all(b.id, limit) as BatchJobRow[];
+  const counts = stmt(db, `SELECT state, COUNT(*) AS n FROM jobs WHERE batch_id = ? GROUP BY state`).all(b.id) as { state: Job['state']; n: number }[];
+  return batchDetailFrom(b, row, rows, counts);
+}
+
+/** A job of a batch as batchDetail reads it (either engine). */
+export interface BatchJobRow {
+  id: number; name: string; queue: string; state: Job['state']; attempts: number; finished_at: number | null; errors: string | null;
+}
+
+/** Assemble a batch's detail from its row's callbacks, its newest jobs and its counts by state (both engines). */
+export function batchDetailFrom(
+  b: Batch, row: Pick<BatchRow, 'then_job' | 'catch_job' | 'finally_job'>, rows: readonly BatchJobRow[], counts: readonly { state: Job['state']; n: number }[],
+): BatchDetail {
   const states: Record<Job['state'], number> = { pending: 0, delayed: 0, reserved: 0, completed: 0, failed: 0, cancelled: 0 };
-  for (const r of stmt(db, `SELECT state, COUNT(*) AS n FROM jobs WHERE batch_id = ? GROUP BY state`).all(b.id) as { state: Job['state']; n: number }[]) states[r.state] = r.n;
+  for (const r of counts) states[r.state] = r.n;
   const failures = rows.filter((r) => r.state === 'failed').map((r) => {
     const errors = parseJson<AttemptError[]>(r.errors, []);
     return { jobId: r.id, name: r.name, queue: r.queue, attempts: r.attempts, error: errors[errors.length - 1]?.message ?? 'unknown error', failedAt: r.finished_at };

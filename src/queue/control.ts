@@ -23,6 +23,14 @@ const SUPERVISOR_PAUSED = 'supervisors.paused.';
 /** Read the control flags. */
 export function daemonControl(db: Db): DaemonControl {
   const rows = stmt(db, `SELECT key, value FROM settings WHERE key IN ('${PAUSED}', '${STOP}') OR (key >= '${SUPERVISOR_PAUSED}' AND key < '${SUPERVISOR_PAUSED.slice(0, -1)}/')`).all() as { key: string; value: string }[];
+  return controlFrom(rows);
+}
+
+/** The settings keys the control flags live under: the two flags, and the paused supervisors' prefix. */
+export const CONTROL_KEYS = { paused: PAUSED, stop: STOP, supervisorPrefix: SUPERVISOR_PAUSED } as const;
+
+/** Read the control flags from their settings rows (both engines). */
+export function controlFrom(rows: readonly { key: string; value: string }[]): DaemonControl {
   const get = (k: string) => rows.find((r) => r.key === k)?.value;
   const stop = get(STOP);
   const pausedSupervisors = rows.filter((r) => r.key.startsWith(SUPERVISOR_PAUSED) && r.value === '1').map((r) => r.key.slice(SUPERVISOR_PAUSED.length));

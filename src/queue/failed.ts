@@ -16,7 +16,8 @@ export interface FailedFilter {
   limit?: number;
 }
 
-interface FailedRow {
+/** A failed_jobs row as either engine returns it. */
+export interface FailedRow {
   uuid: string;
   job_id: number | null;
   queue: string;
@@ -59,7 +60,8 @@ function where(filter: FailedFilter): { sql: string; params: unknown[] } {
   return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }
 
-function toFailed(r: FailedRow): FailedJob {
+/** Turn a failed_jobs row into a FailedJob. */
+export function toFailed(r: FailedRow): FailedJob {
   return {
     uuid: r.uuid, jobId: r.job_id, queue: r.queue, name: r.name, payload: parseJson(r.payload, r.payload as unknown),
     tags: parseJson<string[]>(r.tags, []), batchId: r.batch_id, attempts: r.attempts, error: r.error, stack: r.stack, failedAt: r.failed_at,
@@ -107,12 +109,8 @@ export function retryFailed(db: Db, filter: FailedFilter, now = Date.now()): Ret
     const rows = db.prepare(`SELECT * FROM failed_jobs ${w.sql} ORDER BY id`).all(...w.params) as FailedRow[];
     const retried: Retried[] = [];
     for (const r of rows) {
-      const options = parseJson<{ priority?: number; tries?: number; backoff?: number[]; timeoutMs?: number; uniqueKey?: string; chain?: ChainState }>(r.options, {});
-      const spec: JobSpec = {
-        name: r.name, queue: r.queue, payload: parseJson(r.payload, {}), priority: options.priority, tries: options.tries,
-        backoff: options.backoff, timeoutMs: options.timeoutMs, uniqueKey: options.uniqueKey, tags: parseJson<string[] | undefined>(r.tags, undefined),
-      };
-      const job = enqueueInTx(db, spec, { now, batchId: r.batch_id, chain: options.chain ?? null });
+      const { spec, chain } = retrySpec(r);
+      const job = enqueueInTx(db, spec, { now, batchId: r.batch_id, chain });
       if (r.batch_id !== null && !job.existing) {
         stmt(db, `UPDATE batches SET failed = MAX(0, failed - 1), pending = pending + 1, finished_at = NULL WHERE id = ?`).run(r.batch_id);
       }
@@ -123,6 +121,16 @@ export function retryFailed(db: Db, filter: FailedFilter, now = Date.now()): Ret
   });
   if (out.length > 0) notifyEnqueued(db);
   return out;
+}
+
+/** The fresh job a retry of a failed row enqueues, and the chain it carries (both engines). */
+export function retrySpec(r: FailedRow): { spec: JobSpec; chain: ChainState | null } {
+  const options = parseJson<{ priority?: number; tries?: number; backoff?: number[]; timeoutMs?: number; uniqueKey?: string; chain?: ChainState }>(r.options, {});
+  const spec: JobSpec = {
+    name: r.name, queue: r.queue, payload: parseJson(r.payload, {}), priority: options.priority, tries: options.tries,
+    backoff: options.backoff, timeoutMs: options.timeoutMs, uniqueKey: options.uniqueKey, tags: parseJson<string[] | undefined>(r.tags, undefined),
+  };
+  return { spec, chain: options.chain ?? null };
 }
 
 /** Delete failed jobs matching the filter; returns how many. */

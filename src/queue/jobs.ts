@@ -3,8 +3,9 @@ import { immediate, stmt, type Db } from './db.js';
 import { LEASE_MS } from './defaults.js';
 import { ValidationError } from './errors.js';
 import { notifyEnqueued } from './notify.js';
-import type { AttemptError, ChainState, ClaimedJob, JobSpec, Lease, Outcome } from './types.js';
-import { assertChain, assertQueueName, backoffSeconds, toJobRow, type JobRow } from './validate.js';
+import type { ChainState, ClaimedJob, JobSpec, Lease, Outcome } from './types.js';
+import { chainCatchJob, delayPlan, failedOptions, retryPlan, withError } from './rules.js';
+import { assertChain, assertQueueName, toJobRow, type JobRow } from './validate.js';
 
 // ---------------------------------------------------------------------------------------
 // The statements that matter, kept here as visible SQL.
@@ -463,16 +464,6 @@ export interface ErrorInfo {
   stack?: string;
 }
 
-function withError(row: LeasedRow, error: ErrorInfo, now: number): string {
-  const list = row.errors ? (JSON.parse(row.errors) as AttemptError[]) : [];
-  const entry: AttemptError = { attempt: row.attempts, at: now, message: error.message.slice(0, 4000) };
-  if (error.stack) entry.stack = error.stack.slice(0, 8000);
-  list.push(entry);
-  // Keep the history bounded: the first attempts and the latest ones tell the story.
-  if (list.length > 25) list.splice(5, list.length - 25);
-  return JSON.stringify(list);
-}
-
 /**
  * Release a leased job after a retryable error: back to the queue after its backoff (the
  * last value repeats), or failed for good when its tries are used up or its retry-until
@@ -489,16 +480,10 @@ export function releaseInTx(db: Db, lease: Lease, error: ErrorInfo, now = Date.n
   const row = stmt(db, READ_LEASED).get(lease.id, lease.token) as LeasedRow | undefined;
   if (!row) return { kind: 'lost' };
   const errors = withError(row, error, now);
-  if (row.attempts >= row.max_attempts) {
-    return failRow(db, row, errors, `${error.message} (attempt ${row.attempts} of ${row.max_attempts}: no tries left)`, error.stack, now);
-  }
-  const backoff = row.backoff ? (JSON.parse(row.backoff) as number[]) : [];
-  const at = now + Math.round(backoffSeconds(backoff, row.attempts) * 1000);
-  if (row.retry_until !== null && at >= row.retry_until) {
-    return failRow(db, row, errors, `${error.message} (retry-until deadline ${new Date(row.retry_until).toISOString()} reached)`, error.stack, now);
-  }
-  stmt(db, PUT_BACK).run(at > now ? 'delayed' : 'pending', at, row.attempts, errors, row.id);
-  return { kind: 'released', availableAt: at };
+  const plan = retryPlan(row, error, now);
+  if (plan.kind === 'fail') return failRow(db, row, errors, plan.reason, error.stack, now);
+  stmt(db, PUT_BACK).run(plan.at > now ? 'delayed' : 'pending', plan.at, row.attempts, errors, row.id);
+  return { kind: 'released', availableAt: plan.at };
 }
 
 /** How long a job may wait for rate limits, counted from its enqueue, unless told otherwise: 24 hours. */
@@ -529,17 +514,10 @@ export function delay(db: Db, lease: Lease, until: number, reason: string, now =
 export function delayInTx(db: Db, lease: Lease, until: number, reason: string, now = Date.now(), options: DelayOptions = {}): Outcome {
   const row = stmt(db, READ_LEASED).get(lease.id, lease.token) as LeasedRow | undefined;
   if (!row) return { kind: 'lost' };
-  const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_RATE_LIMIT_WAIT_MS;
-  if (until - row.created_at > maxWaitMs) {
-    const errors = withError(row, { message: reason }, now);
-    const bound = maxWaitMs % 3_600_000 === 0 ? `${maxWaitMs / 3_600_000} h` : `${Math.round(maxWaitMs / 1000)} s`;
-    return failRow(db, row, errors, `${reason} (would wait past its rate-limit bound of ${bound} after it was enqueued: maxRateLimitWaitHours)`, undefined, now);
-  }
-  const at = Math.max(until, now);
-  // The wait is not a failure: the retry-until window moves back by it.
-  const retryUntil = row.retry_until === null ? null : row.retry_until + (at - now);
-  stmt(db, PUT_BACK_DELAYED).run(at > now ? 'delayed' : 'pending', at, Math.max(0, row.attempts - 1), retryUntil, row.id);
-  return { kind: 'delayed', availableAt: at };
+  const plan = delayPlan(row, until, reason, now, options.maxWaitMs ?? DEFAULT_MAX_RATE_LIMIT_WAIT_MS);
+  if (plan.kind === 'fail') return failRow(db, row, withError(row, { message: reason }, now), plan.reason, undefined, now);
+  stmt(db, PUT_BACK_DELAYED).run(plan.at > now ? 'delayed' : 'pending', plan.at, plan.attempts, plan.retryUntil, row.id);
+  return { kind: 'delayed', availableAt: plan.at };
 }
 
 /** Fail a leased job for good (a final or not-retryable error). */
@@ -579,22 +557,10 @@ export function extendLease(db: Db, lease: Lease, leaseMs: number, now = Date.no
 function failRow(db: Db, row: LeasedRow, errors: string, reason: string, stack: string | undefined, now: number): Outcome {
   stmt(db, MARK_FAILED).run(now, errors, row.id);
   const uuid = randomUUID();
-  const options = {
-    priority: row.priority, tries: row.max_attempts, backoff: row.backoff ? (JSON.parse(row.backoff) as number[]) : undefined,
-    timeoutMs: row.timeout_ms ?? undefined, uniqueKey: row.unique_key ?? undefined,
-    chain: row.chain ? (JSON.parse(row.chain) as ChainState) : undefined,
-  };
-  stmt(db, INSERT_FAILED).run(uuid, row.id, row.queue, row.name, row.payload, JSON.stringify(options), row.tags, row.batch_id,
+  stmt(db, INSERT_FAILED).run(uuid, row.id, row.queue, row.name, row.payload, failedOptions(row), row.tags, row.batch_id,
     row.attempts, reason.slice(0, 4000), stack?.slice(0, 8000) ?? null, now);
-  if (row.chain !== null) {
-    const chain = JSON.parse(row.chain) as ChainState;
-    if (chain.catch) {
-      const base = chain.catch.payload;
-      const failure = { jobId: row.id, name: row.name, queue: row.queue, message: reason.slice(0, 1000), failedUuid: uuid };
-      const payload = mergePayload(base, { failure });
-      enqueueInTx(db, { ...chain.catch, payload }, { now });
-    }
-  }
+  const catchJob = chainCatchJob(row, reason, uuid);
+  if (catchJob) enqueueInTx(db, catchJob, { now });
   if (row.batch_id !== null) {
     recordBatchOutcome(db, row.batch_id, 'failed', now, { jobId: row.id, name: row.name, queue: row.queue, error: reason.slice(0, 1000), attempt: row.attempts, failedUuid: uuid });
   }

@@ -61,9 +61,21 @@ function metricsBetween(db: Db, from: number, to: number, windowMs: number, from
       FROM jobs WHERE state = 'completed' AND finished_at >= @from AND finished_at <= @to
     UNION ALL
     SELECT queue, name, state, finished_at - reserved_at AS runtime, reserved_at - available_at AS wait
-      FROM jobs WHERE state = 'failed' AND finished_at >= @from AND finished_at <= @to`).all({ from: fromExclusive ? from + 1 : from, to }) as {
-    queue: string; name: string; state: string; runtime: number | null; wait: number | null;
-  }[];
+      FROM jobs WHERE state = 'failed' AND finished_at >= @from AND finished_at <= @to`).all({ from: fromExclusive ? from + 1 : from, to }) as FinishedRow[];
+  return metricsOf(rows, windowMs);
+}
+
+/** One finished job as the metrics read it: runtime = finished - reserved, wait = reserved - available (ms). */
+export interface FinishedRow {
+  queue: string;
+  name: string;
+  state: string;
+  runtime: number | null;
+  wait: number | null;
+}
+
+/** Metrics per queue and per job name of finished jobs over a window of `windowMs` (both engines). */
+export function metricsOf(rows: readonly FinishedRow[], windowMs: number): Metric[] {
   const queues = new Map<string, Acc>();
   const names = new Map<string, Acc>();
   for (const r of rows) {
@@ -181,13 +193,21 @@ export interface Snapshot {
 
 /** Read snapshots taken since `since`, oldest first. */
 export function listSnapshots(db: Db, since: number): Snapshot[] {
-  return (stmt(db, `SELECT * FROM metrics_snapshots WHERE taken_at >= ? ORDER BY taken_at`).all(since) as {
-    taken_at: number; window_ms: number; kind: 'queue' | 'job'; key: string; processed: number; failed: number;
-    runtime_avg: number | null; runtime_p95: number | null; wait_avg: number | null; wait_p95: number | null;
-  }[]).map((r) => ({
+  return (stmt(db, `SELECT * FROM metrics_snapshots WHERE taken_at >= ? ORDER BY taken_at`).all(since) as SnapshotRow[]).map(toSnapshot);
+}
+
+/** A metrics_snapshots row as either engine returns it. */
+export interface SnapshotRow {
+  taken_at: number; window_ms: number; kind: 'queue' | 'job'; key: string; processed: number; failed: number;
+  runtime_avg: number | null; runtime_p95: number | null; wait_avg: number | null; wait_p95: number | null;
+}
+
+/** Turn a metrics_snapshots row into a Snapshot. */
+export function toSnapshot(r: SnapshotRow): Snapshot {
+  return {
     takenAt: r.taken_at, windowMs: r.window_ms, kind: r.kind, key: r.key, processed: r.processed, failed: r.failed,
     runtimeAvg: r.runtime_avg, runtimeP95: r.runtime_p95, waitAvg: r.wait_avg, waitP95: r.wait_p95,
-  }));
+  };
 }
 
 export interface TrimOptions {

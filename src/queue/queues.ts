@@ -67,16 +67,7 @@ export interface QueueStats {
 export function queueStats(db: Db, options: { since?: number; now?: number; configured?: readonly string[]; completed?: boolean } = {}): QueueStats[] {
   const now = options.now ?? Date.now();
   const since = options.since ?? now - COMPLETED_WINDOW_MS;
-  const map = new Map<string, QueueStats>();
-  const get = (q: string) => {
-    let s = map.get(q);
-    if (!s) {
-      s = { queue: q, pending: 0, delayed: 0, reserved: 0, completed: 0, failed: 0, oldestWaitMs: 0, paused: false };
-      map.set(q, s);
-    }
-    return s;
-  };
-  for (const q of options.configured ?? DEFAULT_QUEUES) get(q);
+  const { get, has, done } = queueStatsTable(options.configured);
   const nextPending = stmt(db, `SELECT queue FROM jobs WHERE state = 'pending' AND queue > ? ORDER BY queue LIMIT 1`);
   const pending = stmt(db, `SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending' AND queue = ?`);
   const oldest = stmt(db, `
@@ -99,10 +90,31 @@ export function queueStats(db: Db, options: { since?: number; now?: number; conf
   }
   for (const r of stmt(db, `SELECT queue, n FROM failed_counts WHERE n > 0`).all() as { queue: string; n: number }[]) get(r.queue).failed = r.n;
   for (const r of stmt(db, `SELECT name, paused FROM queues`).all() as { name: string; paused: number }[]) {
-    if (r.paused || map.has(r.name)) get(r.name).paused = r.paused === 1;
+    if (r.paused || has(r.name)) get(r.name).paused = r.paused === 1;
   }
-  const order = options.configured ?? DEFAULT_QUEUES;
-  return [...map.values()].sort((a, b) => rank(order, a.queue) - rank(order, b.queue) || a.queue.localeCompare(b.queue));
+  return done();
+}
+
+/**
+ * The table queueStats fills (both engines): `get` makes a queue's row (the configured ones
+ * exist from the start), `done` lists the rows, configured queues first in their order.
+ */
+export function queueStatsTable(configured: readonly string[] = DEFAULT_QUEUES): { get: (queue: string) => QueueStats; has: (queue: string) => boolean; done: () => QueueStats[] } {
+  const map = new Map<string, QueueStats>();
+  const get = (q: string) => {
+    let s = map.get(q);
+    if (!s) {
+      s = { queue: q, pending: 0, delayed: 0, reserved: 0, completed: 0, failed: 0, oldestWaitMs: 0, paused: false };
+      map.set(q, s);
+    }
+    return s;
+  };
+  for (const q of configured) get(q);
+  return {
+    get,
+    has: (q) => map.has(q),
+    done: () => [...map.values()].sort((a, b) => rank(configured, a.queue) - rank(configured, b.queue) || a.queue.localeCompare(b.queue)),
+  };
 }
 
 function rank(order: readonly string[], q: string): number {

@@ -15,7 +15,7 @@ import { daemonControl, requestDaemonStop, setDaemonsPaused, type DaemonControl 
 import { stmt, type Db } from './db.js';
 import { SILENCED_SCAN_LIMIT, STALE_MS } from './defaults.js';
 import { failedTotal, forgetFailed, listFailed, retryFailed } from './failed.js';
-import { computeMetrics, listSnapshots, metricSeries, throughputSeries, type Metric, type SeriesPoint } from './metrics.js';
+import { computeMetrics, listSnapshots, metricSeries, throughputSeries, type Metric, type SeriesPoint, type Snapshot } from './metrics.js';
 import { continueQueue, getJob, isSilenced, listJobs, pauseQueue, queueStats, silencedOf, type QueueStats, type Silenced } from './queues.js';
 import { parseJson } from './jobs.js';
 import { tagSummaries, type TagSummary } from './tags.js';
@@ -123,10 +123,11 @@ export interface FailedGroup {
   message: string;
 }
 
-const HOUR = 3_600_000;
+/** An hour, ms: the window of the overview's and queue rows' counts. */
+export const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 /** How many rows each kind of event contributes to the live tail. */
-const TAIL = 12;
+export const TAIL = 12;
 
 /** Build the header from the workers table and the daemon control flags. */
 export function headerData(db: Db, now: number, aliveMs = STALE_MS): HeaderData {
@@ -134,7 +135,8 @@ export function headerData(db: Db, now: number, aliveMs = STALE_MS): HeaderData 
   return headerFrom(live, daemonControl(db).paused);
 }
 
-function headerFrom(live: readonly Worker[], paused: boolean): HeaderData {
+/** The header from the live workers and the daemons' pause flag (both engines). */
+export function headerFrom(live: readonly Worker[], paused: boolean): HeaderData {
   const status = live.length === 0 ? 'inactive' : paused || live.every((w) => w.status === 'paused') ? 'paused' : 'active';
   return {
     status, daemons: live.length, busy: live.reduce((s, w) => s + w.busy, 0), slots: live.reduce((s, w) => s + w.concurrency, 0),
@@ -158,32 +160,59 @@ export function overviewData(db: Db, now: number, options: { configured?: readon
   const throughput = throughputSeries(db, 60, now);
   const failedHour = (stmt(db, `SELECT COUNT(*) AS n FROM jobs WHERE state = 'failed' AND finished_at >= ? AND finished_at <= ?`).get(since, now) as { n: number }).n;
   const queues = overviewQueues(db, now, options.configured ?? DEFAULT_QUEUES);
-  let longestWait: OverviewData['longestWait'] = null;
-  for (const q of queues) if (q.pending > 0 && (longestWait === null || q.oldestWaitMs > longestWait.ms)) longestWait = { queue: q.queue, ms: q.oldestWaitMs };
   // One range count per queue on the covering jobs_completed (finished_at, queue) index.
   const done = stmt(db, `SELECT COUNT(*) AS n FROM jobs WHERE state = 'completed' AND finished_at > ? AND finished_at <= ? AND queue = ?`);
-  let maxThroughput: OverviewData['maxThroughput'] = null;
-  for (const q of queues) {
-    const n = (done.get(since, now, q.queue) as { n: number }).n;
-    if (n > 0 && (maxThroughput === null || n / 60 > maxThroughput.perMinute)) maxThroughput = { queue: q.queue, perMinute: n / 60 };
-  }
+  const doneByQueue = new Map(queues.map((q) => [q.queue, (done.get(since, now, q.queue) as { n: number }).n]));
   const longest = stmt(db, `
     SELECT id, name, ms FROM (
       SELECT id, name, finished_at - reserved_at AS ms FROM jobs
        WHERE state = 'completed' AND finished_at >= ? AND finished_at <= ? AND reserved_at IS NOT NULL
        ORDER BY finished_at DESC LIMIT 1000)
      ORDER BY ms DESC LIMIT 1`).get(since, now) as { id: number; name: string; ms: number } | undefined;
+  return overviewFrom({
+    header: headerData(db, now, options.aliveMs), throughput, failedHour, failedTotal: failedTotal(db), queues, doneByQueue, longest,
+    events: tail(db, silencedOf(options.silenced ?? [])),
+  });
+}
+
+/** What the overview is assembled from, read by either engine. */
+export interface OverviewParts {
+  header: HeaderData;
+  /** Completed jobs per minute over the past 60 minutes, oldest first. */
+  throughput: number[];
+  /** Jobs failed in the past hour. */
+  failedHour: number;
+  /** The failed list's size. */
+  failedTotal: number;
+  queues: OverviewQueue[];
+  /** Jobs each listed queue completed in the past hour. */
+  doneByQueue: ReadonlyMap<string, number>;
+  /** The longest-running job among the newest 1,000 completed in the past hour. */
+  longest: { id: number; name: string; ms: number } | undefined;
+  /** The newest events of each kind (at most TAIL each). */
+  events: JobEvent[];
+}
+
+/** Assemble the overview from its parts (both engines). */
+export function overviewFrom(p: OverviewParts): OverviewData {
+  let longestWait: OverviewData['longestWait'] = null;
+  for (const q of p.queues) if (q.pending > 0 && (longestWait === null || q.oldestWaitMs > longestWait.ms)) longestWait = { queue: q.queue, ms: q.oldestWaitMs };
+  let maxThroughput: OverviewData['maxThroughput'] = null;
+  for (const q of p.queues) {
+    const n = p.doneByQueue.get(q.queue) ?? 0;
+    if (n > 0 && (maxThroughput === null || n / 60 > maxThroughput.perMinute)) maxThroughput = { queue: q.queue, perMinute: n / 60 };
+  }
   return {
-    header: headerData(db, now, options.aliveMs),
-    jobsPerMinute: throughput[throughput.length - 1] ?? 0,
-    jobsPastHour: throughput.reduce((s, n) => s + n, 0) + failedHour,
-    failedPast7d: failedTotal(db),
+    header: p.header,
+    jobsPerMinute: p.throughput[p.throughput.length - 1] ?? 0,
+    jobsPastHour: p.throughput.reduce((s, n) => s + n, 0) + p.failedHour,
+    failedPast7d: p.failedTotal,
     longestWait,
     maxThroughput,
-    longestRuntime: longest ? { id: longest.id, name: longest.name, ms: longest.ms } : null,
-    throughput,
-    queues,
-    events: tail(db, silencedOf(options.silenced ?? [])),
+    longestRuntime: p.longest ? { id: p.longest.id, name: p.longest.name, ms: p.longest.ms } : null,
+    throughput: p.throughput,
+    queues: p.queues,
+    events: newestEvents(p.events),
   };
 }
 
@@ -215,12 +244,22 @@ function tail(db: Db, silenced: Silenced): JobEvent[] {
     ...pick(`SELECT id, queue, name, finished_at AS at, tags FROM jobs WHERE state = 'completed' ORDER BY finished_at DESC LIMIT ?`, 'completed'),
     ...pick(`SELECT id, queue, name, finished_at AS at, tags FROM jobs WHERE state = 'failed' ORDER BY finished_at DESC LIMIT ?`, 'failed'),
   ];
+  return events;
+}
+
+/** The live tail: the newest events of all kinds, newest first, at most TAIL. */
+function newestEvents(events: JobEvent[]): JobEvent[] {
   const order = { failed: 0, completed: 1, started: 2, enqueued: 3 };
   return events.sort((a, b) => b.at - a.at || order[a.event] - order[b.event] || b.id - a.id).slice(0, TAIL);
 }
 
 /** Aggregate metrics snapshots over a long window (24 h, 7 d): sums, weighted averages; p95 is approximate, p50 unknown. */
 export function aggregateSnapshots(db: Db, windowMs: number, now: number): MetricRow[] {
+  return aggregateSnapshotList(listSnapshots(db, now - windowMs), windowMs);
+}
+
+/** Aggregate snapshots (those of the window, read by either engine): see aggregateSnapshots. */
+export function aggregateSnapshotList(snapshots: readonly Snapshot[], windowMs: number): MetricRow[] {
   const acc = new Map<string, { kind: 'queue' | 'job'; key: string; processed: number; failed: number; rt: [number, number]; rt95: [number, number]; w: [number, number]; w95: [number, number] }>();
   const add = (pair: [number, number], v: number | null, weight: number) => {
     if (v !== null && weight > 0) {
@@ -228,7 +267,7 @@ export function aggregateSnapshots(db: Db, windowMs: number, now: number): Metri
       pair[1] += weight;
     }
   };
-  for (const s of listSnapshots(db, now - windowMs)) {
+  for (const s of snapshots) {
     const id = `${s.kind}\u0000${s.key}`;
     let a = acc.get(id);
     if (!a) acc.set(id, (a = { kind: s.kind, key: s.key, processed: 0, failed: 0, rt: [0, 0], rt95: [0, 0], w: [0, 0], w95: [0, 0] }));
@@ -251,7 +290,7 @@ export function aggregateSnapshots(db: Db, windowMs: number, now: number): Metri
 export const METRICS_WINDOW_MS: Record<MetricsWindow, number> = { '1h': HOUR, '24h': DAY, '7d': 7 * DAY };
 
 /** Order metrics: queues first, then job names, each by throughput. */
-function sortMetrics(rows: MetricRow[]): MetricRow[] {
+export function sortMetrics(rows: MetricRow[]): MetricRow[] {
   return rows.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'queue' ? -1 : 1) || b.processed + b.failed - (a.processed + a.failed) || a.key.localeCompare(b.key));
 }
 
@@ -262,8 +301,13 @@ export function metricRows(db: Db, window: MetricsWindow, now: number): MetricRo
 
 /** Every queue with its sizes and its past hour's throughput and error rate. */
 export function queueRows(db: Db, now: number, configured: readonly string[] = DEFAULT_QUEUES): QueueRow[] {
-  const metrics = computeMetrics(db, HOUR, now).filter((m) => m.kind === 'queue');
-  return queueStats(db, { now, since: now - HOUR, configured }).map((q) => {
+  return queueRowsFrom(queueStats(db, { now, since: now - HOUR, configured }), computeMetrics(db, HOUR, now));
+}
+
+/** Join queue stats (completed over the past hour) with the past hour's metrics (both engines). */
+export function queueRowsFrom(stats: readonly QueueStats[], hourMetrics: readonly Metric[]): QueueRow[] {
+  const metrics = hourMetrics.filter((m) => m.kind === 'queue');
+  return stats.map((q) => {
     const m = metrics.find((x) => x.key === q.queue);
     const processed = m?.processed ?? 0;
     const failedHour = m?.failed ?? 0;

@@ -45,10 +45,14 @@ export interface ClaimPlan {
   plan: (take: Take) => ClaimedJob[];
 }
 
-/** A finished job to complete, with the handler's fenced writes (ctx.commit), if any. */
-export interface Completion {
+/**
+ * A finished job to complete, with the handler's fenced writes (ctx.commit), if any. `W` is
+ * the engine's write: a LeasedWrite on SQLite (synchronous, on the Db), a PgLeasedWrite on
+ * PostgreSQL (pg/jobs.ts: async, on the transaction's client).
+ */
+export interface Completion<W = LeasedWrite> {
   readonly lease: Lease;
-  readonly writes?: readonly LeasedWrite[];
+  readonly writes?: readonly W[];
 }
 
 /**
@@ -77,20 +81,20 @@ export interface CommitResult {
 }
 
 /** One batch for `commit`: finished jobs, settled ones, late ones, and the claim for the free slots. */
-export interface CommitBatch {
-  completions?: readonly Completion[];
+export interface CommitBatch<W = LeasedWrite> {
+  completions?: readonly Completion<W>[];
   /**
    * What to do with a completed job instead when its writes throw (they are rolled back, the
    * lease is kept): runs inside the commit, so it must not await. Default retry.
    */
-  onWriteError?: (completion: Completion, error: Error) => Settlement;
+  onWriteError?: (completion: Completion<W>, error: Error) => Settlement;
   settlements?: readonly Settlement[];
-  late?: readonly Completion[];
+  late?: readonly Completion<W>[];
   claim?: ClaimPlan;
 }
 
-/** The queue's operations as the daemon uses them; see the module comment. */
-export interface Store {
+/** The queue's operations as the daemon uses them; see the module comment. `W`: the engine's handler write (see Completion). */
+export interface Store<W = LeasedWrite> {
   /** The store's clock, ms epoch. */
   now(): number;
   /** Call `listener` after jobs were enqueued through this store's connection (this process only). */
@@ -98,13 +102,13 @@ export interface Store {
 
   // The worker's hot path.
   /** Commit a batch in one transaction: completions (fenced), settlements, late results, then the claim. */
-  commit(batch: CommitBatch): Promise<CommitResult>;
+  commit(batch: CommitBatch<W>): Promise<CommitResult>;
   /** True when a claim of these queues could find something now (a cheap read). */
   readyToClaim(queues: readonly string[]): Promise<boolean>;
   /** When the next delayed job becomes due, or undefined. */
   nextDueAt(): Promise<number | undefined>;
   /** Run `write` now, only while `lease` is held (ctx.write). */
-  writeUnderLease(lease: Lease, write: LeasedWrite): Promise<boolean>;
+  writeUnderLease(lease: Lease, write: W): Promise<boolean>;
 
   // Leases and workers.
   /** Extend each lease to now + leaseMs in one transaction; false for a lease that was lost. */

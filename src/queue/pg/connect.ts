@@ -218,13 +218,14 @@ export async function closePg(db: PgDb): Promise<void> {
 
 /**
  * Run `fn` in a transaction on one pooled connection and return its result: COMMIT when it
- * resolves, ROLLBACK when it throws. A transaction is never held across a job's run: only
+ * resolves, ROLLBACK when it throws. `begin` may name an isolation level (a read view's
+ * `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`). A transaction is never held across a job's run: only
  * the queue's own statements run inside.
  */
-export async function pgTx<T>(db: PgDb, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function pgTx<T>(db: PgDb, fn: (c: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
   const client = await connectOwned(db);
   try {
-    await client.query('BEGIN');
+    await client.query(begin);
     try {
       const out = await fn(client);
       await client.query('COMMIT');

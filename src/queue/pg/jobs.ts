@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { LEASE_MS } from '../defaults.js';
 import { ValidationError } from '../errors.js';
-import type { AttemptError, ChainState, ClaimedJob, JobSpec, Lease, Outcome } from '../types.js';
-import { assertChain, backoffSeconds, toJobRow, type JobRow } from '../validate.js';
+import { DEFAULT_MAX_RATE_LIMIT_WAIT_MS, mergePayload } from '../jobs.js';
+import { chainCatchJob, delayPlan, failedOptions, retryPlan, withError } from '../rules.js';
+import type { ChainState, ClaimedJob, JobSpec, Lease, Outcome } from '../types.js';
+import { assertChain, toJobRow, type JobRow } from '../validate.js';
 import { connectOwned, NOW_MS, ownerOf, pgTx, type PgDb } from './connect.js';
 
 /**
@@ -58,29 +60,36 @@ const PROMOTE_DUE = `
  * a claim of 1 took every pending row (test: "never hands one job …", "claims at most limit").
  */
 const CLAIM = `
+  WITH c AS MATERIALIZED (SELECT ${NOW_MS} AS now)
   UPDATE jobs
      SET state = 'reserved', attempts = attempts + 1, reserved_at = c.now, reserved_by = $2,
          lease_expires_at = c.now + $3::bigint, lease_token = lease_token + 1
-    FROM (SELECT ${NOW_MS} AS now) AS c
+    FROM c
    WHERE jobs.id = ANY (ARRAY(SELECT id FROM jobs WHERE state = 'pending' AND queue = $1 AND name <> ALL($5::text[])
                                ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED))
      AND jobs.state = 'pending'
      AND NOT EXISTS (SELECT 1 FROM queues WHERE name = $1 AND paused = 1)
   RETURNING jobs.id, jobs.queue, jobs.name, jobs.payload, jobs.priority, jobs.attempts, jobs.max_attempts, jobs.timeout_ms, jobs.available_at, jobs.lease_token`;
 
-/** Complete leases ($1 ids, $2 tokens) of jobs without chain or batch: nothing else to do, no transaction needed. */
+/**
+ * Complete leases ($1 ids, $2 tokens) of jobs without chain or batch: nothing else to do, no
+ * transaction needed. The clock is read once (a materialised CTE), so one statement's rows
+ * share one time, as one SQLite commit's do; likewise in COMPLETE_ANY and CLAIM.
+ */
 const COMPLETE_PLAIN = `
-  UPDATE jobs SET state = 'completed', finished_at = ${NOW_MS}, reserved_by = NULL, lease_expires_at = NULL
-    FROM unnest($1::bigint[], $2::bigint[]) AS l(id, tok)
+  WITH c AS MATERIALIZED (SELECT ${NOW_MS} AS now)
+  UPDATE jobs SET state = 'completed', finished_at = c.now, reserved_by = NULL, lease_expires_at = NULL
+    FROM unnest($1::bigint[], $2::bigint[]) AS l(id, tok), c
    WHERE jobs.id = l.id AND jobs.lease_token = l.tok AND jobs.state = 'reserved' AND jobs.chain IS NULL AND jobs.batch_id IS NULL
   RETURNING jobs.id`;
 
 /** Complete leases whatever their chain and batch; returns what chains and batches need. */
 const COMPLETE_ANY = `
+  WITH c AS MATERIALIZED (SELECT ${NOW_MS} AS now)
   UPDATE jobs SET state = 'completed', finished_at = c.now, reserved_by = NULL, lease_expires_at = NULL
-    FROM unnest($1::bigint[], $2::bigint[]) AS l(id, tok), (SELECT ${NOW_MS} AS now) AS c
+    FROM unnest($1::bigint[], $2::bigint[]) AS l(id, tok), c
    WHERE jobs.id = l.id AND jobs.lease_token = l.tok AND jobs.state = 'reserved'
-  RETURNING jobs.id, jobs.chain, jobs.batch_id, c.now`;
+  RETURNING jobs.id, jobs.lease_token AS token, jobs.chain, jobs.batch_id, c.now`;
 
 const LEASED_COLUMNS = `id, queue, name, payload, attempts, max_attempts, backoff, retry_until, unique_key, tags,
          chain, batch_id, errors, priority, timeout_ms, created_at, ${NOW_MS} AS now`;
@@ -127,7 +136,7 @@ export async function pgEnqueue(db: PgDb, spec: JobSpec, ctx: PgEnqueueContext =
 }
 
 /** Like pgEnqueue, inside the caller's transaction (the caller notifies). */
-async function pgEnqueueInTx(c: Q, spec: JobSpec, ctx: PgEnqueueContext = {}): Promise<PgEnqueued> {
+export async function pgEnqueueInTx(c: Q, spec: JobSpec, ctx: PgEnqueueContext = {}): Promise<PgEnqueued> {
   return insertJob(c, validate(spec), spec, ctx);
 }
 
@@ -147,7 +156,7 @@ export async function pgEnqueueMany(db: PgDb, specs: readonly JobSpec[], ctx: Pg
 }
 
 /** Like pgEnqueueMany, inside the caller's transaction (the caller notifies). */
-async function pgEnqueueManyInTx(c: Q, specs: readonly JobSpec[], ctx: PgEnqueueContext = {}): Promise<PgEnqueued[]> {
+export async function pgEnqueueManyInTx(c: Q, specs: readonly JobSpec[], ctx: PgEnqueueContext = {}): Promise<PgEnqueued[]> {
   return insertAll(c, specs.map(validate), specs, ctx);
 }
 
@@ -277,7 +286,7 @@ export async function pgCompleteMany(db: PgDb, leases: readonly Lease[]): Promis
   const done = new Set(plain.rows.map((r) => r.id));
   const rest = leases.filter((l) => !done.has(l.id));
   const n = await pgTx(db, async (c) => {
-    const m = await completeManyInTx(c, rest);
+    const m = (await pgCompleteLeasesInTx(c, rest)).ids.length;
     if (m > 0) await notifyInTx(c, db);
     return m;
   });
@@ -289,12 +298,21 @@ export async function pgComplete(db: PgDb, lease: Lease): Promise<boolean> {
   return (await pgCompleteMany(db, [lease])) === 1;
 }
 
-/** Complete leases inside the caller's transaction, with chains and batches; returns how many were accepted. */
-async function completeManyInTx(c: Q, leases: readonly Lease[]): Promise<number> {
-  if (leases.length === 0) return 0;
-  const res = await c.query<{ id: number; chain: string | null; batch_id: string | null; now: number }>(COMPLETE_ANY, [leases.map((l) => l.id), leases.map((l) => l.token)]);
-  for (const r of res.rows) if (r.chain !== null || r.batch_id !== null) await afterComplete(c, r.chain, r.batch_id, r.now);
-  return res.rows.length;
+/**
+ * Complete leases inside the caller's transaction, with chains and batches: the leases
+ * accepted (as `id:token`), and whether a chain or batch enqueued anything (the caller notifies).
+ */
+export async function pgCompleteLeasesInTx(c: Q, leases: readonly Lease[]): Promise<{ ids: string[]; followUp: boolean }> {
+  if (leases.length === 0) return { ids: [], followUp: false };
+  const res = await c.query<{ id: number; token: number; chain: string | null; batch_id: string | null; now: number }>(COMPLETE_ANY, [leases.map((l) => l.id), leases.map((l) => l.token)]);
+  let followUp = false;
+  for (const r of res.rows) {
+    if (r.chain !== null || r.batch_id !== null) {
+      followUp = true;
+      await afterComplete(c, r.chain, r.batch_id, r.now);
+    }
+  }
+  return { ids: res.rows.map((r) => `${r.id}:${r.token}`), followUp };
 }
 
 async function afterComplete(c: Q, chainText: string | null, batchId: string | null, now: number): Promise<void> {
@@ -327,7 +345,7 @@ export async function pgCompleteWithWrites(db: PgDb, lease: Lease, writes: reado
   try {
     await client.query('BEGIN');
     try {
-      const r = await completeWithWritesInTx(client, lease, writes);
+      const r = await pgCompleteWithWritesInTx(client, lease, writes);
       if (r === true) {
         await notifyInTx(client, db);
         await client.query('COMMIT');
@@ -345,10 +363,10 @@ export async function pgCompleteWithWrites(db: PgDb, lease: Lease, writes: reado
 }
 
 /** Like pgCompleteWithWrites inside the caller's transaction, in a savepoint: a failing write undoes only this job. */
-async function completeWithWritesInTx(c: Q, lease: Lease, writes: readonly PgLeasedWrite[]): Promise<boolean | Error> {
+export async function pgCompleteWithWritesInTx(c: Q, lease: Lease, writes: readonly PgLeasedWrite[]): Promise<boolean | Error> {
   await c.query('SAVEPOINT gitroast_lease');
   try {
-    if ((await completeManyInTx(c, [lease])) !== 1) {
+    if ((await pgCompleteLeasesInTx(c, [lease])).ids.length !== 1) {
       await c.query('ROLLBACK TO SAVEPOINT gitroast_lease');
       return false;
     }
@@ -410,16 +428,6 @@ export interface PgErrorInfo {
   stack?: string;
 }
 
-/** Append an attempt's error to the history (the same bounds as ../jobs.ts: 25 entries, the first 5 kept). */
-function withError(row: LeasedRow, error: PgErrorInfo): string {
-  const list = row.errors ? (JSON.parse(row.errors) as AttemptError[]) : [];
-  const entry: AttemptError = { attempt: row.attempts, at: row.now, message: error.message.slice(0, 4000) };
-  if (error.stack) entry.stack = error.stack.slice(0, 8000);
-  list.push(entry);
-  if (list.length > 25) list.splice(5, list.length - 25);
-  return JSON.stringify(list);
-}
-
 /** Run an outcome-returning step in a transaction and notify when a job went back or a callback was enqueued. */
 async function outcomeTx(db: PgDb, fn: (c: Q) => Promise<Outcome>): Promise<Outcome> {
   return pgTx(db, async (c) => {
@@ -438,26 +446,17 @@ export async function pgRelease(db: PgDb, lease: Lease, error: PgErrorInfo): Pro
 }
 
 /** Like pgRelease inside the caller's transaction. */
-async function pgReleaseInTx(c: Q, lease: Lease, error: PgErrorInfo): Promise<Outcome> {
+export async function pgReleaseInTx(c: Q, lease: Lease, error: PgErrorInfo): Promise<Outcome> {
   const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
   if (!row) return { kind: 'lost' };
   const now = row.now;
-  const errors = withError(row, error);
-  if (row.attempts >= row.max_attempts) {
-    return failRow(c, row, errors, `${error.message} (attempt ${row.attempts} of ${row.max_attempts}: no tries left)`, error.stack);
-  }
-  const backoff = row.backoff ? (JSON.parse(row.backoff) as number[]) : [];
-  const at = now + Math.round(backoffSeconds(backoff, row.attempts) * 1000);
-  if (row.retry_until !== null && at >= row.retry_until) {
-    return failRow(c, row, errors, `${error.message} (retry-until deadline ${new Date(row.retry_until).toISOString()} reached)`, error.stack);
-  }
+  const errors = withError(row, error, now);
+  const plan = retryPlan(row, error, now);
+  if (plan.kind === 'fail') return failRow(c, row, errors, plan.reason, error.stack);
   await c.query(`UPDATE jobs SET state = $1, available_at = $2, attempts = $3, errors = $4, reserved_by = NULL, lease_expires_at = NULL WHERE id = $5`,
-    [at > now ? 'delayed' : 'pending', at, row.attempts, errors, row.id]);
-  return { kind: 'released', availableAt: at };
+    [plan.at > now ? 'delayed' : 'pending', plan.at, row.attempts, errors, row.id]);
+  return { kind: 'released', availableAt: plan.at };
 }
-
-/** How long a job may wait for rate limits from its enqueue unless told otherwise: 24 hours (as ../jobs.ts). */
-const DEFAULT_MAX_WAIT_MS = 24 * 3_600_000;
 
 /**
  * Put a leased job back until `until` (ms, database clock) without spending its attempt;
@@ -465,37 +464,38 @@ const DEFAULT_MAX_WAIT_MS = 24 * 3_600_000;
  * (default 24 h) after its enqueue.
  */
 export async function pgDelay(db: PgDb, lease: Lease, until: number, reason: string, options: { maxWaitMs?: number } = {}): Promise<Outcome> {
-  return outcomeTx(db, async (c) => {
-    const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
-    if (!row) return { kind: 'lost' };
-    const now = row.now;
-    const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
-    if (until - row.created_at > maxWaitMs) {
-      const bound = maxWaitMs % 3_600_000 === 0 ? `${maxWaitMs / 3_600_000} h` : `${Math.round(maxWaitMs / 1000)} s`;
-      return failRow(c, row, withError(row, { message: reason }), `${reason} (would wait past its rate-limit bound of ${bound} after it was enqueued: maxRateLimitWaitHours)`, undefined);
-    }
-    const at = Math.max(until, now);
-    const retryUntil = row.retry_until === null ? null : row.retry_until + (at - now);
-    await c.query(`UPDATE jobs SET state = $1, available_at = $2, attempts = $3, retry_until = $4, reserved_by = NULL, lease_expires_at = NULL WHERE id = $5`,
-      [at > now ? 'delayed' : 'pending', at, Math.max(0, row.attempts - 1), retryUntil, row.id]);
-    return { kind: 'delayed', availableAt: at };
-  });
+  return outcomeTx(db, (c) => pgDelayInTx(c, lease, until, reason, options));
+}
+
+/** Like pgDelay inside the caller's transaction. */
+export async function pgDelayInTx(c: Q, lease: Lease, until: number, reason: string, options: { maxWaitMs?: number } = {}): Promise<Outcome> {
+  const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
+  if (!row) return { kind: 'lost' };
+  const now = row.now;
+  const plan = delayPlan(row, until, reason, now, options.maxWaitMs ?? DEFAULT_MAX_RATE_LIMIT_WAIT_MS);
+  if (plan.kind === 'fail') return failRow(c, row, withError(row, { message: reason }, now), plan.reason, undefined);
+  await c.query(`UPDATE jobs SET state = $1, available_at = $2, attempts = $3, retry_until = $4, reserved_by = NULL, lease_expires_at = NULL WHERE id = $5`,
+    [plan.at > now ? 'delayed' : 'pending', plan.at, plan.attempts, plan.retryUntil, row.id]);
+  return { kind: 'delayed', availableAt: plan.at };
 }
 
 /** Fail a leased job for good (a final or not-retryable error). */
 export async function pgFail(db: PgDb, lease: Lease, error: PgErrorInfo): Promise<Outcome> {
-  return outcomeTx(db, async (c) => {
-    const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
-    if (!row) return { kind: 'lost' };
-    return failRow(c, row, withError(row, error), error.message, error.stack);
-  });
+  return outcomeTx(db, (c) => pgFailInTx(c, lease, error));
+}
+
+/** Like pgFail inside the caller's transaction. */
+export async function pgFailInTx(c: Q, lease: Lease, error: PgErrorInfo): Promise<Outcome> {
+  const row = (await c.query<LeasedRow>(READ_LEASED, [lease.id, lease.token])).rows[0];
+  if (!row) return { kind: 'lost' };
+  return failRow(c, row, withError(row, error, row.now), error.message, error.stack);
 }
 
 /** Fail a reserved job whatever its lease (recovery). Caller holds the transaction. False when it is not reserved. */
 export async function pgFailReservedInTx(c: Q, id: number, reason: string): Promise<boolean> {
   const row = (await c.query<LeasedRow>(READ_RESERVED, [id])).rows[0];
   if (!row) return false;
-  await failRow(c, row, withError(row, { message: reason }), reason, undefined);
+  await failRow(c, row, withError(row, { message: reason }, row.now), reason, undefined);
   return true;
 }
 
@@ -527,21 +527,12 @@ async function failRow(c: Q, row: LeasedRow, errors: string, reason: string, sta
   const now = row.now;
   await c.query(`UPDATE jobs SET state = 'failed', finished_at = $1, errors = $2, reserved_by = NULL, lease_expires_at = NULL WHERE id = $3`, [now, errors, row.id]);
   const uuid = randomUUID();
-  const options = {
-    priority: row.priority, tries: row.max_attempts, backoff: row.backoff ? (JSON.parse(row.backoff) as number[]) : undefined,
-    timeoutMs: row.timeout_ms ?? undefined, uniqueKey: row.unique_key ?? undefined,
-    chain: row.chain ? (JSON.parse(row.chain) as ChainState) : undefined,
-  };
   await c.query(`INSERT INTO failed_jobs (uuid, job_id, queue, name, payload, options, tags, batch_id, attempts, error, stack, failed_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-  [uuid, row.id, row.queue, row.name, row.payload, JSON.stringify(options), row.tags, row.batch_id, row.attempts, reason.slice(0, 4000), stack?.slice(0, 8000) ?? null, now]);
+  [uuid, row.id, row.queue, row.name, row.payload, failedOptions(row), row.tags, row.batch_id, row.attempts, reason.slice(0, 4000), stack?.slice(0, 8000) ?? null, now]);
+  const catchJob = chainCatchJob(row, reason, uuid);
+  if (catchJob) await pgEnqueueInTx(c, catchJob);
   const chain = row.chain ? (JSON.parse(row.chain) as ChainState) : null;
-  if (chain?.catch) {
-    const base = chain.catch.payload;
-    const failure = { jobId: row.id, name: row.name, queue: row.queue, message: reason.slice(0, 1000), failedUuid: uuid };
-    const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, failure } : { value: base ?? null, failure };
-    await pgEnqueueInTx(c, { ...chain.catch, payload });
-  }
   if (row.batch_id !== null) {
     await pgRecordBatchOutcome(c, row.batch_id, 'failed', now, { jobId: row.id, name: row.name, queue: row.queue, error: reason.slice(0, 1000), attempt: row.attempts, failedUuid: uuid });
   }
@@ -589,14 +580,14 @@ async function pgRecordBatchOutcome(c: Q, batchId: string, outcome: 'processed' 
 }
 
 /** Enqueue whichever of the batch's callbacks are due and not yet dispatched. Caller holds the transaction. */
-async function pgDispatchBatchCallbacks(c: Q, batchId: string, now: number, failure?: PgBatchFailure): Promise<void> {
+export async function pgDispatchBatchCallbacks(c: Q, batchId: string, now: number, failure?: PgBatchFailure): Promise<void> {
   const enqueueCallback = async (json: string | null, withFailure?: PgBatchFailure) => {
     if (!json) return;
     const spec = JSON.parse(json) as JobSpec;
     const base = spec.payload;
     const batch = { id: batchId };
     const extra = withFailure ? { batch, failure: withFailure } : { batch };
-    const payload = base !== null && typeof base === 'object' && !Array.isArray(base) ? { ...base, ...extra } : { value: base ?? null, ...extra };
+    const payload = mergePayload(base, extra);
     await pgEnqueueInTx(c, { ...spec, payload });
   };
   const cr = (await c.query<{ catch_job: string | null; allow_failures: number }>(
@@ -615,7 +606,7 @@ async function pgDispatchBatchCallbacks(c: Q, batchId: string, now: number, fail
 }
 
 /** Cancel a batch's jobs that have not started; counts them out of pending. Caller holds the transaction. */
-async function pgCancelBatchInTx(c: Q, batchId: string, now: number): Promise<number> {
+export async function pgCancelBatchInTx(c: Q, batchId: string, now: number): Promise<number> {
   const changed = (await c.query(`UPDATE batches SET cancelled_at = $2 WHERE id = $1 AND cancelled_at IS NULL`, [batchId, now])).rowCount;
   if (changed === 0) return 0;
   const n = (await c.query(`UPDATE jobs SET state = 'cancelled', finished_at = $2 WHERE batch_id = $1 AND state IN ('pending','delayed')`, [batchId, now])).rowCount ?? 0;

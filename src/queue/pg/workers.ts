@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { SupervisorState, Worker } from '../types.js';
 import type { WorkerRegistration } from '../workers.js';
 import { NOW_MS, pgTx, type PgDb } from './connect.js';
@@ -38,9 +39,9 @@ interface WorkerRow {
 }
 
 /** The registered workers, newest first, with the database's now (to judge "alive" on the same clock). */
-async function pgListWorkers(db: PgDb): Promise<{ now: number; workers: Worker[] }> {
-  const r = await db.pool.query<WorkerRow & { now: number }>(`SELECT *, ${NOW_MS} AS now FROM workers ORDER BY started_at DESC`);
-  const now = r.rows[0]?.now ?? (await db.pool.query<{ now: number }>(`SELECT ${NOW_MS} AS now`)).rows[0]!.now;
+export async function pgListWorkers(q: pg.Pool | pg.ClientBase): Promise<{ now: number; workers: Worker[] }> {
+  const r = await q.query<WorkerRow & { now: number }>(`SELECT *, ${NOW_MS} AS now FROM workers ORDER BY started_at DESC`);
+  const now = r.rows[0]?.now ?? (await q.query<{ now: number }>(`SELECT ${NOW_MS} AS now`)).rows[0]!.now;
   return {
     now,
     workers: r.rows.map((w) => ({
@@ -52,7 +53,7 @@ async function pgListWorkers(db: PgDb): Promise<{ now: number; workers: Worker[]
 
 /** The workers whose heartbeat is within `staleMs` of the database's now. */
 export async function pgLiveWorkers(db: PgDb, staleMs: number): Promise<Worker[]> {
-  const { now, workers } = await pgListWorkers(db);
+  const { now, workers } = await pgListWorkers(db.pool);
   return workers.filter((w) => now - w.heartbeatAt <= staleMs);
 }
 

@@ -1,0 +1,522 @@
+/**
+ * The Store (../store.ts) on PostgreSQL: every operation of the interface, with the SQLite
+ * store's semantics, on the database's clock. No decision here reads the host's clock:
+ * leases, heartbeats, the alive threshold, availability, holds and throttle windows compare
+ * against NOW_MS (or a now read from the server inside the same transaction), so hosts whose
+ * clocks disagree agree. `now()` (synchronous in the interface) is the host clock corrected
+ * by the offset to the server's, measured at every round trip that reads the server's now.
+ *
+ * A commit is one transaction, as on SQLite: completions (fenced), settlements, late
+ * results, then the claim. The claim plan is synchronous (it runs inside SQLite's
+ * synchronous transaction), while a PostgreSQL claim is awaited: the plan is replayed. It
+ * runs with a `take` that answers the calls already answered from memory and, at the first
+ * unanswered one, records what it asked and throws a private sentinel; the claim is then run
+ * inside the open transaction, remembered, and the plan run again from the start. Plans are
+ * deterministic given take's answers (src/daemon/slots.ts, supervisor.ts claim: their side
+ * effects, poolOf.set and retryAt, are idempotent), so the replays end with the same calls
+ * and the same jobs as a synchronous run.
+ */
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { assertBatchHead, batchDetailFrom, toBatch, type BatchJobRow, type BatchRow } from '../batches.js';
+import { CONTROL_KEYS, controlFrom } from '../control.js';
+import type { CheckpointResult } from '../db.js';
+import { BATCHES_LIST_LIMIT, COMPLETED_WINDOW_MS, FAILED_READ_LIMIT, JOBS_LIST_LIMIT, SILENCED_SCAN_LIMIT, STALE_MS, TAG_SCAN_LIMIT } from '../defaults.js';
+import { ValidationError } from '../errors.js';
+import { retrySpec, toFailed, type FailedFilter, type FailedRow, type Retried } from '../failed.js';
+import { LEDGER_TABLE } from '../ledger.js';
+import { metricsOf, toSnapshot, type FinishedRow, type SnapshotRow } from '../metrics.js';
+import { queueStatsTable, toJob, type JobFilter, type JobRow, type QueueStats } from '../queues.js';
+import { aggregateSnapshotList, headerFrom, HOUR, METRICS_WINDOW_MS, overviewFrom, queueRowsFrom, sortMetrics, TAIL, type HeaderData, type JobEvent, type MetricsWindow } from '../read-model.js';
+import type { ClaimPlan, CommitBatch, CommitResult, Completion, Settlement, Store, Take } from '../store.js';
+import type { ThrottledClaim } from '../throttles.js';
+import { JOB_STATES, type Batch, type ClaimedJob, type Lease, type Outcome } from '../types.js';
+import { assertQueueName } from '../validate.js';
+import { isAlive } from '../workers.js';
+import { NOW_MS, pgTx, type PgDb } from './connect.js';
+import {
+  notifyInTx, pgCancelBatchInTx, pgCompleteLeasesInTx, pgCompleteWithWritesInTx, pgDelayInTx, pgDispatchBatchCallbacks, pgEnqueue, pgEnqueueInTx,
+  pgEnqueueManyInTx, pgEnqueueMany, pgFailInTx, pgNextDueAt, pgReleaseInTx, pgWriteUnderLease, type PgLeasedWrite,
+} from './jobs.js';
+import { pgClaimThrottledInTx } from './throttles.js';
+import { pgDeregisterWorker, pgHeartbeat, pgListWorkers, pgLiveWorkers, pgRecoverLeases, pgRegisterWorker } from './workers.js';
+
+type Q = pg.ClientBase;
+
+/** A read view: one consistent snapshot, like the SQLite store's deferred read transaction. */
+const VIEW = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
+
+/** Thrown by a replayed plan's `take` at its first unanswered call. */
+const UNANSWERED = Symbol('claim not answered yet');
+
+async function nowIn(c: Q | pg.Pool): Promise<number> {
+  return (await c.query<{ now: number }>(`SELECT ${NOW_MS} AS now`)).rows[0]!.now;
+}
+
+/** Put a job's settlement into effect inside the open transaction (as ../store.ts settleInTx). */
+async function settleInTx(c: Q, s: Settlement, now: number): Promise<Outcome> {
+  switch (s.kind) {
+    case 'fail':
+      return pgFailInTx(c, s.lease, s.error);
+    case 'retry':
+      return pgReleaseInTx(c, s.lease, s.error);
+    case 'delay':
+      return pgDelayInTx(c, s.lease, s.until, s.reason, { maxWaitMs: s.maxWaitMs });
+    case 'return':
+      return pgDelayInTx(c, s.lease, now, s.reason);
+    case 'lost':
+      return { kind: 'lost' };
+  }
+}
+
+/**
+ * Run a claim plan inside the open transaction by replay (see the module comment). A replay
+ * that asks something else than the run before it (a plan that is not deterministic) throws.
+ */
+async function runPlan(c: Q, claim: ClaimPlan, now: number, lockKey: string): Promise<ClaimedJob[]> {
+  const asked: { queues: readonly string[]; limit: number }[] = [];
+  const answers: ThrottledClaim[] = [];
+  for (;;) {
+    let i = 0;
+    let ask: { queues: readonly string[]; limit: number } | undefined;
+    const take: Take = (queues, limit) => {
+      if (i < answers.length) {
+        const before = asked[i]!;
+        if (before.limit !== limit || before.queues.length !== queues.length || before.queues.some((q, k) => q !== queues[k])) {
+          throw new Error(`a claim plan asked for ${limit} of ${queues.join(',')} where its previous run asked for ${before.limit} of ${before.queues.join(',')}: plans must be deterministic`);
+        }
+        return answers[i++]!;
+      }
+      ask = { queues: [...queues], limit };
+      throw UNANSWERED;
+    };
+    try {
+      return claim.plan(take);
+    } catch (err) {
+      if (err !== UNANSWERED || ask === undefined) throw err;
+    }
+    asked.push(ask);
+    answers.push(await pgClaimThrottledInTx(c, { workerId: claim.workerId, leaseMs: claim.leaseMs, now, queues: ask.queues, limit: ask.limit, throttles: claim.throttles, lockKey }));
+  }
+}
+
+/** Complete the finished jobs inside the open transaction: one statement for those without writes, a savepoint each for the rest. */
+async function completeInTx(
+  c: Q, completions: readonly Completion<PgLeasedWrite>[], now: number, onWriteError: CommitBatch<PgLeasedWrite>['onWriteError'],
+): Promise<{ results: CommitResult['completions']; wake: boolean }> {
+  const out: CommitResult['completions'] = new Array(completions.length);
+  let wake = false;
+  const plain: Lease[] = [];
+  const plainIdx: number[] = [];
+  for (let i = 0; i < completions.length; i++) {
+    const comp = completions[i]!;
+    if (comp.writes === undefined) {
+      plain.push(comp.lease);
+      plainIdx.push(i);
+      continue;
+    }
+    const r = await pgCompleteWithWritesInTx(c, comp.lease, comp.writes);
+    if (typeof r === 'boolean') {
+      out[i] = r;
+      wake ||= r;
+    } else {
+      const settle = onWriteError?.(comp, r) ?? { kind: 'retry', lease: comp.lease, error: { message: r.message, stack: r.stack } };
+      const outcome = await settleInTx(c, settle, now);
+      wake ||= outcome.kind !== 'lost';
+      out[i] = { error: r, outcome };
+    }
+  }
+  if (plain.length > 0) {
+    const done = await pgCompleteLeasesInTx(c, plain);
+    wake ||= done.followUp;
+    const accepted = new Set(done.ids);
+    for (let k = 0; k < plain.length; k++) out[plainIdx[k]!] = accepted.has(`${plain[k]!.id}:${plain[k]!.token}`);
+  }
+  return { results: out, wake };
+}
+
+/** Which failed jobs a filter names, as a WHERE clause from parameter `$first` on (as ../failed.ts where). */
+function failedWhere(filter: FailedFilter): { sql: string; params: unknown[] } {
+  const clauses: string[] = [];
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  if (filter.uuids && filter.uuids.length > 0) clauses.push(`uuid = ANY(${p([...filter.uuids])}::text[])`);
+  else if (!filter.all && !filter.queue && !filter.name && !filter.tag && !filter.batchId) clauses.push('false');
+  if (filter.queue) clauses.push(`queue = ${p(filter.queue)}`);
+  if (filter.name) clauses.push(`name = ${p(filter.name)}`);
+  if (filter.tag) clauses.push(`EXISTS (SELECT 1 FROM json_array_elements_text(failed_jobs.tags::json) AS t(value) WHERE t.value = ${p(filter.tag)})`);
+  if (filter.batchId) clauses.push(`batch_id = ${p(filter.batchId)}`);
+  return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
+}
+
+/** ../queues.ts queueStats on PostgreSQL, at `now` (the server's). */
+async function queueStatsIn(c: Q, now: number, options: { since?: number; configured?: readonly string[]; completed?: boolean } = {}): Promise<QueueStats[]> {
+  const since = options.since ?? now - COMPLETED_WINDOW_MS;
+  const { get, has, done } = queueStatsTable(options.configured);
+  // The backlog per queue, and the earliest availability among the next 100 jobs in claim order.
+  const pending = await c.query<{ queue: string; n: number; at: number | null }>(`
+    SELECT q.queue, q.n, o.at FROM (SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'pending' GROUP BY queue) AS q
+     CROSS JOIN LATERAL (SELECT MIN(available_at) AS at FROM (
+       SELECT available_at FROM jobs WHERE state = 'pending' AND queue = q.queue ORDER BY priority DESC, id LIMIT 100) AS t) AS o`);
+  for (const r of pending.rows) {
+    const s = get(r.queue);
+    s.pending = r.n;
+    s.oldestWaitMs = r.at === null ? 0 : Math.max(0, now - r.at);
+  }
+  for (const r of (await c.query<{ queue: string; n: number }>(`SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'delayed' GROUP BY queue`)).rows) get(r.queue).delayed = r.n;
+  for (const r of (await c.query<{ queue: string; n: number }>(`SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'reserved' GROUP BY queue`)).rows) get(r.queue).reserved = r.n;
+  if (options.completed !== false) {
+    const rows = (await c.query<{ queue: string; n: number }>(`SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'completed' AND finished_at >= $1 GROUP BY queue`, [since])).rows;
+    for (const r of rows) get(r.queue).completed = r.n;
+  }
+  for (const r of (await c.query<{ queue: string; n: number }>(`SELECT queue, n FROM failed_counts WHERE n > 0`)).rows) get(r.queue).failed = r.n;
+  for (const r of (await c.query<{ name: string; paused: number }>(`SELECT name, paused FROM queues`)).rows) {
+    if (r.paused || has(r.name)) get(r.name).paused = r.paused === 1;
+  }
+  return done();
+}
+
+/** The finished jobs of [from, to] as the metrics read them. */
+async function finishedBetween(c: Q, from: number, to: number): Promise<FinishedRow[]> {
+  return (await c.query<FinishedRow>(`
+    SELECT queue, name, state, finished_at - reserved_at AS runtime, reserved_at - available_at AS wait
+      FROM jobs WHERE state = 'completed' AND finished_at >= $1 AND finished_at <= $2
+    UNION ALL
+    SELECT queue, name, state, finished_at - reserved_at AS runtime, reserved_at - available_at AS wait
+      FROM jobs WHERE state = 'failed' AND finished_at >= $1 AND finished_at <= $2`, [from, to])).rows;
+}
+
+async function controlIn(c: Q | pg.Pool) {
+  const rows = (await c.query<{ key: string; value: string }>(`SELECT key, value FROM settings WHERE key IN ($1, $2) OR starts_with(key, $3)`,
+    [CONTROL_KEYS.paused, CONTROL_KEYS.stop, CONTROL_KEYS.supervisorPrefix])).rows;
+  return controlFrom(rows);
+}
+
+async function headerIn(c: Q, now: number, aliveMs = STALE_MS): Promise<HeaderData> {
+  const { workers } = await pgListWorkers(c);
+  return headerFrom(workers.filter((w) => isAlive(w, aliveMs, now)), (await controlIn(c)).paused);
+}
+
+/** A batch by id, or by a unique prefix of at least 6 characters (as ../batches.ts getBatch; SQLite's LIKE ignores ASCII case, so ILIKE). */
+async function getBatchIn(c: Q | pg.Pool, id: string): Promise<Batch | undefined> {
+  const exact = (await c.query<BatchRow>(`SELECT * FROM batches WHERE id = $1`, [id])).rows[0];
+  if (exact) return toBatch(exact);
+  if (id.length < 6 || /[%_\\]/.test(id)) return undefined;
+  const rows = (await c.query<BatchRow>(`SELECT * FROM batches WHERE id ILIKE $1 LIMIT 2`, [`${id}%`])).rows;
+  return rows.length === 1 ? toBatch(rows[0]!) : undefined;
+}
+
+/** The newest events of each kind for the overview's tail (the store's overview silences nothing, as on SQLite). */
+async function eventsIn(c: Q): Promise<JobEvent[]> {
+  const pick = async (sql: string, event: JobEvent['event']) =>
+    (await c.query<{ id: number; queue: string; name: string; at: number }>(sql, [TAIL])).rows.map((r) => ({ at: r.at, event, id: r.id, queue: r.queue, name: r.name }));
+  return [
+    ...(await pick(`SELECT id, queue, name, created_at AS at FROM jobs ORDER BY id DESC LIMIT $1`, 'enqueued')),
+    ...(await pick(`SELECT id, queue, name, reserved_at AS at FROM jobs WHERE state = 'reserved' ORDER BY reserved_at DESC LIMIT $1`, 'started')),
+    ...(await pick(`SELECT id, queue, name, finished_at AS at FROM jobs WHERE state = 'completed' ORDER BY finished_at DESC LIMIT $1`, 'completed')),
+    ...(await pick(`SELECT id, queue, name, finished_at AS at FROM jobs WHERE state = 'failed' ORDER BY finished_at DESC LIMIT $1`, 'failed')),
+  ];
+}
+
+/** ../queues.ts listJobs on PostgreSQL (binary order of queue names, as SQLite sorts them). */
+async function listJobsIn(q: pg.Pool, filter: JobFilter) {
+  if (!JOB_STATES.includes(filter.state)) throw new ValidationError(`invalid job state ${JSON.stringify(filter.state)}: expected one of ${JOB_STATES.join(', ')}`);
+  const clauses = [`jobs.state = '${filter.state}'`];
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  if (filter.queue) clauses.push(`queue = ${p(filter.queue)}`);
+  if (filter.name) clauses.push(`name = ${p(filter.name)}`);
+  if (filter.text) {
+    const t = p(filter.text);
+    clauses.push(`(strpos(name, ${t}) > 0 OR strpos(queue, ${t}) > 0 OR strpos(COALESCE(tags, ''), ${t}) > 0 OR strpos(payload, ${t}) > 0)`);
+  }
+  const silenced = filter.exclude && (filter.exclude.names.length > 0 || filter.exclude.tags.length > 0) ? filter.exclude : undefined;
+  if (silenced) {
+    clauses.push(`NOT (name = ANY(${p([...silenced.names])}::text[]) OR EXISTS (SELECT 1 FROM json_array_elements_text(jobs.tags::json) AS jt(value) WHERE jt.value = ANY(${p([...silenced.tags])}::text[])))`);
+  }
+  const limit = filter.limit ?? JOBS_LIST_LIMIT;
+  if (filter.tag) {
+    const tag = p(filter.tag);
+    const sql = `SELECT jobs.* FROM (SELECT job_id FROM job_tags WHERE tag = ${tag} ORDER BY job_id DESC LIMIT ${TAG_SCAN_LIMIT}) AS t
+      JOIN jobs ON jobs.id = t.job_id WHERE ${clauses.join(' AND ')} ORDER BY t.job_id DESC LIMIT ${p(limit)}`;
+    return (await q.query<JobRow>(sql, params)).rows.map(toJob);
+  }
+  const order =
+    filter.state === 'pending' ? 'queue COLLATE "C", priority DESC, id' :
+    filter.state === 'delayed' ? 'available_at' :
+    filter.state === 'reserved' ? 'reserved_at DESC' : 'finished_at DESC';
+  if (silenced) {
+    const [stateClause, ...rest] = clauses;
+    const inner = `SELECT * FROM jobs WHERE ${[stateClause, ...rest.slice(0, -1)].join(' AND ')} ORDER BY ${order} LIMIT ${SILENCED_SCAN_LIMIT}`;
+    return (await q.query<JobRow>(`SELECT * FROM (${inner}) AS jobs WHERE ${clauses.at(-1)!} LIMIT ${p(limit)}`, params)).rows.map(toJob);
+  }
+  return (await q.query<JobRow>(`SELECT * FROM jobs WHERE ${clauses.join(' AND ')} ORDER BY ${order} LIMIT ${p(limit)}`, params)).rows.map(toJob);
+}
+
+/**
+ * Make the PostgreSQL store over `db` (an open PgDb: ./connect.ts openPg). Handler writes
+ * are PgLeasedWrite: they run on the transaction's client.
+ */
+export function createPgStore(db: PgDb): Store<PgLeasedWrite> {
+  // The server's clock minus the host's, from the latest round trip that read the server's now.
+  let offset = 0;
+  const seen = (serverNow: number) => {
+    offset = serverNow - Date.now();
+    return serverNow;
+  };
+  const now = () => Date.now() + offset;
+  void nowIn(db.pool).then(seen, () => {});
+  const listeners = new Set<() => void>();
+  const notifyLocal = () => {
+    if (listeners.size === 0) return;
+    queueMicrotask(() => {
+      for (const l of listeners) l();
+    });
+  };
+  const lockKey = `gitroast-throttles:${db.schema}`;
+  const tx = <T>(fn: (c: Q) => Promise<T>) => pgTx(db, fn);
+  const view = <T>(fn: (c: Q, now: number) => Promise<T>) => pgTx(db, async (c) => fn(c, seen(await nowIn(c))), VIEW);
+  const q = db.pool;
+
+  return {
+    now,
+    onEnqueued: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    commit: (batch) => tx(async (c) => {
+      const t = seen(await nowIn(c));
+      const completions = batch.completions ?? [];
+      const settlements = batch.settlements ?? [];
+      const late = batch.late ?? [];
+      let wake = false;
+      let done: CommitResult['completions'] = [];
+      if (completions.length > 0) ({ results: done, wake } = await completeInTx(c, completions, t, batch.onWriteError));
+      const settled: Outcome[] = [];
+      for (const s of settlements) {
+        const o = await settleInTx(c, s, t);
+        wake ||= o.kind !== 'lost';
+        settled.push(o);
+      }
+      const lateOk: boolean[] = [];
+      for (const l of late) {
+        const ok = (await pgCompleteWithWritesInTx(c, l.lease, l.writes ?? [])) === true;
+        wake ||= ok;
+        lateOk.push(ok);
+      }
+      const result: CommitResult = { now: t, completions: done, settlements: settled, late: lateOk, claimed: [] };
+      if (batch.claim) {
+        result.claimed = await runPlan(c, batch.claim, t, lockKey);
+        if (result.claimed.length < batch.claim.free) result.nextDueAt = await pgNextDueAt(c);
+      }
+      // Chains, batches, retries and failure callbacks may have made jobs ready for other hosts.
+      if (wake) await notifyInTx(c, db);
+      return result;
+    }),
+    readyToClaim: async (queues) => {
+      const r = await q.query<{ ready: boolean }>(`
+        SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'pending' AND queue = ANY($1::text[]))
+            OR EXISTS (SELECT 1 FROM jobs WHERE state = 'delayed' AND available_at <= ${NOW_MS}) AS ready`, [[...queues]]);
+      return r.rows[0]!.ready;
+    },
+    nextDueAt: () => pgNextDueAt(q),
+    writeUnderLease: (lease, write) => pgWriteUnderLease(db, lease, write),
+
+    extendLeases: async (leases, leaseMs) => {
+      if (leases.length === 0) return [];
+      const r = await q.query<{ id: number; token: number }>(`
+        UPDATE jobs SET lease_expires_at = c.now + $3::bigint
+          FROM unnest($1::bigint[], $2::bigint[]) AS l(id, tok), (SELECT ${NOW_MS} AS now) AS c
+         WHERE jobs.id = l.id AND jobs.lease_token = l.tok AND jobs.state = 'reserved'
+        RETURNING jobs.id, jobs.lease_token AS token`, [leases.map((l) => l.id), leases.map((l) => l.token), leaseMs]);
+      const held = new Set(r.rows.map((x) => `${x.id}:${x.token}`));
+      return leases.map((l) => held.has(`${l.id}:${l.token}`));
+    },
+    registerWorker: (w) => pgRegisterWorker(db, w),
+    heartbeat: (id, busy, status, supervisors) => pgHeartbeat(db, id, busy, status, supervisors),
+    recordSupervisors: async (id, supervisors) => (await q.query(`UPDATE workers SET supervisors = $2 WHERE id = $1`, [id, JSON.stringify(supervisors)])).rowCount === 1,
+    deregisterWorker: (id) => pgDeregisterWorker(db, id),
+    recoverLeases: async (staleMs) => {
+      const r = await pgRecoverLeases(db, staleMs);
+      if (r.requeued.length > 0 || r.failed.length > 0) notifyLocal();
+      return r;
+    },
+    liveWorkers: (aliveMs) => pgLiveWorkers(db, aliveMs),
+    control: () => controlIn(q),
+    pendingByQueue: async (queues) => {
+      const r = await q.query<{ queue: string; n: number }>(`SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'pending' AND queue = ANY($1::text[]) GROUP BY queue`, [[...queues]]);
+      return new Map(r.rows.map((x) => [x.queue, x.n]));
+    },
+    probe: async () => {
+      const r = await q.query<{ n: number; now: number }>(`SELECT COUNT(*) AS n, ${NOW_MS} AS now FROM ${LEDGER_TABLE}`);
+      seen(r.rows[0]!.now);
+      return r.rows[0]!.n;
+    },
+    checkpoint: async (): Promise<CheckpointResult> => ({ busy: false, log: 0, checkpointed: 0 }),
+
+    enqueue: async (spec, ctx = {}) => {
+      const out = await pgEnqueue(db, spec, { batchId: ctx.batchId, chain: ctx.chain });
+      notifyLocal();
+      return out;
+    },
+    enqueueMany: async (specs, ctx = {}) => {
+      const out = await pgEnqueueMany(db, specs, { batchId: ctx.batchId, chain: ctx.chain });
+      notifyLocal();
+      return out;
+    },
+    getJob: async (id) => {
+      const r = (await q.query<JobRow>(`SELECT * FROM jobs WHERE id = $1`, [id])).rows[0];
+      return r ? toJob(r) : undefined;
+    },
+    listJobs: (filter) => listJobsIn(q, filter),
+    queueStats: (o = {}) => view((c, t) => queueStatsIn(c, t, o)),
+    holds: () => view(async (c, t) => {
+      const rows = (await c.query<{ name: string; until: number; reason: string; set_at: number; waiting: number }>(`
+        SELECT h.name, h.until, h.reason, h.set_at, (SELECT COUNT(*) FROM jobs WHERE state = 'pending' AND name = h.name) AS waiting
+          FROM job_holds AS h WHERE h.until > $1 ORDER BY h.until, h.name COLLATE "C"`, [t])).rows;
+      return rows.map((r) => ({ name: r.name, until: r.until, reason: r.reason, setAt: r.set_at, waiting: r.waiting }));
+    }),
+
+    header: (aliveMs) => view((c, t) => headerIn(c, t, aliveMs)),
+    overview: (o = {}) => view(async (c, t) => {
+      const since = t - HOUR;
+      const throughput: number[] = new Array(60).fill(0);
+      const buckets = await c.query<{ b: number; n: number }>(`
+        SELECT ($1::bigint - finished_at) / 60000 AS b, COUNT(*) AS n FROM jobs
+         WHERE state = 'completed' AND finished_at > $1::bigint - 3600000 AND finished_at <= $1::bigint GROUP BY 1`, [t]);
+      for (const r of buckets.rows) throughput[59 - r.b] = r.n;
+      const failedHour = (await c.query<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs WHERE state = 'failed' AND finished_at >= $1 AND finished_at <= $2`, [since, t])).rows[0]!.n;
+      const queues = (await queueStatsIn(c, t, { configured: o.configured, completed: false })).map(({ completed: _completed, ...x }) => x);
+      const doneRows = await c.query<{ queue: string; n: number }>(`SELECT queue, COUNT(*) AS n FROM jobs WHERE state = 'completed' AND finished_at > $1 AND finished_at <= $2 GROUP BY queue`, [since, t]);
+      const longest = (await c.query<{ id: number; name: string; ms: number }>(`
+        SELECT id, name, ms FROM (
+          SELECT id, name, finished_at - reserved_at AS ms FROM jobs
+           WHERE state = 'completed' AND finished_at >= $1 AND finished_at <= $2 AND reserved_at IS NOT NULL
+           ORDER BY finished_at DESC LIMIT 1000) AS t
+         ORDER BY ms DESC LIMIT 1`, [since, t])).rows[0];
+      const failedTotal = (await c.query<{ n: number }>(`SELECT COALESCE(SUM(n), 0)::bigint AS n FROM failed_counts`)).rows[0]!.n;
+      return overviewFrom({
+        header: await headerIn(c, t, o.aliveMs), throughput, failedHour, failedTotal, queues,
+        doneByQueue: new Map(doneRows.rows.map((r) => [r.queue, r.n])), longest, events: await eventsIn(c),
+      });
+    }),
+    queueRows: (configured) => view(async (c, t) => queueRowsFrom(await queueStatsIn(c, t, { since: t - HOUR, configured }), metricsOf(await finishedBetween(c, t - HOUR, t), HOUR))),
+    metricRows: (window: MetricsWindow) => view(async (c, t) => {
+      if (window === '1h') return sortMetrics(metricsOf(await finishedBetween(c, t - HOUR, t), HOUR));
+      const ms = METRICS_WINDOW_MS[window];
+      const rows = (await c.query<SnapshotRow>(`SELECT * FROM metrics_snapshots WHERE taken_at >= $1 ORDER BY taken_at`, [t - ms])).rows;
+      return sortMetrics(aggregateSnapshotList(rows.map(toSnapshot), ms));
+    }),
+    listBatches: async (limit = BATCHES_LIST_LIMIT) => (await q.query<BatchRow>(`SELECT * FROM batches ORDER BY created_at DESC LIMIT $1`, [limit])).rows.map(toBatch),
+    batchDetail: (id, limit = 500) => view(async (c) => {
+      const b = await getBatchIn(c, id);
+      if (!b) return undefined;
+      const row = (await c.query<Pick<BatchRow, 'then_job' | 'catch_job' | 'finally_job'>>(`SELECT then_job, catch_job, finally_job FROM batches WHERE id = $1`, [b.id])).rows[0]!;
+      const rows = (await c.query<BatchJobRow>(`SELECT id, name, queue, state, attempts, finished_at, errors FROM jobs WHERE batch_id = $1 ORDER BY id DESC LIMIT $2`, [b.id, limit])).rows;
+      const counts = (await c.query<{ state: BatchJobRow['state']; n: number }>(`SELECT state, COUNT(*) AS n FROM jobs WHERE batch_id = $1 GROUP BY state`, [b.id])).rows;
+      return batchDetailFrom(b, row, rows, counts);
+    }),
+
+    pausedQueues: async () => new Set((await q.query<{ name: string }>(`SELECT name FROM queues WHERE paused = 1`)).rows.map((r) => r.name)),
+    pauseQueue: async (queue) => {
+      assertQueueName(queue);
+      await q.query(`INSERT INTO queues (name, paused, paused_at) VALUES ($1, 1, ${NOW_MS}) ON CONFLICT (name) DO UPDATE SET paused = 1, paused_at = excluded.paused_at`, [queue]);
+    },
+    continueQueue: async (queue) => {
+      assertQueueName(queue);
+      await q.query(`INSERT INTO queues (name, paused) VALUES ($1, 0) ON CONFLICT (name) DO UPDATE SET paused = 0, paused_at = NULL`, [queue]);
+    },
+    listFailed: async (filter = {}) => {
+      const w = failedWhere({ ...filter, all: true });
+      const limit = filter.limit ?? FAILED_READ_LIMIT;
+      const rows = (await q.query<FailedRow>(`SELECT * FROM failed_jobs ${w.sql} ORDER BY failed_at DESC, id DESC LIMIT $${w.params.length + 1}`, [...w.params, limit])).rows;
+      return rows.map(toFailed);
+    },
+    retryFailed: async (filter) => {
+      const out = await tx(async (c) => {
+        const w = failedWhere(filter);
+        // Locked: a concurrent retry of the same rows waits, then finds them gone.
+        const rows = (await c.query<FailedRow>(`SELECT * FROM failed_jobs ${w.sql} ORDER BY id FOR UPDATE`, w.params)).rows;
+        const retried: Retried[] = [];
+        for (const r of rows) {
+          const { spec, chain } = retrySpec(r);
+          const job = await pgEnqueueInTx(c, spec, { batchId: r.batch_id, chain });
+          if (r.batch_id !== null && !job.existing) {
+            await c.query(`UPDATE batches SET failed = GREATEST(0, failed - 1), pending = pending + 1, finished_at = NULL WHERE id = $1`, [r.batch_id]);
+          }
+          await c.query(`DELETE FROM failed_jobs WHERE uuid = $1`, [r.uuid]);
+          retried.push({ uuid: r.uuid, jobId: job.id });
+        }
+        if (retried.length > 0) await notifyInTx(c, db);
+        return retried;
+      });
+      if (out.length > 0) notifyLocal();
+      return out;
+    },
+    forgetFailed: async (filter) => {
+      const w = failedWhere(filter);
+      return (await q.query(`DELETE FROM failed_jobs ${w.sql}`, w.params)).rowCount ?? 0;
+    },
+    createBatch: async (spec) => {
+      assertBatchHead(spec);
+      const id = spec.id ?? randomUUID();
+      const out = await tx(async (c) => {
+        const t = await nowIn(c);
+        await c.query(`INSERT INTO batches (id, name, total, pending, allow_failures, then_job, catch_job, finally_job, created_at) VALUES ($1, $2, 0, 0, $3, $4, $5, $6, $7)`,
+          [id, spec.name ?? null, spec.allowFailures ? 1 : 0, spec.then ? JSON.stringify(spec.then) : null, spec.catch ? JSON.stringify(spec.catch) : null,
+            spec.finally ? JSON.stringify(spec.finally) : null, t]);
+        // A unique job that already existed is not part of this batch: it is not counted.
+        const jobs = await pgEnqueueManyInTx(c, spec.jobs, { batchId: id });
+        const added = jobs.filter((e) => !e.existing).length;
+        await c.query(`UPDATE batches SET total = $1, pending = $1 WHERE id = $2`, [added, id]);
+        if (added === 0) await pgDispatchBatchCallbacks(c, id, t);
+        await notifyInTx(c, db);
+        return { id, jobs };
+      });
+      notifyLocal();
+      return out;
+    },
+    getBatch: (id) => getBatchIn(q, id),
+    cancelBatch: async (id) => {
+      const n = await tx(async (c) => {
+        const cancelled = await pgCancelBatchInTx(c, id, await nowIn(c));
+        if (cancelled > 0) await notifyInTx(c, db);
+        return cancelled;
+      });
+      notifyLocal();
+      return n;
+    },
+
+    claimTick: async (name, at) => {
+      // Moves the recorded tick forward only (as integers): of several daemons firing one tick, one sees a change.
+      const r = await q.query(`
+        INSERT INTO settings (key, value) VALUES ($1, $2)
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value
+         WHERE (CASE WHEN settings.value ~ '^-?[0-9]{1,18}$' THEN settings.value::bigint ELSE 0 END) < excluded.value::bigint`, [`schedule:${name}:tick`, String(at)]);
+      return r.rowCount === 1;
+    },
+    getSetting: async (key) => (await q.query<{ value: string }>(`SELECT value FROM settings WHERE key = $1`, [key])).rows[0]?.value,
+    setSetting: async (key, value) => {
+      await q.query(`INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [key, value]);
+    },
+    oldestPendingByQueue: async () => {
+      const r = await q.query<{ queue: string; oldest: number }>(`SELECT queue, MIN(available_at) AS oldest FROM jobs WHERE state = 'pending' GROUP BY queue`);
+      return new Map(r.rows.map((x) => [x.queue, x.oldest]));
+    },
+    raisedAlerts: async (kind) => {
+      const prefix = `alert:${kind}:`;
+      const r = await q.query<{ queue: string }>(`SELECT substr(key, $1) AS queue FROM settings WHERE starts_with(key, $2) AND value = '1'`, [prefix.length + 1, prefix]);
+      return r.rows.map((x) => x.queue);
+    },
+    raiseAlert: async (kind, queue) =>
+      (await q.query(`INSERT INTO settings (key, value) VALUES ($1, '1') ON CONFLICT (key) DO UPDATE SET value = '1' WHERE settings.value <> '1'`, [`alert:${kind}:${queue}`])).rowCount === 1,
+    resolveAlert: async (kind, queue) => (await q.query(`UPDATE settings SET value = '0' WHERE key = $1 AND value = '1'`, [`alert:${kind}:${queue}`])).rowCount === 1,
+  };
+}
