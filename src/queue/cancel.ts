@@ -1,7 +1,8 @@
 import { immediate, stmt, type Db } from './db.js';
+import { CLEAR_CHUNK } from './defaults.js';
 import { enqueueInTx, mergePayload, recordBatchOutcome } from './jobs.js';
 import { notifyEnqueued } from './notify.js';
-import type { ChainState } from './types.js';
+import type { ChainState, JobSpec } from './types.js';
 import { assertQueueName } from './validate.js';
 
 // ---------------------------------------------------------------------------------------
@@ -49,18 +50,22 @@ export function cancelJobInTx(db: Db, id: number, now: number, out: Cancelled = 
   const row = stmt(db, CANCEL_ONE).get(now, id) as { id: number; queue: string; name: string; chain: string | null; batch_id: string | null } | undefined;
   if (!row) return false;
   out.ids.push(row.id);
-  if (row.chain !== null) {
-    const chain = JSON.parse(row.chain) as ChainState;
-    if (chain.catch) {
-      const base = chain.catch.payload;
-      const failure = { jobId: row.id, name: row.name, queue: row.queue, message: CANCELLED_REASON, reason: CANCELLED_REASON };
-      const payload = mergePayload(base, { failure });
-      enqueueInTx(db, { ...chain.catch, payload }, { now });
-      out.catches++;
-    }
+  const catchJob = cancelledCatch(row);
+  if (catchJob) {
+    enqueueInTx(db, catchJob, { now });
+    out.catches++;
   }
   if (row.batch_id !== null) recordBatchOutcome(db, row.batch_id, 'cancelled', now);
   return true;
+}
+
+/** The chain catch job a cancelled link enqueues (its failure says "cancelled"), or undefined (both engines). */
+export function cancelledCatch(row: { id: number; queue: string; name: string; chain: string | null }): JobSpec | undefined {
+  if (row.chain === null) return undefined;
+  const chain = JSON.parse(row.chain) as ChainState;
+  if (!chain.catch) return undefined;
+  const failure = { jobId: row.id, name: row.name, queue: row.queue, message: CANCELLED_REASON, reason: CANCELLED_REASON };
+  return { ...chain.catch, payload: mergePayload(chain.catch.payload, { failure }) };
 }
 
 /**
@@ -87,7 +92,7 @@ export function countClearable(db: Db, queue: string): number {
  * per transaction (default 1,000) so the write lock is never held long. Chain catch jobs
  * this enqueues are not cancelled by the same clear. Returns what was cancelled.
  */
-export function clearQueue(db: Db, queue: string, now = Date.now(), chunk = 1000): Cancelled {
+export function clearQueue(db: Db, queue: string, now = Date.now(), chunk = CLEAR_CHUNK): Cancelled {
   assertQueueName(queue);
   const out: Cancelled = { ids: [], catches: 0 };
   // Only jobs that existed when the clear began: a catch job it enqueues is the chain's answer to the cancel.

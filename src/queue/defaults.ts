@@ -52,3 +52,6 @@ export const SILENCED_SCAN_LIMIT = 5000;
 
 /** How long jobs carrying a monitored tag are kept (Horizon's `monitored` trim), unless the config says otherwise: 10,080 minutes (7 days). */
 export const MONITORED_TRIM_MINUTES = 10_080;
+
+/** Jobs a queue clear cancels per transaction, so the write lock is never held long. */
+export const CLEAR_CHUNK = 1000;

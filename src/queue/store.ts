@@ -13,7 +13,9 @@
 import { performance } from 'node:perf_hooks';
 import { checkpoint, immediate, ping, schemaVersion, stmt, type CheckpointResult, type Db } from './db.js';
 import { daemonControl, type DaemonControl } from './control.js';
-import { retryFailed, forgetFailed, listFailed, type FailedFilter, type Retried } from './failed.js';
+import { retryFailed, forgetFailed, listFailed, getFailed, flushFailed, type FailedFilter, type Retried } from './failed.js';
+import { cancelJobs, clearQueue, countClearable, type Cancelled } from './cancel.js';
+import { monitorTag, tagSummaries, unmonitorTag, type TagSummary } from './tags.js';
 import {
   completeManyInTx, completeWithWritesInTx, completedUnder, delayInTx, enqueue, enqueueMany, extendLease, failInTx, nextDueAt, readyToClaim,
   releaseInTx, writeUnderLease, type EnqueueContext, type Enqueued, type ErrorInfo, type LeasedWrite,
@@ -22,7 +24,7 @@ import { onEnqueued } from './notify.js';
 import { listHolds, type Hold } from './holds.js';
 import { continueQueue, getJob, getSetting, listJobs, pauseQueue, pausedQueues, pendingByQueue, queueStats, setSetting, type JobFilter, type QueueStats } from './queues.js';
 import { claimTick, oldestPendingByQueue, raiseAlert, raisedAlerts, resolveAlert } from './signals.js';
-import { claimThrottledInTx, type ThrottledClaim, type Throttles } from './throttles.js';
+import { claimThrottledInTx, listThrottles, type ThrottledClaim, type Throttles, type ThrottleState } from './throttles.js';
 import type { Batch, ClaimedJob, FailedJob, Job, JobSpec, Lease, Outcome, SupervisorState, Worker } from './types.js';
 import { deregisterWorker, heartbeat, liveWorkers, recordSupervisors, recoverLeases, registerWorker, type RecoveryResult, type WorkerRegistration } from './workers.js';
 import { batchDetail, cancelBatch, createBatch, getBatch, listBatches, type BatchDetail, type BatchSpec } from './batches.js';
@@ -154,9 +156,29 @@ export interface Store<W = LeasedWrite> {
   listFailed(filter?: Omit<FailedFilter, 'all'>): Promise<FailedJob[]>;
   retryFailed(filter: FailedFilter): Promise<Retried[]>;
   forgetFailed(filter: FailedFilter): Promise<number>;
+  /** One failed job by uuid. */
+  getFailed(uuid: string): Promise<FailedJob | undefined>;
+  /** Delete failed jobs that failed more than `hours` ago; how many. */
+  flushFailed(hours: number): Promise<number>;
   createBatch(spec: BatchSpec): Promise<{ id: string; jobs: Enqueued[] }>;
   getBatch(id: string): Promise<ReturnType<typeof getBatch>>;
   cancelBatch(id: string): Promise<number>;
+
+  // Cancelling jobs that have not started (cancel.ts), monitored tags (tags.ts), throttles.
+  /** Cancel these jobs where pending or delayed; chains' catch jobs run, batches count them. */
+  cancelJobs(ids: readonly number[]): Promise<Cancelled>;
+  /** How many jobs of a queue clearQueue would cancel now. */
+  countClearable(queue: string): Promise<number>;
+  /** Cancel every pending and delayed job of a queue (those that existed when it began). */
+  clearQueue(queue: string): Promise<Cancelled>;
+  /** Monitor a tag; true when it was not monitored yet. */
+  monitorTag(tag: string): Promise<boolean>;
+  /** Stop monitoring a tag; true when it was monitored. */
+  unmonitorTag(tag: string): Promise<boolean>;
+  /** Each monitored tag with its counts by state and its `limit` newest (and newest failed) jobs. */
+  tagSummaries(limit: number): Promise<TagSummary[]>;
+  /** The throttles the daemons counted, with their current window (listThrottles without rules). */
+  throttles(): Promise<ThrottleState[]>;
 
   // The scheduler's and the alerts' coordination between daemons.
   /** Take tick `at` of schedule `name`; true for exactly one caller. */
@@ -349,9 +371,18 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sto
     listFailed: async (filter) => listFailed(db, filter),
     retryFailed: async (filter) => retryFailed(db, filter, clock()),
     forgetFailed: async (filter) => forgetFailed(db, filter),
+    getFailed: async (uuid) => getFailed(db, uuid),
+    flushFailed: async (hours) => flushFailed(db, hours, clock()),
     createBatch: async (spec) => createBatch(db, spec, clock()),
     getBatch: async (id) => getBatch(db, id),
     cancelBatch: async (id) => cancelBatch(db, id, clock()),
+    cancelJobs: async (ids) => cancelJobs(db, ids, clock()),
+    countClearable: async (queue) => countClearable(db, queue),
+    clearQueue: async (queue) => clearQueue(db, queue, clock()),
+    monitorTag: async (tag) => monitorTag(db, tag, clock()),
+    unmonitorTag: async (tag) => unmonitorTag(db, tag),
+    tagSummaries: async (limit) => view(() => tagSummaries(db, limit)),
+    throttles: async () => view(() => listThrottles(db, clock())),
     claimTick: async (name, at) => claimTick(db, name, at),
     getSetting: async (key) => getSetting(db, key),
     setSetting: async (key, value) => setSetting(db, key, value),

@@ -70,13 +70,16 @@ export function tagSummaries(db: Db, limit: number): TagSummary[] {
   const count = stmt(db, `
     SELECT jobs.state AS state, COUNT(*) AS n FROM (SELECT job_id FROM job_tags WHERE tag = ? ORDER BY job_id DESC LIMIT ${TAG_SCAN_LIMIT}) AS t
       JOIN jobs ON jobs.id = t.job_id GROUP BY jobs.state`);
-  return listMonitoredTags(db).map((m) => {
-    const counts: Record<JobState, number> = { pending: 0, delayed: 0, reserved: 0, completed: 0, failed: 0, cancelled: 0 };
-    let total = 0;
-    for (const r of count.all(m.tag) as { state: JobState; n: number }[]) {
-      counts[r.state] = r.n;
-      total += r.n;
-    }
-    return { ...m, counts, total, recent: jobsByTag(db, m.tag, undefined, limit), failed: jobsByTag(db, m.tag, 'failed', limit) };
-  });
+  return listMonitoredTags(db).map((m) => tagSummaryFrom(m, count.all(m.tag) as { state: JobState; n: number }[], jobsByTag(db, m.tag, undefined, limit), jobsByTag(db, m.tag, 'failed', limit)));
+}
+
+/** A tag's summary from its counts by state (both engines). */
+export function tagSummaryFrom(m: MonitoredTag, byState: readonly { state: JobState; n: number }[], recent: Job[], failed: Job[]): TagSummary {
+  const counts: Record<JobState, number> = { pending: 0, delayed: 0, reserved: 0, completed: 0, failed: 0, cancelled: 0 };
+  let total = 0;
+  for (const r of byState) {
+    counts[r.state] = r.n;
+    total += r.n;
+  }
+  return { ...m, counts, total, recent, failed };
 }

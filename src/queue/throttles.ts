@@ -158,7 +158,28 @@ export function claimThrottledInTx(db: Db, options: ClaimOptions & { throttles?:
  * rule). Throttled ones carry how many pending jobs they hold back.
  */
 export function listThrottles(db: Db, now = Date.now(), throttles?: Throttles): ThrottleState[] {
-  const rows = stmt(db, `SELECT key, max, per_ms, window_start, count FROM throttles ORDER BY key`).all() as { key: string; max: number; per_ms: number; window_start: number; count: number }[];
+  const rows = stmt(db, `SELECT key, max, per_ms, window_start, count FROM throttles ORDER BY key`).all() as StoredThrottle[];
+  return throttleStates(rows, now, throttles, (kind, name) => {
+    const sql = kind === 'queue' ? `SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending' AND queue = ?` : `SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending' AND name = ?`;
+    return (stmt(db, sql).get(name) as { n: number }).n;
+  });
+}
+
+/** A row of the throttles table. */
+export interface StoredThrottle {
+  key: string;
+  max: number;
+  per_ms: number;
+  window_start: number;
+  count: number;
+}
+
+/**
+ * The throttle states from the stored rows (ordered by key) at `now` (both engines): the
+ * rules of `throttles`, or the stored ones when none is given; `waiting` counts a throttled
+ * one's pending jobs (engine-specific, synchronous here; the PostgreSQL store fills it after).
+ */
+export function throttleStates(rows: readonly StoredThrottle[], now: number, throttles: Throttles | undefined, waiting: (kind: 'queue' | 'job', name: string) => number): ThrottleState[] {
   const stored = new Map(rows.map((r) => [r.key, r]));
   const rules = new Map<string, ThrottleRule>();
   if (throttles) {
@@ -175,12 +196,7 @@ export function listThrottles(db: Db, now = Date.now(), throttles?: Throttles): 
     const r = stored.get(key);
     const used = r && r.window_start === windowStart ? r.count : 0;
     const throttled = used >= rule.max;
-    let waiting = 0;
-    if (throttled) {
-      const sql = kind === 'queue' ? `SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending' AND queue = ?` : `SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending' AND name = ?`;
-      waiting = (stmt(db, sql).get(name) as { n: number }).n;
-    }
-    out.push({ kind, name, max: rule.max, perSeconds: rule.perMs / 1000, used, windowEndsAt: windowStart + rule.perMs, throttled, waiting });
+    out.push({ kind, name, max: rule.max, perSeconds: rule.perMs / 1000, used, windowEndsAt: windowStart + rule.perMs, throttled, waiting: throttled ? waiting(kind, name) : 0 });
   }
   return out;
 }

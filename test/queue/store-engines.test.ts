@@ -485,6 +485,68 @@ describe.each([sqlite, postgres])('Store on $name', (engine) => {
     expect((await a.commit({ completions: [{ lease: lease! }] })).completions).toEqual([true]);
   });
 
+  it('the CLI\'s operations: getFailed, flushFailed, cancelJobs, countClearable and clearQueue (chains and batches), tags, throttles', async () => {
+    const { store } = await engine.open();
+    // getFailed and flushFailed: a fresh failure is kept by any positive age, flushed by 0.
+    await store.enqueue({ name: 'f', queue: 'fq', tries: 1 });
+    const [f] = await claim(store, ['fq']);
+    await store.commit({ settlements: [{ kind: 'fail', lease: f!, error: { message: 'bad' } }] });
+    const [row] = await store.listFailed();
+    expect(await store.getFailed(row!.uuid)).toEqual(row);
+    expect(await store.getFailed('00000000-0000-4000-8000-000000000000')).toBeUndefined();
+    expect(await store.flushFailed(1)).toBe(0);
+    expect(await store.flushFailed(0)).toBe(1);
+    expect(await store.listFailed()).toEqual([]);
+
+    // cancelJobs: pending and delayed only; a chain's catch runs with "cancelled"; a batch counts it.
+    const p = await store.enqueue({ name: 'p', queue: 'cq' });
+    const d = await store.enqueue({ name: 'd', queue: 'cq', delayMs: 60_000 });
+    const ch = await store.enqueue({ name: 'c1', queue: 'cq', chain: [{ name: 'c2' }], catch: { name: 'caught', queue: 'catches', payload: { k: 1 } } });
+    const r = await store.enqueue({ name: 'r', queue: 'rq' });
+    const [running] = await claim(store, ['rq']);
+    expect(running!.id).toBe(r.id);
+    const out = await store.cancelJobs([p.id, d.id, ch.id, r.id, 999_999]);
+    expect(out.ids.sort((a, b) => a - b)).toEqual([p.id, d.id, ch.id].sort((a, b) => a - b));
+    expect(out.catches).toBe(1);
+    expect((await store.getJob(p.id))!.state).toBe('cancelled');
+    expect((await store.getJob(r.id))!.state).toBe('reserved');
+    const [caught] = await claim(store, ['catches']);
+    expect(JSON.parse(caught!.payload)).toMatchObject({ k: 1, failure: { jobId: ch.id, name: 'c1', queue: 'cq', message: 'cancelled', reason: 'cancelled' } });
+
+    // countClearable and clearQueue: pending and delayed of one queue; a batch counts them cancelled and finishes.
+    const b = await store.createBatch({ name: 'clr', jobs: [{ name: 'x', queue: 'clr' }, { name: 'x', queue: 'clr' }], finally: { name: 'fin', queue: 'fins' } });
+    await store.enqueueMany([{ name: 'y', queue: 'clr', delayMs: 60_000 }, { name: 'z', queue: 'other' }]);
+    expect(await store.countClearable('clr')).toBe(3);
+    await expect(store.countClearable('bad queue!')).rejects.toThrow(/invalid queue/);
+    const cleared = await store.clearQueue('clr');
+    expect(cleared).toMatchObject({ catches: 0 });
+    expect(cleared.ids).toHaveLength(3);
+    expect(await store.countClearable('clr')).toBe(0);
+    expect(await store.countClearable('other')).toBe(1);
+    expect(await store.getBatch(b.id)).toMatchObject({ total: 2, pending: 0, cancelled: 2 });
+    expect((await claim(store, ['fins'])).map((j) => j.name)).toEqual(['fin']);
+
+    // Monitored tags.
+    await store.enqueueMany([{ name: 't', tags: ['red'] }, { name: 't', tags: ['red', 'blue'] }]);
+    expect(await store.monitorTag('red')).toBe(true);
+    expect(await store.monitorTag('red')).toBe(false);
+    expect(await store.monitorTag('blue')).toBe(true);
+    await expect(store.monitorTag('')).rejects.toThrow(/invalid tag/);
+    const tags = await store.tagSummaries(1);
+    expect(tags.map((t) => [t.tag, t.counts.pending, t.total, t.recent.length, t.failed.length])).toEqual([['blue', 1, 1, 1, 0], ['red', 2, 2, 1, 0]]);
+    expect(await store.unmonitorTag('blue')).toBe(true);
+    expect(await store.unmonitorTag('blue')).toBe(false);
+    expect((await store.tagSummaries(0)).map((t) => t.tag)).toEqual(['red']);
+
+    // Throttles as the daemons counted them: used up, with the pending jobs they hold back.
+    expect(await store.throttles()).toEqual([]);
+    const throttles: Throttles = { jobs: { th: { max: 1, perMs: 3_600_000 } } };
+    await store.enqueueMany([{ name: 'th', queue: 'thq' }, { name: 'th', queue: 'thq' }, { name: 'th', queue: 'thq' }]);
+    expect(await claim(store, ['thq'], 10, { throttles })).toHaveLength(1);
+    const windowEnd = Math.floor(store.now() / 3_600_000) * 3_600_000 + 3_600_000;
+    expect(await store.throttles()).toEqual([{ kind: 'job', name: 'th', max: 1, perSeconds: 3600, used: 1, windowEndsAt: windowEnd, throttled: true, waiting: 2 }]);
+  });
+
   it('read-model views: header, overview, queue rows and metrics give the same shapes and numbers', async () => {
     const { store } = await engine.open();
     await store.registerWorker(worker(W));

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { LEASE_MS } from '../defaults.js';
 import { ValidationError } from '../errors.js';
+import { cancelledCatch, type Cancelled } from '../cancel.js';
 import { DEFAULT_MAX_RATE_LIMIT_WAIT_MS, mergePayload } from '../jobs.js';
 import { chainCatchJob, delayPlan, failedOptions, retryPlan, withError } from '../rules.js';
 import type { ChainState, ClaimedJob, JobSpec, Lease, Outcome } from '../types.js';
@@ -574,7 +575,7 @@ interface PgBatchFailure {
  * finishing the last two jobs serialise on it, and each dispatch flag flips 0 → 1 in a
  * guarded UPDATE: each callback is enqueued exactly once.
  */
-async function pgRecordBatchOutcome(c: Q, batchId: string, outcome: 'processed' | 'failed' | 'cancelled', now: number, failure?: PgBatchFailure): Promise<void> {
+export async function pgRecordBatchOutcome(c: Q, batchId: string, outcome: 'processed' | 'failed' | 'cancelled', now: number, failure?: PgBatchFailure): Promise<void> {
   await c.query(`UPDATE batches SET pending = GREATEST(0, pending - 1), ${outcome} = ${outcome} + 1 WHERE id = $1`, [batchId]);
   await pgDispatchBatchCallbacks(c, batchId, now, failure);
 }
@@ -630,4 +631,29 @@ export async function pgCreateBatch(db: PgDb, b: { id: string; name?: string; jo
     await notifyInTx(c, db);
     return out;
   });
+}
+
+// ---------------------------------------------------------------------------------------
+// Cancelling jobs that have not started (as ../cancel.ts)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Cancel one job by id if it is pending or delayed; the caller holds the transaction. The
+ * chain's catch job is enqueued with the reason "cancelled", a batch counts it as cancelled
+ * (as ../cancel.ts cancelJobInTx). False when the job was not pending or delayed.
+ */
+export async function pgCancelJobInTx(c: Q, id: number, now: number, out: Cancelled): Promise<boolean> {
+  const row = (await c.query<{ id: number; queue: string; name: string; chain: string | null; batch_id: string | null }>(`
+    UPDATE jobs SET state = 'cancelled', finished_at = $1, reserved_by = NULL, lease_expires_at = NULL
+     WHERE id = $2 AND state IN ('pending','delayed')
+    RETURNING id, queue, name, chain, batch_id`, [now, id])).rows[0];
+  if (!row) return false;
+  out.ids.push(row.id);
+  const catchJob = cancelledCatch(row);
+  if (catchJob) {
+    await pgEnqueueInTx(c, catchJob);
+    out.catches++;
+  }
+  if (row.batch_id !== null) await pgRecordBatchOutcome(c, row.batch_id, 'cancelled', now);
+  return true;
 }

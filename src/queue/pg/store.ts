@@ -21,7 +21,7 @@ import type pg from 'pg';
 import { assertBatchHead, batchDetailFrom, toBatch, type BatchJobRow, type BatchRow } from '../batches.js';
 import { CONTROL_KEYS, controlFrom } from '../control.js';
 import type { CheckpointResult } from '../db.js';
-import { BATCHES_LIST_LIMIT, COMPLETED_WINDOW_MS, FAILED_READ_LIMIT, JOBS_LIST_LIMIT, SILENCED_SCAN_LIMIT, STALE_MS, TAG_SCAN_LIMIT } from '../defaults.js';
+import { BATCHES_LIST_LIMIT, CLEAR_CHUNK, COMPLETED_WINDOW_MS, FAILED_READ_LIMIT, JOBS_LIST_LIMIT, SILENCED_SCAN_LIMIT, STALE_MS, TAG_SCAN_LIMIT } from '../defaults.js';
 import { ValidationError } from '../errors.js';
 import { retrySpec, toFailed, type FailedFilter, type FailedRow, type Retried } from '../failed.js';
 import { LEDGER_TABLE } from '../ledger.js';
@@ -29,13 +29,15 @@ import { metricsOf, toSnapshot, type FinishedRow, type SnapshotRow } from '../me
 import { queueStatsTable, toJob, type JobFilter, type JobRow, type QueueStats } from '../queues.js';
 import { aggregateSnapshotList, headerFrom, HOUR, METRICS_WINDOW_MS, overviewFrom, queueRowsFrom, sortMetrics, TAIL, type HeaderData, type JobEvent, type MetricsWindow } from '../read-model.js';
 import type { ClaimPlan, CommitBatch, CommitResult, Completion, Settlement, Store, Take } from '../store.js';
-import type { ThrottledClaim } from '../throttles.js';
-import { JOB_STATES, type Batch, type ClaimedJob, type Lease, type Outcome } from '../types.js';
+import { throttleStates, type StoredThrottle, type ThrottledClaim } from '../throttles.js';
+import { assertTag, tagSummaryFrom, type TagSummary } from '../tags.js';
+import type { Cancelled } from '../cancel.js';
+import { JOB_STATES, type Batch, type ClaimedJob, type JobState, type Lease, type Outcome } from '../types.js';
 import { assertQueueName } from '../validate.js';
 import { isAlive } from '../workers.js';
 import { NOW_MS, pgTx, type PgDb } from './connect.js';
 import {
-  notifyInTx, pgCancelBatchInTx, pgCompleteLeasesInTx, pgCompleteWithWritesInTx, pgDelayInTx, pgDispatchBatchCallbacks, pgEnqueue, pgEnqueueInTx,
+  notifyInTx, pgCancelBatchInTx, pgCancelJobInTx, pgCompleteLeasesInTx, pgCompleteWithWritesInTx, pgDelayInTx, pgDispatchBatchCallbacks, pgEnqueue, pgEnqueueInTx,
   pgEnqueueManyInTx, pgEnqueueMany, pgFailInTx, pgNextDueAt, pgReleaseInTx, pgWriteUnderLease, type PgLeasedWrite,
 } from './jobs.js';
 import { pgClaimThrottledInTx } from './throttles.js';
@@ -464,6 +466,11 @@ export function createPgStore(db: PgDb): Store<PgLeasedWrite> {
       const w = failedWhere(filter);
       return (await q.query(`DELETE FROM failed_jobs ${w.sql}`, w.params)).rowCount ?? 0;
     },
+    getFailed: async (uuid) => {
+      const r = (await q.query<FailedRow>(`SELECT * FROM failed_jobs WHERE uuid = $1`, [uuid])).rows[0];
+      return r ? toFailed(r) : undefined;
+    },
+    flushFailed: async (hours) => (await q.query(`DELETE FROM failed_jobs WHERE failed_at < ${NOW_MS} - $1::bigint`, [hours * 3_600_000])).rowCount ?? 0,
     createBatch: async (spec) => {
       assertBatchHead(spec);
       const id = spec.id ?? randomUUID();
@@ -493,6 +500,71 @@ export function createPgStore(db: PgDb): Store<PgLeasedWrite> {
       notifyLocal();
       return n;
     },
+
+    cancelJobs: async (ids) => {
+      const out: Cancelled = { ids: [], catches: 0 };
+      await tx(async (c) => {
+        const t = await nowIn(c);
+        for (const id of ids) await pgCancelJobInTx(c, id, t, out);
+        if (out.catches > 0) await notifyInTx(c, db);
+      });
+      if (out.catches > 0) notifyLocal();
+      return out;
+    },
+    countClearable: async (queue) => {
+      assertQueueName(queue);
+      return (await q.query<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs WHERE state IN ('pending','delayed') AND queue = $1`, [queue])).rows[0]!.n;
+    },
+    clearQueue: async (queue) => {
+      assertQueueName(queue);
+      const out: Cancelled = { ids: [], catches: 0 };
+      // Only jobs that existed when the clear began (as ../cancel.ts clearQueue), CLEAR_CHUNK per transaction.
+      const upTo = (await q.query<{ id: number | null }>(`SELECT MAX(id) AS id FROM jobs`)).rows[0]!.id ?? 0;
+      for (const state of ['pending', 'delayed'] as const) {
+        for (;;) {
+          const n = await tx(async (c) => {
+            const t = await nowIn(c);
+            const ids = (await c.query<{ id: number }>(`SELECT id FROM jobs WHERE state = $1 AND queue = $2 AND id <= $3 ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED`,
+              [state, queue, upTo, CLEAR_CHUNK])).rows.map((r) => r.id);
+            const before = out.catches;
+            for (const id of ids) await pgCancelJobInTx(c, id, t, out);
+            if (out.catches > before) await notifyInTx(c, db);
+            return ids.length;
+          });
+          if (n < CLEAR_CHUNK) break;
+        }
+      }
+      if (out.catches > 0) notifyLocal();
+      return out;
+    },
+    monitorTag: async (tag) => {
+      assertTag(tag);
+      return (await q.query(`INSERT INTO monitored_tags (tag, created_at) VALUES ($1, ${NOW_MS}) ON CONFLICT (tag) DO NOTHING`, [tag])).rowCount === 1;
+    },
+    unmonitorTag: async (tag) => {
+      assertTag(tag);
+      return (await q.query(`DELETE FROM monitored_tags WHERE tag = $1`, [tag])).rowCount === 1;
+    },
+    tagSummaries: (limit) => view(async (c) => {
+      const tags = (await c.query<{ tag: string; created_at: number }>(`SELECT tag, created_at FROM monitored_tags ORDER BY tag COLLATE "C"`)).rows;
+      const newest = `SELECT job_id FROM job_tags WHERE tag = $1 ORDER BY job_id DESC LIMIT ${TAG_SCAN_LIMIT}`;
+      const jobs = async (tag: string, state?: string) => (await c.query<JobRow>(`SELECT jobs.* FROM (${newest}) AS t JOIN jobs ON jobs.id = t.job_id
+        ${state ? `WHERE jobs.state = $3` : ''} ORDER BY t.job_id DESC LIMIT $2`, state ? [tag, limit, state] : [tag, limit])).rows.map(toJob);
+      const out: TagSummary[] = [];
+      for (const m of tags) {
+        const byState = (await c.query<{ state: JobState; n: number }>(`SELECT jobs.state AS state, COUNT(*) AS n FROM (${newest}) AS t JOIN jobs ON jobs.id = t.job_id GROUP BY jobs.state`, [m.tag])).rows;
+        out.push(tagSummaryFrom({ tag: m.tag, since: m.created_at }, byState, await jobs(m.tag), await jobs(m.tag, 'failed')));
+      }
+      return out;
+    }),
+    throttles: () => view(async (c, t) => {
+      const rows = (await c.query<StoredThrottle>(`SELECT key, max, per_ms, window_start, count FROM throttles ORDER BY key COLLATE "C"`)).rows;
+      const states = throttleStates(rows, t, undefined, () => 0);
+      for (const st of states.filter((x) => x.throttled)) {
+        st.waiting = (await c.query<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending' AND ${st.kind === 'queue' ? 'queue' : 'name'} = $1`, [st.name])).rows[0]!.n;
+      }
+      return states;
+    }),
 
     claimTick: async (name, at) => {
       // Moves the recorded tick forward only (as integers): of several daemons firing one tick, one sees a change.
