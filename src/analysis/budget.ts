@@ -102,7 +102,12 @@ function afford(fingerprint: string, rest: BudgetView['rest'], graphql: BudgetVi
 
 /** List the budget of every token fingerprint gitroast has heard from, freshest first. */
 export function listBudgets(db: Database, now = Date.now()): BudgetView[] {
-  const rows = budgetRows(db) as Row[];
+  return budgetsFrom(budgetRows(db), now);
+}
+
+/** The budgets from the budget rows (freshest first), on either engine. */
+export function budgetsFrom(budgetRowList: ReturnType<typeof budgetRows>, now: number): BudgetView[] {
+  const rows = budgetRowList as Row[];
   const by = new Map<string, Row[]>();
   for (const r of rows) by.set(r.fingerprint, [...(by.get(r.fingerprint) ?? []), r]);
   return [...by].map(([fingerprint, rs]) => {

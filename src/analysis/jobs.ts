@@ -26,6 +26,7 @@ import {
   type Db,
   type JobSpec,
   type LeasedWrite,
+  type Store,
 } from '../queue/index.js';
 import { maskUrl } from '../util/format.js';
 import { withNetworkRetries } from '../util/retry.js';
@@ -444,16 +445,23 @@ export function delayedUntil(db: Db, analysisId: string): { name: string; at: nu
   return job ? { name: job.name, at: job.availableAt } : undefined;
 }
 
+/** Why failCancelledVia fails an analysis. */
+const CANCELLED_WITH_BATCH = 'cancelled with its batch before it ran';
+
 /**
  * Fail the analyses of a cancelled batch that nothing will run any more (their jobs were
- * cancelled before they started); returns how many.
+ * cancelled before they started: none pending, running or delayed), through the queue's
+ * Store (either engine); `fail` fails one analysis with the reason and says whether it
+ * changed it. Returns how many.
  */
-export function failCancelled(db: Db, analyses: readonly Analysis[], now = Date.now()): number {
+export async function failCancelledVia(store: Pick<Store, 'listJobs'>, fail: (id: string, reason: string) => Promise<boolean>, analyses: readonly Analysis[]): Promise<number> {
   let n = 0;
   for (const a of analyses) {
     if (a.status !== 'pending' && a.status !== 'processing') continue;
-    if (jobsOutstanding(db, [a.id]) || delayedUntil(db, a.id)) continue;
-    if (failAnalysis(db, a.id, 'cancelled with its batch before it ran', now)) n++;
+    let outstanding = false;
+    for (const state of ['pending', 'reserved', 'delayed'] as const) outstanding ||= (await store.listJobs({ state, tag: `analysis:${a.id}`, limit: 1 })).length > 0;
+    if (outstanding) continue;
+    if (await fail(a.id, CANCELLED_WITH_BATCH)) n++;
   }
   return n;
 }

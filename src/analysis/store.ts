@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
+import type { PgDb } from '../queue/pg/connect.js';
 import { immediate, stmt } from '../queue/index.js';
 import { DAY_MS } from '../util/format.js';
 import type { Review } from './prompt.js';
@@ -399,4 +400,19 @@ export function budgetRows(db: Database): { fingerprint: string; resource: strin
   } catch {
     return []; // a queue-only database has no analysis tables
   }
+}
+
+/** budgetRows on PostgreSQL (the analysis room's github_budget table there). */
+export async function pgBudgetRows(db: PgDb): Promise<ReturnType<typeof budgetRows>> {
+  return (await db.pool.query<ReturnType<typeof budgetRows>[number]>('SELECT * FROM github_budget ORDER BY updated_at DESC')).rows;
+}
+
+/** listBatchAnalyses on PostgreSQL (in creation order; ids break ties, as rowids do on SQLite for one batch's rows). */
+export async function pgListBatchAnalyses(db: PgDb, batchId: string): Promise<Analysis[]> {
+  return (await db.pool.query<Row>('SELECT * FROM analyses WHERE batch_id = $1 ORDER BY created_at, id', [batchId])).rows.map(toAnalysis);
+}
+
+/** failAnalysis on PostgreSQL, at `now` (the store's clock). */
+export async function pgFailAnalysis(db: PgDb, id: string, reason: string, now: number): Promise<boolean> {
+  return ((await db.pool.query(`UPDATE analyses SET status = 'failed', error = $1, completed_at = $2, updated_at = $2 WHERE id = $3`, [reason.slice(0, ERROR_LIMIT), now, id])).rowCount ?? 0) > 0;
 }

@@ -457,17 +457,16 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
     .description('list batches, newest first (the default)')
     .option('--json', 'print a JSON array')
     .action(run(async (opts: { json?: boolean }) => {
-      const { listBatches } = await import('../queue/index.js');
-      const rows = listBatches(ctx.db());
+      const store = await ctx.store();
+      const rows = await store.listBatches();
       if (opts.json) return printJson(rows);
       if (rows.length === 0) return info('no batches');
-      const now = Date.now();
+      const now = store.now();
       print(table(['ID', 'NAME', 'TOTAL', 'PENDING', 'PROCESSED', 'FAILED', 'CANCELLED', 'CREATED', 'STATE'],
         rows.map((b) => [b.id, b.name ?? '', b.total, b.pending, b.processed, b.failed, b.cancelled, `${duration(now - b.createdAt)} ago`, b.cancelledAt ? 'cancelled' : b.finishedAt ? 'finished' : 'running'])));
     }));
-  const findBatch = async (db: Db, id: string) => {
-    const { getBatch } = await import('../queue/index.js');
-    const b = getBatch(db, id);
+  const findBatch = async (id: string) => {
+    const b = await (await ctx.store()).getBatch(id);
     if (!b) throw new WorkFailed(`no batch ${safeLine(id).slice(0, 60)} (see \`gitroast batches\`)`);
     return b;
   };
@@ -476,12 +475,11 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
     .description('show a batch: its jobs by state, its failures with their errors, its callbacks and its analyses')
     .option('--json', 'print JSON')
     .action(run(async (id: string, opts: { json?: boolean }) => {
-      const db = ctx.db();
-      const b = await findBatch(db, id);
-      const { batchDetail } = await import('../queue/index.js');
-      const detail = batchDetail(db, b.id)!;
-      const { listBatchAnalyses } = await import('../analysis/store.js');
-      const analyses = listBatchAnalyses(db, b.id);
+      const b = await findBatch(id);
+      const store = await ctx.store();
+      const detail = (await store.batchDetail(b.id))!;
+      const { listBatchAnalyses, pgListBatchAnalyses } = await import('../analysis/store.js');
+      const analyses = ctx.engine === 'sqlite' ? listBatchAnalyses(ctx.db(), b.id) : await pgListBatchAnalyses(await ctx.pgDb(), b.id);
       if (opts.json) {
         const { sanitize, analysisSummaryJson } = await import('../analysis/report.js');
         return printJson({ ...b, states: detail.states, jobs: detail.jobs, failures: sanitize(detail.failures), callbacks: detail.callbacks, analyses: sanitize(analyses.map(analysisSummaryJson)) });
@@ -502,7 +500,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
     .option('--json', 'print JSON')
     .action(run(async (id: string, opts: { json?: boolean }) => {
       const db = ctx.db();
-      const b = await findBatch(db, id);
+      const b = await findBatch(id);
       const q = await import('../queue/index.js');
       const { reopenAnalyses } = await import('../analysis/jobs.js');
       const retried = q.retryBatch(db, b.id);
@@ -520,13 +518,14 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
     .description("cancel a batch: its jobs that have not started are cancelled and their analyses failed")
     .option('--json', 'print JSON')
     .action(run(async (id: string, opts: { json?: boolean }) => {
-      const db = ctx.db();
-      const b = await findBatch(db, id);
-      const { cancelBatch } = await import('../queue/index.js');
-      const { listBatchAnalyses } = await import('../analysis/store.js');
-      const { failCancelled } = await import('../analysis/jobs.js');
-      const cancelled = cancelBatch(db, b.id);
-      const failed = failCancelled(db, listBatchAnalyses(db, b.id));
+      const b = await findBatch(id);
+      const store = await ctx.store();
+      const a = await import('../analysis/store.js');
+      const { failCancelledVia } = await import('../analysis/jobs.js');
+      const cancelled = await store.cancelBatch(b.id);
+      const failed = ctx.engine === 'sqlite'
+        ? await failCancelledVia(store, async (aid, reason) => a.failAnalysis(ctx.db(), aid, reason, store.now()), a.listBatchAnalyses(ctx.db(), b.id))
+        : await failCancelledVia(store, async (aid, reason) => a.pgFailAnalysis(await ctx.pgDb(), aid, reason, store.now()), await a.pgListBatchAnalyses(await ctx.pgDb(), b.id));
       if (opts.json) return printJson({ batchId: b.id, cancelledJobs: cancelled, failedAnalyses: failed });
       info(`batch ${b.id}: ${plural(cancelled, 'job')} cancelled, ${plural(failed, 'analysis', 'analyses')} marked failed`);
     }));

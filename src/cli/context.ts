@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DatabaseError, ValidationError, type Db } from '../queue/index.js';
+import { DatabaseError, ValidationError, type Db, type Store } from '../queue/index.js';
+import type { PgDb } from '../queue/pg/connect.js';
 import type { GitroastConfig, LoadedConfig, LoadOptions } from './config.js';
-import { openAppDb, resolveDbPath, resolveDbTarget, type DbTarget } from './db.js';
+import { describeDbTarget, openAppDb, resolveDbPath, resolveDbTarget, type DbTarget } from './db.js';
 
 /** Exit codes: the contract with scripts and systemd. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, environment: 3 } as const;
@@ -24,9 +25,17 @@ export class WorkFailed extends Error {
   }
 }
 
+/**
+ * The queue store as the commands use it, on either engine: every operation but the
+ * worker's hot path (commit, writeUnderLease), whose handler write type is the engine's own.
+ */
+export type CliStore = Omit<Store, 'commit' | 'writeUnderLease'>;
+
 /** What every command action gets: the global options and a lazily opened database. */
 export class Context {
   private opened: Db | undefined;
+  private pgOpened: Promise<PgDb> | undefined;
+  private storeOpened: Promise<CliStore> | undefined;
   private loaded: LoadedConfig | undefined;
   constructor(readonly program: Command) {}
 
@@ -89,15 +98,61 @@ export class Context {
     return target.kind === 'postgres' ? target : { kind: 'sqlite', file: this.dbPath };
   }
 
-  /** Open (once) the application database for writing; migrations are applied. */
+  /** The database as commands name it: the SQLite file, or the PostgreSQL URL (no password) and schema. */
+  get dbLabel(): string {
+    return describeDbTarget(this.dbTarget);
+  }
+
+  /** Open (once) the application database for writing; migrations are applied. SQLite only (dbPath refuses a postgres URL). */
   db(): Db {
     this.opened ??= openAppDb(this.dbPath);
     return this.opened;
   }
 
-  close(): void {
+  /**
+   * Open (once) the PostgreSQL database of --db / GITROAST_DB, migrating the app's rooms as
+   * `db()` does on SQLite. The pg driver loads here only. Unreachable, refused, foreign or
+   * newer schema: a DatabaseError (exit 3), nothing written.
+   */
+  pgDb(): Promise<PgDb> {
+    const t = this.dbTarget;
+    if (t.kind !== 'postgres') throw new Error('pgDb() needs a postgres:// --db');
+    this.pgOpened ??= (async () => {
+      const [{ openPg }, { pgQueueRoom }, { pgAnalysisRoom }] = await Promise.all([import('../queue/pg/connect.js'), import('../queue/pg/migrations.js'), import('../analysis/pg-migrations.js')]);
+      return openPg(t.target, { rooms: [pgQueueRoom, pgAnalysisRoom], max: 2 });
+    })();
+    return this.pgOpened;
+  }
+
+  /** Open (once) the queue store of the database: createSqliteStore over db(), or createPgStore over pgDb(). */
+  store(): Promise<CliStore> {
+    this.storeOpened ??= (async (): Promise<CliStore> => {
+      if (this.dbTarget.kind === 'sqlite') {
+        const { createSqliteStore } = await import('../queue/store.js');
+        return createSqliteStore(this.db());
+      }
+      const db = await this.pgDb();
+      const { createPgStore } = await import('../queue/pg/store.js');
+      return createPgStore(db);
+    })();
+    return this.storeOpened;
+  }
+
+  /** The engine's name, for messages: `sqlite` or `postgres`. */
+  get engine(): 'sqlite' | 'postgres' {
+    return this.dbTarget.kind;
+  }
+
+  async close(): Promise<void> {
     this.opened?.close();
     this.opened = undefined;
+    const pg = this.pgOpened;
+    this.pgOpened = undefined;
+    this.storeOpened = undefined;
+    if (pg) {
+      const db = await pg.catch(() => undefined);
+      if (db) await (await import('../queue/pg/connect.js')).closePg(db);
+    }
   }
 }
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError, type Context } from './context.js';
 import type { Runner } from './program.js';
-import type { DbTarget } from './db.js';
+import { describeDbTarget, type DbTarget } from './db.js';
 
 /**
  * `gitroast db`: the database itself, on either engine.
@@ -30,7 +30,7 @@ export function registerDb(program: Command, ctx: Context, run: Runner): void {
       );
       const rows = result.tables.reduce((a, t) => a + t.rows, 0);
       for (const t of result.tables) process.stdout.write(`${t.name.padEnd(18)} ${fmt(t.rows)}\n`);
-      process.stdout.write(`copied ${fmt(rows)} rows from ${describe(from)} to ${describe(to)} in ${(result.ms / 1000).toFixed(1)} s; counts verified\n`);
+      process.stdout.write(`copied ${fmt(rows)} rows from ${describeDbTarget(from)} to ${describeDbTarget(to)} in ${(result.ms / 1000).toFixed(1)} s; counts verified\n`);
     }));
 
   db.command('migrate')
@@ -51,10 +51,6 @@ export function registerDb(program: Command, ctx: Context, run: Runner): void {
         await closePg(pgdb);
       }
     }));
-}
-
-function describe(t: DbTarget): string {
-  return t.kind === 'sqlite' ? t.file : `${t.target.display} (schema ${t.target.schema})`;
 }
 
 /** The migration rooms of the app on the target's engine (the PostgreSQL lists load only for it). */

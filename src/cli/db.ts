@@ -39,3 +39,8 @@ export function resolveDbTarget(flag?: string, env: NodeJS.ProcessEnv = process.
   if (given !== undefined && isPostgresUrl(given)) return { kind: 'postgres', target: parsePgUrl(given, flag !== undefined ? '--db' : 'GITROAST_DB') };
   return { kind: 'sqlite', file: resolveDbPath(flag, env) };
 }
+
+/** A database target as messages name it: the SQLite file, or the URL (no password) and schema. */
+export function describeDbTarget(t: DbTarget): string {
+  return t.kind === 'sqlite' ? t.file : `${t.target.display} (schema ${t.target.schema})`;
+}

@@ -44,11 +44,11 @@ export function registerFailed(program: Command, ctx: Context, run: Runner): voi
     .option('--json', 'print JSON')
     .action(run(async (opts: FilterFlags & { json?: boolean; limit?: number }) => {
       await checkFilter(opts);
-      const { listFailed } = await import('../queue/index.js');
-      const rows = listFailed(ctx.db(), { queue: opts.queue, name: opts.name, tag: opts.tag, limit: opts.limit ?? FAILED_LIST_LIMIT });
+      const store = await ctx.store();
+      const rows = await store.listFailed({ queue: opts.queue, name: opts.name, tag: opts.tag, limit: opts.limit ?? FAILED_LIST_LIMIT });
       if (opts.json) return printJson(rows.map(({ stack: _stack, payload: _payload, ...r }) => r));
       if (rows.length === 0) return info('no failed jobs');
-      const now = Date.now();
+      const now = store.now();
       print(table(['UUID', 'QUEUE', 'NAME', 'ATTEMPTS', 'FAILED', 'ERROR'], rows.map((r) => [r.uuid, r.queue, r.name, r.attempts, `${duration(now - r.failedAt)} ago`, r.error])));
     }));
   failed
@@ -57,8 +57,7 @@ export function registerFailed(program: Command, ctx: Context, run: Runner): voi
     .option('--json', 'print JSON')
     .action(run(async (uuid: string, opts: { json?: boolean }) => {
       if (!UUID.test(uuid)) throw new UsageError(`invalid failed job uuid ${JSON.stringify(uuid)}: expected a uuid from \`gitroast failed list\``);
-      const { getFailed } = await import('../queue/index.js');
-      const row = getFailed(ctx.db(), uuid);
+      const row = await (await ctx.store()).getFailed(uuid);
       if (!row) throw new WorkFailed(`no failed job ${uuid}`);
       if (opts.json) return printJson(row);
       print(safeText([
@@ -75,8 +74,7 @@ export function registerFailed(program: Command, ctx: Context, run: Runner): voi
     .action(run(async (ids: string[], opts: FilterFlags & { json?: boolean }) => {
       await checkFilter(opts);
       const filter = target(ids, opts);
-      const { retryFailed } = await import('../queue/index.js');
-      const retried = retryFailed(ctx.db(), filter);
+      const retried = await (await ctx.store()).retryFailed(filter);
       if (opts.json) printJson(retried);
       else info(`${plural(retried.length, 'failed job')} retried`);
       const missing = filter.uuids?.filter((u) => !retried.some((r) => r.uuid === u)) ?? [];
@@ -89,8 +87,7 @@ export function registerFailed(program: Command, ctx: Context, run: Runner): voi
     .action(run(async (ids: string[], opts: FilterFlags & { json?: boolean }) => {
       await checkFilter(opts);
       const filter = target(ids, opts);
-      const { forgetFailed } = await import('../queue/index.js');
-      const n = forgetFailed(ctx.db(), filter);
+      const n = await (await ctx.store()).forgetFailed(filter);
       if (opts.json) printJson({ forgotten: n });
       else info(`${plural(n, 'failed job')} forgotten`);
       if (filter.uuids && n < filter.uuids.length) throw new WorkFailed(`${filter.uuids.length - n} of the named failed jobs did not exist`);
@@ -101,8 +98,7 @@ export function registerFailed(program: Command, ctx: Context, run: Runner): voi
     .option('--hours <n>', 'age in hours (0 = all)', intOption('--hours', 0, 1_000_000))
     .option('--json', 'print JSON')
     .action(run(async (opts: { hours?: number; json?: boolean }) => {
-      const { flushFailed } = await import('../queue/index.js');
-      const n = flushFailed(ctx.db(), opts.hours ?? 168);
+      const n = await (await ctx.store()).flushFailed(opts.hours ?? 168);
       if (opts.json) printJson({ flushed: n });
       else info(`${plural(n, 'failed job')} flushed`);
     }));

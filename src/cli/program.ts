@@ -29,7 +29,7 @@ function buildProgram(extra: readonly Register[] = []): { program: Command; ctx:
     try {
       await action(...args);
     } finally {
-      ctx.close();
+      await ctx.close();
     }
   };
   for (const register of [registerStatus, registerFailed, registerQueue, registerJobs, registerTags, ...extra]) register(program, ctx, run);

@@ -10,8 +10,7 @@ export function registerQueue(program: Command, ctx: Context, run: Runner): void
     .description('list queues with their counts and whether they are paused')
     .option('--json', 'print JSON')
     .action(run(async (opts: { json?: boolean }) => {
-      const { queueStats } = await import('../queue/index.js');
-      const stats = queueStats(ctx.db());
+      const stats = await (await ctx.store()).queueStats();
       if (opts.json) return printJson(stats);
       print(table(['QUEUE', 'PENDING', 'DELAYED', 'RESERVED', 'COMPLETED 1H', 'FAILED', 'PAUSED'],
         stats.map((s) => [s.queue, s.pending, s.delayed, s.reserved, s.completed, s.failed, s.paused ? 'yes' : 'no'])));
@@ -20,18 +19,18 @@ export function registerQueue(program: Command, ctx: Context, run: Runner): void
     .command('pause <name>')
     .description('stop daemons claiming from a queue (running jobs finish)')
     .action(run(async (name: string) => {
-      const { pauseQueue, assertQueueName } = await import('../queue/index.js');
+      const { assertQueueName } = await import('../queue/validate.js');
       assertQueueName(name);
-      pauseQueue(ctx.db(), name);
+      await (await ctx.store()).pauseQueue(name);
       info(`queue ${name} paused`);
     }));
   queue
     .command('continue <name>')
     .description('let daemons claim from a paused queue again')
     .action(run(async (name: string) => {
-      const { continueQueue, assertQueueName } = await import('../queue/index.js');
+      const { assertQueueName } = await import('../queue/validate.js');
       assertQueueName(name);
-      continueQueue(ctx.db(), name);
+      await (await ctx.store()).continueQueue(name);
       info(`queue ${name} continued`);
     }));
   queue
@@ -40,14 +39,14 @@ export function registerQueue(program: Command, ctx: Context, run: Runner): void
     .option('--yes', 'do not ask for confirmation')
     .option('--json', 'print JSON')
     .action(run(async (name: string, opts: { yes?: boolean; json?: boolean }) => {
-      const { assertQueueName, clearQueue, countClearable } = await import('../queue/index.js');
+      const { assertQueueName } = await import('../queue/validate.js');
       assertQueueName(name);
-      const db = ctx.db();
-      const n = countClearable(db, name);
+      const store = await ctx.store();
+      const n = await store.countClearable(name);
       if (n > 0 && !opts.yes && !(await confirm(`Cancel ${plural(n, 'pending or delayed job')} of queue ${name}? [y/N] `))) {
         throw new WorkFailed('nothing was cancelled');
       }
-      const out = clearQueue(db, name);
+      const out = await store.clearQueue(name);
       if (opts.json) return printJson({ queue: name, cancelled: out.ids.length, catches: out.catches });
       info(`queue ${name}: ${plural(out.ids.length, 'job')} cancelled${out.catches ? ` (${plural(out.catches, 'chain catch job')} queued)` : ''}`);
     }));
@@ -86,10 +85,9 @@ export function registerJobs(program: Command, ctx: Context, run: Runner): void 
     .option('--json', 'print JSON')
     .action(run(async (ids: string[], opts: { yes?: boolean; json?: boolean }) => {
       const wanted = parseJobIds(ids);
-      const { cancelJobs } = await import('../queue/index.js');
-      const db = ctx.db();
+      const store = await ctx.store();
       if (!opts.yes && !(await confirm(`Cancel ${plural(wanted.length, 'job')} (${wanted.join(', ')})? [y/N] `))) throw new WorkFailed('nothing was cancelled');
-      const out = cancelJobs(db, wanted);
+      const out = await store.cancelJobs(wanted);
       const skipped = wanted.filter((id) => !out.ids.includes(id));
       if (opts.json) printJson({ cancelled: out.ids, notCancelled: skipped, catches: out.catches });
       else info(`${plural(out.ids.length, 'job')} cancelled${out.catches ? ` (${plural(out.catches, 'chain catch job')} queued)` : ''}`);

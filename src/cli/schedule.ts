@@ -15,9 +15,10 @@ export function registerSchedule(program: Command, ctx: Context, run: Runner): v
       // Schedules may be re-timed or turned off in the config (--config, the program's global option).
       const config = await ctx.config();
       const registry = await buildRegistry(config);
-      const rows = describeSchedules(ctx.db(), registry.listSchedules());
+      const store = await ctx.store();
+      const rows = await describeSchedules(store, registry.listSchedules());
       if (opts.json) return printJson(rows);
-      const now = Date.now();
+      const now = store.now();
       print(table(['NAME', 'CRON', 'LAST RUN', 'RESULT', 'NEXT RUN', 'WHAT'], rows.map((r) => [
         r.name, r.cron,
         r.lastRun ? `${duration(now - r.lastRun.at)} ago` : 'never',

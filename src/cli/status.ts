@@ -11,23 +11,26 @@ export function registerStatus(program: Command, ctx: Context, run: Runner): voi
     .option('--json', 'print JSON')
     .action(run(async (opts: { json?: boolean }) => {
       const aliveMs = await ctx.aliveMs();
-      const q = await import('../queue/index.js');
+      const { COMPLETED_WINDOW_MS } = await import('../queue/defaults.js');
       const budget = await import('../analysis/budget.js');
-      const db = ctx.db();
-      const now = Date.now();
-      const queues = q.queueStats(db, { now, since: now - q.COMPLETED_WINDOW_MS });
-      const daemons = q.liveWorkers(db, aliveMs, now);
+      const store = await ctx.store();
+      const schemaVersion = await store.probe();
+      const now = store.now();
+      const queues = await store.queueStats({ since: now - COMPLETED_WINDOW_MS });
+      const daemons = await store.liveWorkers(aliveMs);
       const report = {
-        database: { path: ctx.dbPath, schemaVersion: q.schemaVersion(db) },
-        completedWindowMs: q.COMPLETED_WINDOW_MS,
+        database: { path: ctx.dbLabel, schemaVersion },
+        completedWindowMs: COMPLETED_WINDOW_MS,
         queues,
         daemons: daemons.map((w) => ({ id: w.id, pid: w.pid, hostname: w.hostname, version: w.version, queues: w.queues, concurrency: w.concurrency, busy: w.busy, status: w.status, startedAt: w.startedAt, heartbeatAt: w.heartbeatAt, supervisors: w.supervisors })),
         // As the daemons last counted them (their rules are in the daemons' config).
-        throttles: q.listThrottles(db, now),
+        throttles: await store.throttles(),
         // Jobs left pending until a time (a spent GitHub rate limit holds fetch-github).
-        holds: q.listHolds(db, now),
+        holds: await store.holds(),
         // GitHub's rate-limit budget per token fingerprint, as the last answers told it.
-        github: budget.listBudgets(db, now),
+        github: ctx.engine === 'sqlite'
+          ? budget.listBudgets(ctx.db(), now)
+          : budget.budgetsFrom(await (await import('../analysis/store.js')).pgBudgetRows(await ctx.pgDb()), now),
       };
       if (opts.json) return printJson(report);
       print(`database  ${report.database.path} (schema ${report.database.schemaVersion})`);

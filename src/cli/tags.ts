@@ -10,18 +10,18 @@ export function registerTags(program: Command, ctx: Context, run: Runner): void 
     .command('monitor <tag>')
     .description('monitor a tag: its jobs are kept for trim.monitoredMinutes and listed on the monitor\'s Tags screen')
     .action(run(async (tag: string) => {
-      const { assertTag, monitorTag } = await import('../queue/index.js');
+      const { assertTag } = await import('../queue/tags.js');
       assertTag(tag);
-      const added = monitorTag(ctx.db(), tag);
+      const added = await (await ctx.store()).monitorTag(tag);
       info(added ? `tag ${tag} monitored` : `tag ${tag} was already monitored`);
     }));
   tags
     .command('unmonitor <tag>')
     .description('stop monitoring a tag (jobs already kept age out with trim.monitoredMinutes)')
     .action(run(async (tag: string) => {
-      const { assertTag, unmonitorTag } = await import('../queue/index.js');
+      const { assertTag } = await import('../queue/tags.js');
       assertTag(tag);
-      const removed = unmonitorTag(ctx.db(), tag);
+      const removed = await (await ctx.store()).unmonitorTag(tag);
       info(removed ? `tag ${tag} no longer monitored` : `tag ${tag} was not monitored`);
     }));
   tags
@@ -29,9 +29,8 @@ export function registerTags(program: Command, ctx: Context, run: Runner): void 
     .description('list the monitored tags with their jobs by state')
     .option('--json', 'print JSON')
     .action(run(async (opts: { json?: boolean }) => {
-      const { tagSummaries } = await import('../queue/index.js');
       const { safeLine } = await import('../util/terminal.js');
-      const rows = tagSummaries(ctx.db(), 0);
+      const rows = await (await ctx.store()).tagSummaries(0);
       if (opts.json) return printJson(rows.map((t) => ({ tag: t.tag, monitoredSince: new Date(t.since).toISOString(), counts: t.counts })));
       if (rows.length === 0) return info('no monitored tags (run `gitroast tags monitor TAG`)');
       print(table(['TAG', 'PENDING', 'DELAYED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'SINCE'],

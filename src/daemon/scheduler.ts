@@ -1,5 +1,5 @@
 import nodeCron, { type ScheduledTask } from 'node-cron';
-import { getSetting, type Db, type Store } from '../queue/index.js';
+import type { Db, Store } from '../queue/index.js';
 import type { Logger, Schedule } from './types.js';
 
 /** How a schedule's last run went, as `schedule list` shows it. */
@@ -17,9 +17,14 @@ export interface LastRun {
 }
 
 
-/** Read a schedule's last run, or undefined when it never ran. */
-export function lastRun(db: Db, name: string): LastRun | undefined {
-  const raw = getSetting(db, `schedule:${name}:last`);
+/** The settings key holding a schedule's last run. */
+function lastRunKey(name: string): string {
+  return `schedule:${name}:last`;
+}
+
+/** Read a schedule's last run through the store, or undefined when it never ran. */
+export async function lastRun(store: Pick<Store, 'getSetting'>, name: string): Promise<LastRun | undefined> {
+  const raw = await store.getSetting(lastRunKey(name));
   if (!raw) return undefined;
   try {
     return JSON.parse(raw) as LastRun;
@@ -48,8 +53,10 @@ export interface ScheduleRow {
 }
 
 /** List schedules with their last run (from the database) and next run. */
-export function describeSchedules(db: Db, schedules: readonly Schedule[]): ScheduleRow[] {
-  return schedules.map((s) => ({ name: s.name, cron: s.cron, description: s.description, lastRun: lastRun(db, s.name), nextRunAt: nextRun(s.cron) }));
+export async function describeSchedules(store: Pick<Store, 'getSetting'>, schedules: readonly Schedule[]): Promise<ScheduleRow[]> {
+  const rows: ScheduleRow[] = [];
+  for (const s of schedules) rows.push({ name: s.name, cron: s.cron, description: s.description, lastRun: await lastRun(store, s.name), nextRunAt: nextRun(s.cron) });
+  return rows;
 }
 
 export interface SchedulerOptions {
@@ -130,7 +137,7 @@ export class Scheduler {
     }
     const finishedAt = this.store.now();
     try {
-      await this.store.setSetting(`schedule:${s.name}:last`, JSON.stringify({ at, startedAt, finishedAt, ok, error, by: workerId, result } satisfies LastRun));
+      await this.store.setSetting(lastRunKey(s.name), JSON.stringify({ at, startedAt, finishedAt, ok, error, by: workerId, result } satisfies LastRun));
     } catch (err) {
       logger.log('error', 'schedule.error', { schedule: s.name, error: err as Error });
     }
