@@ -575,7 +575,7 @@ interface PgBatchFailure {
  * finishing the last two jobs serialise on it, and each dispatch flag flips 0 → 1 in a
  * guarded UPDATE: each callback is enqueued exactly once.
  */
-export async function pgRecordBatchOutcome(c: Q, batchId: string, outcome: 'processed' | 'failed' | 'cancelled', now: number, failure?: PgBatchFailure): Promise<void> {
+async function pgRecordBatchOutcome(c: Q, batchId: string, outcome: 'processed' | 'failed' | 'cancelled', now: number, failure?: PgBatchFailure): Promise<void> {
   await c.query(`UPDATE batches SET pending = GREATEST(0, pending - 1), ${outcome} = ${outcome} + 1 WHERE id = $1`, [batchId]);
   await pgDispatchBatchCallbacks(c, batchId, now, failure);
 }

@@ -1,0 +1,170 @@
+/**
+ * The queue commands on PostgreSQL (issue 13): the built binary runs each command against a
+ * PostgreSQL schema and against a SQLite file seeded with the same rows through the Store,
+ * and their --json output and exit codes must be the same (times, uuids and the database's
+ * name aside). Then the environment's refusals: a malformed URL is exit 2, an unreachable
+ * server, a refused login and another application's schema are exit 3, one line each.
+ */
+import { describe, expect, it } from 'vitest';
+import { openAppDb } from '../../src/cli/db.js';
+import { createSqliteStore, type ClaimPlan, type Store, type Take } from '../../src/queue/index.js';
+import { pgQueueRoom } from '../../src/queue/pg/migrations.js';
+import { createPgStore } from '../../src/queue/pg/store.js';
+import { pgAnalysisRoom } from '../../src/analysis/pg-migrations.js';
+import { gitroast, type CliResult } from '../support/cli.js';
+import { adminQuery, pgSchemas, pgUrl } from '../support/pg.js';
+import { tempDbPath } from '../support/tmp.js';
+
+const pgs = pgSchemas('pgcli');
+
+type AnyStore = Store<unknown>;
+
+/** The same rows on either engine, written through the Store: jobs in every state, a failure, a batch, a paused queue, a tag, a daemon. */
+async function seed(store: AnyStore): Promise<void> {
+  await store.registerWorker({ id: 'w_cli', pid: 7, hostname: 'host-cli', version: 't', queues: ['high', 'default', 'low'], concurrency: 4 });
+  await store.heartbeat('w_cli', 1, 'running');
+  await store.enqueueMany([
+    { name: 'a', tags: ['red'] }, { name: 'a' }, { name: 'b', queue: 'high', priority: 3 }, { name: 'later', queue: 'low', delayMs: 3_600_000 },
+    { name: 'f', queue: 'fq', tries: 1, tags: ['red', 'bad'], payload: { n: 1 } }, { name: 'g', queue: 'fq', tries: 1, payload: { n: 2 } },
+  ]);
+  await store.enqueue({ name: 'c1', queue: 'cq', chain: [{ name: 'c2' }], catch: { name: 'caught', queue: 'catches' } });
+  await store.createBatch({ id: 'batch-cli-1', name: 'nightly', jobs: [{ name: 'bj', queue: 'bq' }, { name: 'bj', queue: 'bq' }], finally: { name: 'bf', queue: 'fins' } });
+  const plan = (queues: string[], free: number): ClaimPlan => ({ free, workerId: 'w_cli', leaseMs: 60_000, plan: (take: Take) => take(queues, free).jobs });
+  // Two failures (fq), one completion and one job left running (high, default).
+  const fq = (await store.commit({ claim: plan(['fq'], 2) })).claimed;
+  await store.commit({ settlements: fq.map((lease) => ({ kind: 'fail' as const, lease, error: { message: `broke ${lease.name}`, stack: 'Error: broke\n    at seed' } })) });
+  const [b, a] = (await store.commit({ claim: plan(['high', 'default'], 2) })).claimed;
+  await store.commit({ completions: [{ lease: b! }] });
+  void a; // stays reserved
+  await store.pauseQueue('low');
+  await store.monitorTag('red');
+}
+
+/** Blank what differs between two databases holding the same rows: times, uuids, the database's name. */
+const TIMEY = /(^|[a-z])(at|At|ms|Ms|runtime\w*|wait\w*|Wait\w*)$/;
+function normal(v: unknown, key = ''): unknown {
+  if (Array.isArray(v)) return v.map((x) => normal(x));
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, normal(x, k)]));
+  if (typeof v === 'number' && TIMEY.test(key)) return 'time';
+  if (typeof v === 'string' && /^(uuid|path|monitoredSince)$/.test(key)) return 's';
+  return v;
+}
+
+interface Engines {
+  sqlite: string;
+  postgres: string;
+}
+
+async function both(dbs: Engines, args: string[]): Promise<{ sqlite: CliResult; postgres: CliResult }> {
+  const [sqlite, postgres] = await Promise.all([gitroast(['--db', dbs.sqlite, ...args]), gitroast(['--db', dbs.postgres, ...args])]);
+  return { sqlite, postgres };
+}
+
+/** Run `args` on both engines and expect the same exit code and the same normalised JSON; returns the PostgreSQL output. */
+async function same(dbs: Engines, args: string[], code = 0): Promise<unknown> {
+  const r = await both(dbs, args);
+  expect(r.postgres.code, `postgres ${args.join(' ')}: ${r.postgres.stderr}`).toBe(code);
+  expect(r.sqlite.code, `sqlite ${args.join(' ')}: ${r.sqlite.stderr}`).toBe(code);
+  const parsed = { sqlite: JSON.parse(r.sqlite.stdout) as unknown, postgres: JSON.parse(r.postgres.stdout) as unknown };
+  expect(normal(parsed.postgres), args.join(' ')).toEqual(normal(parsed.sqlite));
+  return parsed.postgres;
+}
+
+async function engines(): Promise<Engines> {
+  const file = tempDbPath();
+  const lite = openAppDb(file);
+  await seed(createSqliteStore(lite) as AnyStore);
+  lite.close();
+  const schema = pgs.name();
+  const pgdb = await pgs.open(schema, { rooms: [pgQueueRoom, pgAnalysisRoom] });
+  await seed(createPgStore(pgdb) as AnyStore);
+  return { sqlite: file, postgres: pgUrl(schema) };
+}
+
+describe('the queue commands on PostgreSQL give what they give on SQLite', () => {
+  it('status, queue list, failed list/show, batches, tags list and schedule list: the same --json', async () => {
+    const dbs = await engines();
+    const status = (await same(dbs, ['status', '--json'])) as { database: { path: string; schemaVersion: number }; queues: { queue: string; pending: number; reserved: number; failed: number; paused: boolean }[]; daemons: { id: string }[] };
+    expect(status.database.path).toBe(`${dbs.postgres} (schema ${new URL(dbs.postgres).searchParams.get('schema')})`);
+    expect(status.queues.map((q) => [q.queue, q.pending, q.reserved, q.failed, q.paused])).toEqual([
+      ['high', 0, 0, 0, false], ['default', 1, 1, 0, false], ['low', 0, 0, 0, true], ['bq', 2, 0, 0, false], ['cq', 1, 0, 0, false], ['fq', 0, 0, 2, false],
+    ]);
+    expect(status.daemons.map((d) => d.id)).toEqual(['w_cli']);
+    await same(dbs, ['queue', 'list', '--json']);
+    const failed = (await same(dbs, ['failed', 'list', '--json'])) as { uuid: string; name: string }[];
+    expect(failed.map((f) => f.name).sort()).toEqual(['f', 'g']);
+    await same(dbs, ['failed', 'list', '--json', '--tag', 'bad']);
+    await same(dbs, ['failed', 'list', '--json', '--name', 'g', '--limit', '1']);
+    const r = await gitroast(['--db', dbs.postgres, 'failed', 'show', failed[0]!.uuid, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ uuid: failed[0]!.uuid, stack: 'Error: broke\n    at seed' });
+    const missing = await both(dbs, ['failed', 'show', '00000000-0000-4000-8000-000000000000']);
+    expect([missing.sqlite.code, missing.postgres.code]).toEqual([1, 1]);
+    expect(missing.postgres.stderr).toBe(missing.sqlite.stderr);
+    await same(dbs, ['batches', '--json']);
+    await same(dbs, ['batches', 'show', 'batch-cli-1', '--json']);
+    await same(dbs, ['tags', 'list', '--json']);
+    await same(dbs, ['schedule', 'list', '--json']);
+  });
+
+  it('queue pause/continue/clear, jobs cancel, failed retry/forget/flush, tags monitor/unmonitor and batches cancel change both alike', async () => {
+    const dbs = await engines();
+    for (const args of [['queue', 'pause', 'fq'], ['queue', 'continue', 'low'], ['tags', 'monitor', 'blue'], ['tags', 'unmonitor', 'red'], ['tags', 'unmonitor', 'nope']]) {
+      const r = await both(dbs, args);
+      expect([r.sqlite.code, r.postgres.code], args.join(' ')).toEqual([0, 0]);
+      expect(r.postgres.stderr).toBe(r.sqlite.stderr);
+    }
+    await same(dbs, ['queue', 'list', '--json']);
+    await same(dbs, ['tags', 'list', '--json']);
+    // The chain's first link is cancelled: its catch job is queued.
+    const cancelled = (await same(dbs, ['queue', 'clear', 'cq', '--yes', '--json'])) as { cancelled: number; catches: number };
+    expect(cancelled).toEqual({ queue: 'cq', cancelled: 1, catches: 1 });
+    await same(dbs, ['jobs', 'cancel', '1', '2', '--yes', '--json'], 1);
+    await same(dbs, ['batches', 'cancel', 'batch-cli-1', '--json']);
+    await same(dbs, ['batches', 'show', 'batch-cli-1', '--json']);
+    await same(dbs, ['failed', 'retry', '--name', 'f', '--json']);
+    await same(dbs, ['failed', 'forget', 'all', '--json']);
+    await same(dbs, ['failed', 'flush', '--hours', '0', '--json']);
+    const status = (await same(dbs, ['status', '--json'])) as { queues: { queue: string; pending: number; failed: number; paused: boolean }[] };
+    expect(status.queues.find((q) => q.queue === 'fq')).toMatchObject({ pending: 1, failed: 0, paused: true });
+    expect(status.queues.find((q) => q.queue === 'catches')).toMatchObject({ pending: 1 });
+    // The cancelled batch's jobs are gone from bq, and its finally job waits.
+    expect(status.queues.find((q) => q.queue === 'bq')?.pending ?? 0).toBe(0);
+    expect(status.queues.find((q) => q.queue === 'fins')).toMatchObject({ pending: 1 });
+  });
+
+  it('backup on PostgreSQL says to use pg_dump: one line, exit 2, nothing written', async () => {
+    const schema = pgs.name('backup');
+    const r = await gitroast(['--db', pgUrl(schema), 'backup', '/tmp/never-written-by-gitroast.db']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/is PostgreSQL: back it up with pg_dump/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect((await adminQuery(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1`, [schema])).rows[0]).toEqual({ n: 0 });
+  });
+
+  it('a malformed URL is exit 2; an unreachable server, a refused login and another application\'s schema are exit 3, one line each, nothing written', async () => {
+    const foreign = pgs.name('other');
+    await adminQuery(`CREATE SCHEMA "${foreign}"; CREATE TABLE "${foreign}".invoices (id int)`);
+    // Trust auth accepts any password, so a wrong password cannot be shown here; an unknown role is refused at login the same way.
+    const cases: [string, number, RegExp][] = [
+      ['postgres://root@127.0.0.1:5432', 2, /invalid --db .*names no database/],
+      ['postgresql://root@127.0.0.1:99999/postgres', 2, /invalid --db .*(port|not a URL)/],
+      ['postgres://root@127.0.0.1:1/postgres', 3, /cannot reach PostgreSQL at postgres:\/\/root@127\.0\.0\.1:1\/postgres/],
+      ['postgres://no_such_role_pgcli:secret@127.0.0.1:5432/postgres', 3, /refused the login: role "no_such_role_pgcli" does not exist/],
+      [pgUrl(foreign), 3, /holds another application's tables \(invoices\)/],
+    ];
+    for (const args of [['status', '--json'], ['failed', 'list'], ['queue', 'pause', 'default'], ['batches'], ['tags', 'monitor', 'x'], ['schedule', 'list']]) {
+      for (const [url, code, re] of cases) {
+        const r = await gitroast(['--db', url, ...args]);
+        expect(r.code, `${args.join(' ')} on ${url}: ${r.stderr}`).toBe(code);
+        expect(r.stderr).toMatch(re);
+        expect(r.stderr).not.toContain('secret');
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+        expect(r.stdout).toBe('');
+      }
+    }
+    const env = await gitroast(['status'], { env: { GITROAST_DB: 'postgres://root@127.0.0.1:1/postgres' } });
+    expect(env.code).toBe(3);
+    expect((await adminQuery(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1`, [foreign])).rows[0]).toEqual({ n: 1 });
+  });
+});
