@@ -2,13 +2,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { safeLine } from '../util/terminal.js';
+import type { StaleWorker, StuckLease } from '../queue/health.js';
+import type { SchemaReport } from '../queue/ledger.js';
 import { intOption, WorkFailed, type Context } from './context.js';
 import { duration, print, printJson } from './output.js';
 import type { Runner } from './program.js';
 
 /** One check of `gitroast doctor`: what was found and, when it needs attention, what to do. */
 interface Check {
-  check: 'integrity' | 'schema' | 'wal' | 'workers' | 'leases' | 'disk' | 'permissions';
+  check: 'integrity' | 'schema' | 'wal' | 'workers' | 'leases' | 'disk' | 'permissions' | 'server' | 'connections';
   ok: boolean;
   detail: string;
   /** What to do, when not ok. */
@@ -58,16 +60,17 @@ async function doctorAliveMs(ctx: Context): Promise<number> {
 export function registerDoctor(program: Command, ctx: Context, run: Runner): void {
   program
     .command('doctor')
-    .description('check the database: integrity, schema version, WAL size, stale daemons, stuck leases, disk space, file modes of the database and of a config file holding secrets (exit 1 when something needs attention)')
+    .description('check the database: integrity, schema version, WAL size, stale daemons, stuck leases, disk space, file modes of the database and of a config file holding secrets; on PostgreSQL the server, schema version, stale daemons, stuck leases and connection headroom (exit 1 when something needs attention)')
     .option('--full', 'run PRAGMA integrity_check (slower, also compares index contents) instead of quick_check')
     .option('--stale <seconds>', 'a daemon whose heartbeat is older than this is stale (default the config\'s staleSeconds, 30)', intOption('--stale', 1, 86_400))
     .option('--json', 'print JSON')
     .action(run(async (opts: { full?: boolean; stale?: number; json?: boolean }) => {
+      const staleMs = opts.stale !== undefined ? opts.stale * 1000 : await doctorAliveMs(ctx);
+      if (ctx.engine === 'postgres') return finish(ctx.dbLabel, await pgChecks(ctx, staleMs), opts.json);
       const { openForInspection, checkIntegrity, staleWorkers, stuckLeases } = await import('../queue/health.js');
       const { inspectSchema } = await import('../queue/index.js');
       const { APP_ROOMS } = await import('./db.js');
       const file = ctx.dbPath;
-      const staleMs = opts.stale !== undefined ? opts.stale * 1000 : await doctorAliveMs(ctx);
       // Read-only and whatever the schema version: doctor never migrates or repairs. Exit 3 when it cannot be read at all.
       const db = openForInspection(file);
       const checks: Check[] = [];
@@ -82,14 +85,7 @@ export function registerDoctor(program: Command, ctx: Context, run: Runner): voi
               data: { messages: integrity.messages },
             });
 
-        const { version, expected, verdict, missing, unknown } = inspectSchema(db, APP_ROOMS);
-        const ids = unknown.length > 0 ? `; unknown migrations ${unknown.join(', ')}` : missing.length > 0 && verdict !== 'older' ? `; lacks ${missing.join(', ')}` : '';
-        const schema: Check = { check: 'schema', ok: verdict === 'current', detail: `version ${version} (this gitroast: ${expected})${ids}`, data: { version, expected } };
-        if (verdict === 'newer') schema.action = 'the database was written by a newer gitroast: upgrade gitroast (this one refuses to use it)';
-        else if (verdict === 'older') schema.action = 'run any writing command (e.g. `gitroast status`) or start the daemon to migrate it';
-        else if (verdict === 'foreign') schema.action = 'this is not a gitroast database: check --db and GITROAST_DB';
-        else if (verdict === 'damaged') schema.action = 'its schema matches no gitroast release: restore the last good backup (`gitroast backup` makes them)';
-        checks.push(schema);
+        checks.push(schemaCheck(inspectSchema(db, APP_ROOMS), 'sqlite'));
 
         const wal = size(`${file}-wal`);
         checks.push(wal > WAL_ATTENTION_BYTES
@@ -101,24 +97,9 @@ export function registerDoctor(program: Command, ctx: Context, run: Runner): voi
           : { check: 'wal', ok: true, detail: `${mib(wal)} (database ${mib(size(file))})`, data: { walBytes: wal } });
 
         const stale = guarded(checks, 'workers', () => staleWorkers(db, staleMs, now));
-        if (stale) checks.push(stale.length === 0
-          ? { check: 'workers', ok: true, detail: 'no stale daemons' }
-          : {
-              check: 'workers', ok: false,
-              detail: `${stale.length} daemon${stale.length === 1 ? '' : 's'} stopped heartbeating: ${stale.slice(0, 5).map((w) => `${w.id} (pid ${w.pid} on ${w.hostname}, ${duration(now - w.heartbeatAt)} ago)`).join(', ')}`,
-              action: 'they were killed or crashed; a running daemon prunes them and recovers their jobs on its next heartbeat, so start one (`gitroast daemon`) if none runs',
-              data: { workers: stale },
-            });
-
+        if (stale) checks.push(workersCheck(stale, now));
         const stuck = guarded(checks, 'leases', () => stuckLeases(db, staleMs, now));
-        if (stuck) checks.push(stuck.total === 0
-          ? { check: 'leases', ok: true, detail: 'no stuck leases' }
-          : {
-              check: 'leases', ok: false,
-              detail: `${stuck.total} reserved job${stuck.total === 1 ? '' : 's'} held by no live daemon: ${stuck.jobs.slice(0, 5).map((j) => `${j.id} ${j.name} (${j.why.replace('-', ' ')})`).join(', ')}`,
-              action: 'start a daemon (`gitroast daemon`): it makes them claimable again (or fails those out of tries) on its next heartbeat',
-              data: { total: stuck.total, jobs: stuck.jobs },
-            });
+        if (stuck) checks.push(leasesCheck(stuck));
       } finally {
         db.close();
       }
@@ -153,16 +134,84 @@ export function registerDoctor(program: Command, ctx: Context, run: Runner): voi
             data: { files: loose.map((f) => ({ file: f.file, mode: f.mode })) },
           });
 
-      const attention = checks.filter((c) => !c.ok);
-      if (opts.json) {
-        printJson({ database: file, ok: attention.length === 0, checks });
-      } else {
-        print(`database  ${safeLine(file)}`);
-        for (const c of checks) {
-          print(`${c.ok ? 'ok       ' : 'ATTENTION'}  ${c.check.padEnd(11)}  ${safeLine(c.detail)}`);
-          if (c.action) print(`${' '.repeat(24)}→ ${safeLine(c.action)}`);
-        }
-      }
-      if (attention.length > 0) throw new WorkFailed(`${attention.length} check${attention.length === 1 ? '' : 's'} need${attention.length === 1 ? 's' : ''} attention: ${attention.map((c) => c.check).join(', ')}`);
+      finish(file, checks, opts.json);
     }));
+}
+
+/** Print the findings (text or --json) and fail (exit 1) when one needs attention. */
+function finish(database: string, checks: readonly Check[], json?: boolean): void {
+  const attention = checks.filter((c) => !c.ok);
+  if (json) {
+    printJson({ database, ok: attention.length === 0, checks });
+  } else {
+    print(`database  ${safeLine(database)}`);
+    for (const c of checks) {
+      print(`${c.ok ? 'ok       ' : 'ATTENTION'}  ${c.check.padEnd(11)}  ${safeLine(c.detail)}`);
+      if (c.action) print(`${' '.repeat(24)}→ ${safeLine(c.action)}`);
+    }
+  }
+  if (attention.length > 0) throw new WorkFailed(`${attention.length} check${attention.length === 1 ? '' : 's'} need${attention.length === 1 ? 's' : ''} attention: ${attention.map((c) => c.check).join(', ')}`);
+}
+
+/** The schema finding (either engine). */
+function schemaCheck({ version, expected, verdict, missing, unknown }: SchemaReport, engine: 'sqlite' | 'postgres'): Check {
+  const ids = unknown.length > 0 ? `; unknown migrations ${unknown.join(', ')}` : missing.length > 0 && verdict !== 'older' ? `; lacks ${missing.join(', ')}` : '';
+  const schema: Check = { check: 'schema', ok: verdict === 'current', detail: `version ${version} (this gitroast: ${expected})${ids}`, data: { version, expected } };
+  if (verdict === 'newer') schema.action = 'the database was written by a newer gitroast: upgrade gitroast (this one refuses to use it)';
+  else if (verdict === 'older') schema.action = engine === 'sqlite' ? 'run any writing command (e.g. `gitroast status`) or start the daemon to migrate it' : 'run `gitroast db migrate` (or any command, or a daemon) to migrate it';
+  else if (verdict === 'foreign') schema.action = engine === 'sqlite' ? 'this is not a gitroast database: check --db and GITROAST_DB' : 'this schema holds another application\'s tables: check ?schema= in --db and GITROAST_DB';
+  else if (verdict === 'damaged') schema.action = engine === 'sqlite' ? 'its schema matches no gitroast release: restore the last good backup (`gitroast backup` makes them)' : 'its schema matches no gitroast release: restore the last good dump (pg_dump)';
+  return schema;
+}
+
+/** The stale daemons finding (either engine). */
+function workersCheck(stale: readonly StaleWorker[], now: number): Check {
+  return stale.length === 0
+    ? { check: 'workers', ok: true, detail: 'no stale daemons' }
+    : {
+        check: 'workers', ok: false,
+        detail: `${stale.length} daemon${stale.length === 1 ? '' : 's'} stopped heartbeating: ${stale.slice(0, 5).map((w) => `${w.id} (pid ${w.pid} on ${w.hostname}, ${duration(now - w.heartbeatAt)} ago)`).join(', ')}`,
+        action: 'they were killed or crashed; a running daemon prunes them and recovers their jobs on its next heartbeat, so start one (`gitroast daemon`) if none runs',
+        data: { workers: stale },
+      };
+}
+
+/** The stuck leases finding (either engine). */
+function leasesCheck(stuck: { total: number; jobs: readonly StuckLease[] }): Check {
+  return stuck.total === 0
+    ? { check: 'leases', ok: true, detail: 'no stuck leases' }
+    : {
+        check: 'leases', ok: false,
+        detail: `${stuck.total} reserved job${stuck.total === 1 ? '' : 's'} held by no live daemon: ${stuck.jobs.slice(0, 5).map((j) => `${j.id} ${j.name} (${j.why.replace('-', ' ')})`).join(', ')}`,
+        action: 'start a daemon (`gitroast daemon`): it makes them claimable again (or fails those out of tries) on its next heartbeat',
+        data: { total: stuck.total, jobs: stuck.jobs },
+      };
+}
+
+/** Connections a deployment wants free beyond those in use: three daemons of a few each, monitors and commands. */
+const MIN_FREE_CONNECTIONS = 10;
+
+/** Doctor on PostgreSQL: reachability, schema version, stale daemons, stuck leases, connection headroom. */
+async function pgChecks(ctx: Context, staleMs: number): Promise<Check[]> {
+  const target = ctx.dbTarget;
+  if (target.kind !== 'postgres') throw new Error('pgChecks needs a postgres:// --db');
+  const [{ inspectPg }, { pgQueueRoom }, { pgAnalysisRoom }] = await Promise.all([import('../queue/pg/health.js'), import('../queue/pg/migrations.js'), import('../analysis/pg-migrations.js')]);
+  // Read-only: doctor never creates, migrates or repairs. Exit 3 when the server cannot be reached.
+  const found = await inspectPg(target.target, [pgQueueRoom, pgAnalysisRoom], staleMs);
+  const checks: Check[] = [
+    { check: 'server', ok: true, detail: `PostgreSQL ${found.serverVersion} answered in ${found.connectMs.toFixed(0)} ms`, data: { serverVersion: found.serverVersion, connectMs: Math.round(found.connectMs) } },
+    schemaCheck(found.schema, 'postgres'),
+  ];
+  if (found.staleWorkers) checks.push(workersCheck(found.staleWorkers, found.now));
+  if (found.stuckLeases) checks.push(leasesCheck(found.stuckLeases));
+  const c = found.connections;
+  const want = Math.max(MIN_FREE_CONNECTIONS, Math.ceil(c.max / 10));
+  checks.push(c.free < want
+    ? {
+        check: 'connections', ok: false, detail: `${c.free} of ${c.max} connections free (${c.used} in use, ${c.reserved} reserved for superusers; want at least ${want})`,
+        action: 'fewer connections per host (fewer daemons or monitors), a pooler such as PgBouncer, or a larger max_connections',
+        data: c as unknown as Record<string, unknown>,
+      }
+    : { check: 'connections', ok: true, detail: `${c.free} of ${c.max} connections free (${c.used} in use, ${c.reserved} reserved for superusers)`, data: c as unknown as Record<string, unknown> });
+  return checks;
 }

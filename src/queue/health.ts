@@ -110,7 +110,12 @@ export function stuckLeases(db: Db, staleMs = STALE_MS, now = Date.now(), limit 
     total,
     jobs: rows.map((r) => ({
       id: r.id, queue: r.queue, name: r.name, reservedBy: r.reserved_by, leaseExpiresAt: r.lease_expires_at, attempts: r.attempts,
-      why: r.lease_expires_at !== null && r.lease_expires_at <= now ? 'lease-expired' : r.worker === null ? 'worker-gone' : 'worker-stale',
+      why: stuckWhy(r, now),
     })),
   };
+}
+
+/** Why a reserved job is stuck: its lease expired, else its worker is gone, else stale (both engines). */
+export function stuckWhy(r: { lease_expires_at: number | null; worker: string | null }, now: number): StuckLease['why'] {
+  return r.lease_expires_at !== null && r.lease_expires_at <= now ? 'lease-expired' : r.worker === null ? 'worker-gone' : 'worker-stale';
 }

@@ -192,12 +192,19 @@ export function inspectSchema(db: Db, rooms: readonly MigrationRoom[]): SchemaRe
     case 'legacy-unknown':
       return { version: state.userVersion, expected, verdict: 'damaged', missing: [], unknown: [] };
     case 'legacy':
-    case 'ledger': {
-      const plan = planMigrations(state.applied, rooms);
-      const version = state.kind === 'ledger' ? state.applied.length : state.userVersion;
-      const missing = [...plan.gaps, ...plan.pending.map((m) => m.id)];
-      const verdict = plan.unknown.length > 0 ? 'newer' : plan.gaps.length > 0 ? 'damaged' : missing.length > 0 || state.kind === 'legacy' ? 'older' : 'current';
-      return { version, expected, verdict, missing, unknown: plan.unknown };
-    }
+    case 'ledger':
+      return ledgerReport(state.applied, rooms, state.kind === 'legacy' ? state.userVersion : undefined);
   }
+}
+
+/**
+ * The schema report of a database whose ledger records `applied` (either engine); a
+ * pre-ledger SQLite database passes its user_version as `legacyVersion` (it is older).
+ */
+export function ledgerReport(applied: readonly string[], rooms: readonly MigrationRoom[], legacyVersion?: number): SchemaReport {
+  const plan = planMigrations(applied, rooms);
+  const version = legacyVersion ?? applied.length;
+  const missing = [...plan.gaps, ...plan.pending.map((m) => m.id)];
+  const verdict = plan.unknown.length > 0 ? 'newer' : plan.gaps.length > 0 ? 'damaged' : missing.length > 0 || legacyVersion !== undefined ? 'older' : 'current';
+  return { version, expected: migrationsOf(rooms).length, verdict, missing, unknown: plan.unknown };
 }

@@ -133,6 +133,35 @@ describe('the queue commands on PostgreSQL give what they give on SQLite', () =>
     expect(status.queues.find((q) => q.queue === 'fins')).toMatchObject({ pending: 1 });
   });
 
+  it('doctor on PostgreSQL: the server, schema version, stale daemons, stuck leases and connection headroom; read-only', async () => {
+    const dbs = await engines();
+    const schema = new URL(dbs.postgres).searchParams.get('schema')!;
+    const ok = await gitroast(['--db', dbs.postgres, 'doctor', '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const report = JSON.parse(ok.stdout) as { database: string; ok: boolean; checks: { check: string; ok: boolean; data?: { max: number; reserved: number; used: number; free: number } }[] };
+    expect(report.ok).toBe(true);
+    expect(report.checks.map((c) => c.check)).toEqual(['server', 'schema', 'workers', 'leases', 'connections']);
+    const conn = report.checks.find((c) => c.check === 'connections')!.data!;
+    expect(conn.max).toBeGreaterThan(0);
+    expect(conn.free).toBe(conn.max - conn.reserved - conn.used);
+    // The daemon stops heartbeating (on the database's clock): its reserved job is stuck.
+    await adminQuery(`UPDATE "${schema}".workers SET heartbeat_at = heartbeat_at - 600000`);
+    const bad = await gitroast(['--db', dbs.postgres, 'doctor']);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/ATTENTION +workers +1 daemon stopped heartbeating: w_cli \(pid 7 on host-cli/);
+    expect(bad.stdout).toMatch(/ATTENTION +leases +1 reserved job held by no live daemon: \d+ a \(worker stale\)/);
+    expect(bad.stderr).toBe('gitroast: 2 checks need attention: workers, leases\n');
+    // A schema nobody migrated yet: reported, and left uncreated.
+    const fresh = pgs.name('doctor');
+    const r = await gitroast(['--db', pgUrl(fresh), 'doctor', '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).checks.find((c: { check: string }) => c.check === 'schema')).toMatchObject({ ok: false, data: { version: 0 } });
+    expect((await adminQuery(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1`, [fresh])).rows[0]).toEqual({ n: 0 });
+    const down = await gitroast(['--db', 'postgres://root@127.0.0.1:1/postgres', 'doctor']);
+    expect(down.code).toBe(3);
+    expect(down.stderr).toMatch(/^gitroast: cannot reach PostgreSQL at postgres:\/\/root@127\.0\.0\.1:1\/postgres.*\n$/);
+  });
+
   it('backup on PostgreSQL says to use pg_dump: one line, exit 2, nothing written', async () => {
     const schema = pgs.name('backup');
     const r = await gitroast(['--db', pgUrl(schema), 'backup', '/tmp/never-written-by-gitroast.db']);

@@ -495,6 +495,8 @@ describe.each([sqlite, postgres])('Store on $name', (engine) => {
     expect(await store.getFailed(row!.uuid)).toEqual(row);
     expect(await store.getFailed('00000000-0000-4000-8000-000000000000')).toBeUndefined();
     expect(await store.flushFailed(1)).toBe(0);
+    // "Older than 0 hours": failed before now, so let the clock move past the failure's millisecond.
+    await new Promise((resolve) => setTimeout(resolve, 5));
     expect(await store.flushFailed(0)).toBe(1);
     expect(await store.listFailed()).toEqual([]);
 
