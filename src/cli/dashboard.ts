@@ -36,6 +36,9 @@ export function registerDashboard(program: Command, ctx: Context, run: Runner): 
         if (configured.length === 0) throw new UsageError('invalid --queues "": expected comma-separated queue names such as high,default,low');
         for (const q of configured) assertQueueName(q);
       }
+      if (ctx.engine === 'postgres') {
+        throw new UsageError(`the web dashboard does not run on PostgreSQL yet (${ctx.dbLabel}): use \`gitroast monitor --once\`, \`gitroast status\` or \`gitroast doctor\``);
+      }
       const { httpListen, webDashboard } = await import('./web.js');
       const listen = await httpListen(config.http.listen ?? DEFAULT_LISTEN, config.http.token, 'the dashboard');
       const { openAppDb } = await import('./db.js');

@@ -27,6 +27,16 @@ export function registerMonitor(program: Command, ctx: Context, run: Runner): vo
         for (const q of configured) assertQueueName(q);
       }
       const aliveMs = await ctx.aliveMs();
+      if (ctx.engine === 'postgres') {
+        // One frame from the Store's overview, on the database's clock. The interactive monitor reads synchronously (SQLite only, for now).
+        if (!opts.once) throw new UsageError(`the interactive monitor does not run on PostgreSQL yet (${ctx.dbLabel}): use \`gitroast monitor --once\`, \`gitroast status\` or \`gitroast doctor\``);
+        const store = await ctx.store();
+        const overview = await store.overview({ configured, aliveMs });
+        process.env.NODE_ENV ??= 'production';
+        const App = await import('../tui/App.js');
+        process.stdout.write(App.renderOnce({ overview: () => overview }, { now: () => store.now() }, process.stdout.columns || Number(process.env.COLUMNS) || 100));
+        return;
+      }
       const { openAppDb } = await import('./db.js');
       const file = ctx.dbPath;
       // Fail early with one line (exit 3) when there is no usable database yet.

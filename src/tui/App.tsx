@@ -145,7 +145,7 @@ export function Monitor({ source, clock, refreshMs, readonly = false, theme = 'c
  * Render one plain-text frame of the overview (for `--once`): no raw mode, no colour, no
  * key hints, every event of the live tail.
  */
-export function renderOnce(source: DataSource, clock: Clock, columns = 100): string {
+export function renderOnce(source: Pick<DataSource, 'overview'>, clock: Clock, columns = 100): string {
   const now = clock.now();
   const overview = source.overview(now);
   const state = { ...initialState({ now, readonly: true, rows: 1000 }), data: { overview, header: overview.header } };

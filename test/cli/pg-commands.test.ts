@@ -133,6 +133,27 @@ describe('the queue commands on PostgreSQL give what they give on SQLite', () =>
     expect(status.queues.find((q) => q.queue === 'fins')).toMatchObject({ pending: 1 });
   });
 
+  it('monitor --once draws the same overview frame; the interactive monitor and the dashboard say they do not run on PostgreSQL yet (exit 2)', async () => {
+    const dbs = await engines();
+    const r = await both(dbs, ['monitor', '--once']);
+    expect([r.sqlite.code, r.postgres.code], r.postgres.stderr).toEqual([0, 0]);
+    // Times and durations blanked, columns collapsed; events of one millisecond may tie in either order, so they compare as a set.
+    const frame = (out: string) => {
+      const lines = out.replace(/\d\d:\d\d:\d\d( UTC)?/g, 'HH:MM:SS$1').replace(/\b\d+(\.\d+)?(ms|s|m|h)\b( \d+s)?/g, 'T').split('\n').map((l) => l.replace(/ +/g, ' '));
+      const at = lines.indexOf('Latest job events');
+      return { head: lines.slice(0, at), events: lines.slice(at).sort() };
+    };
+    expect(frame(r.postgres.stdout)).toEqual(frame(r.sqlite.stdout));
+    expect(r.postgres.stdout).toMatch(/ACTIVE · 1 daemon · 1\/4 busy/);
+    expect(r.postgres.stdout).toMatch(/^fq +0 +0 +0 +2 /m);
+    for (const args of [['monitor'], ['dashboard', '--http', '127.0.0.1:0']]) {
+      const x = await gitroast(['--db', dbs.postgres, ...args]);
+      expect(x.code, x.stderr).toBe(2);
+      expect(x.stderr).toMatch(/does not run on PostgreSQL yet/);
+      expect(x.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
   it('doctor on PostgreSQL: the server, schema version, stale daemons, stuck leases and connection headroom; read-only', async () => {
     const dbs = await engines();
     const schema = new URL(dbs.postgres).searchParams.get('schema')!;
