@@ -466,11 +466,14 @@ export async function failCancelledVia(store: Pick<Store, 'listJobs'>, fail: (id
   return n;
 }
 
-/** Put the analyses of retried jobs back to pending (ids from the retried jobs' payloads). */
-export function reopenAnalyses(db: Db, analysisIds: readonly string[], now = Date.now()): number {
-  let n = 0;
-  for (const id of new Set(analysisIds)) if (reopenAnalysis(db, id, now)) n++;
-  return n;
+/** The analyses of retried jobs (their payloads' analysisId), each once, read through the Store (either engine). */
+export async function analysesOfJobs(store: Pick<Store, 'getJob'>, jobIds: readonly number[]): Promise<string[]> {
+  const ids = new Set<string>();
+  for (const id of jobIds) {
+    const payload = (await store.getJob(id))?.payload as { analysisId?: unknown } | undefined;
+    if (typeof payload?.analysisId === 'string') ids.add(payload.analysisId);
+  }
+  return [...ids];
 }
 
 // ---------------------------------------------------------------------------------------

@@ -293,10 +293,17 @@ export function pruneHttpCache(db: Database, now: number, olderThanHours = 24): 
  * list); false when there is no such failed row.
  */
 export function reopenAnalysis(db: Database, id: string, now = Date.now()): boolean {
-  return immediate(db, () =>
-    stmt(db, `UPDATE analyses SET status = 'pending', stage = CASE WHEN overall IS NULL THEN 'queued' ELSE 'writing' END,
-           error = NULL, completed_at = NULL, updated_at = ? WHERE id = ? AND status = 'failed'`).run(now, id),
-  ).changes > 0;
+  return immediate(db, () => stmt(db, REOPEN).run(now, id)).changes > 0;
+}
+
+/** Put a failed analysis back to pending ($1 or ? the time, then the id): on both engines. */
+const REOPEN = `UPDATE analyses SET status = 'pending', stage = CASE WHEN overall IS NULL THEN 'queued' ELSE 'writing' END,
+           error = NULL, completed_at = NULL, updated_at = ? WHERE id = ? AND status = 'failed'`;
+
+/** reopenAnalysis on PostgreSQL, at `now` (the store's clock). */
+export async function pgReopenAnalysis(db: PgDb, id: string, now: number): Promise<boolean> {
+  let n = 0;
+  return ((await db.pool.query(REOPEN.replace(/\?/g, () => `$${++n}`), [now, id])).rowCount ?? 0) > 0;
 }
 
 /** Record the queue batch that created these analyses. */

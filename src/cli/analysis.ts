@@ -499,19 +499,18 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
     .description("retry a batch's failed jobs (their analyses are reopened)")
     .option('--json', 'print JSON')
     .action(run(async (id: string, opts: { json?: boolean }) => {
-      const db = ctx.db();
       const b = await findBatch(id);
-      const q = await import('../queue/index.js');
-      const { reopenAnalyses } = await import('../analysis/jobs.js');
-      const retried = q.retryBatch(db, b.id);
-      const ids = retried.flatMap((r) => {
-        const payload = q.getJob(db, r.jobId)?.payload as { analysisId?: unknown } | undefined;
-        return typeof payload?.analysisId === 'string' ? [payload.analysisId] : [];
-      });
-      const reopened = reopenAnalyses(db, ids);
+      const store = await ctx.store();
+      const a = await import('../analysis/store.js');
+      const { analysesOfJobs } = await import('../analysis/jobs.js');
+      const retried = await store.retryFailed({ batchId: b.id });
+      let reopened = 0;
+      for (const aid of await analysesOfJobs(store, retried.map((r) => r.jobId))) {
+        if (ctx.engine === 'sqlite' ? a.reopenAnalysis(ctx.db(), aid, store.now()) : await a.pgReopenAnalysis(await ctx.pgDb(), aid, store.now())) reopened++;
+      }
       if (opts.json) return printJson({ batchId: b.id, retried, reopened });
       info(`${plural(retried.length, 'failed job')} of batch ${b.id} retried, ${plural(reopened, 'analysis', 'analyses')} reopened`);
-      if (retried.length && q.liveWorkers(db, await ctx.aliveMs()).length === 0) info('no daemon is alive: run `gitroast daemon` to process them');
+      if (retried.length && (await store.liveWorkers(await ctx.aliveMs())).length === 0) info('no daemon is alive: run `gitroast daemon` to process them');
     }));
   batches
     .command('cancel <id>')

@@ -30,8 +30,9 @@ async function seed(store: AnyStore): Promise<void> {
   await store.enqueue({ name: 'c1', queue: 'cq', chain: [{ name: 'c2' }], catch: { name: 'caught', queue: 'catches' } });
   await store.createBatch({ id: 'batch-cli-1', name: 'nightly', jobs: [{ name: 'bj', queue: 'bq' }, { name: 'bj', queue: 'bq' }], finally: { name: 'bf', queue: 'fins' } });
   const plan = (queues: string[], free: number): ClaimPlan => ({ free, workerId: 'w_cli', leaseMs: 60_000, plan: (take: Take) => take(queues, free).jobs });
-  // Two failures (fq), one completion and one job left running (high, default).
-  const fq = (await store.commit({ claim: plan(['fq'], 2) })).claimed;
+  await store.createBatch({ id: 'batch-cli-2', name: 'retry me', allowFailures: true, jobs: [{ name: 'bk', queue: 'bq2', tries: 1 }] });
+  // Three failures (fq, bq2), one completion and one job left running (high, default).
+  const fq = (await store.commit({ claim: plan(['fq', 'bq2'], 3) })).claimed;
   await store.commit({ settlements: fq.map((lease) => ({ kind: 'fail' as const, lease, error: { message: `broke ${lease.name}`, stack: 'Error: broke\n    at seed' } })) });
   const [b, a] = (await store.commit({ claim: plan(['high', 'default'], 2) })).claimed;
   await store.commit({ completions: [{ lease: b! }] });
@@ -87,12 +88,12 @@ describe('the queue commands on PostgreSQL give what they give on SQLite', () =>
     const status = (await same(dbs, ['status', '--json'])) as { database: { path: string; schemaVersion: number }; queues: { queue: string; pending: number; reserved: number; failed: number; paused: boolean }[]; daemons: { id: string }[] };
     expect(status.database.path).toBe(`${dbs.postgres} (schema ${new URL(dbs.postgres).searchParams.get('schema')})`);
     expect(status.queues.map((q) => [q.queue, q.pending, q.reserved, q.failed, q.paused])).toEqual([
-      ['high', 0, 0, 0, false], ['default', 1, 1, 0, false], ['low', 0, 0, 0, true], ['bq', 2, 0, 0, false], ['cq', 1, 0, 0, false], ['fq', 0, 0, 2, false],
+      ['high', 0, 0, 0, false], ['default', 1, 1, 0, false], ['low', 0, 0, 0, true], ['bq', 2, 0, 0, false], ['bq2', 0, 0, 1, false], ['cq', 1, 0, 0, false], ['fq', 0, 0, 2, false],
     ]);
     expect(status.daemons.map((d) => d.id)).toEqual(['w_cli']);
     await same(dbs, ['queue', 'list', '--json']);
     const failed = (await same(dbs, ['failed', 'list', '--json'])) as { uuid: string; name: string }[];
-    expect(failed.map((f) => f.name).sort()).toEqual(['f', 'g']);
+    expect(failed.map((f) => f.name).sort()).toEqual(['bk', 'f', 'g']);
     await same(dbs, ['failed', 'list', '--json', '--tag', 'bad']);
     await same(dbs, ['failed', 'list', '--json', '--name', 'g', '--limit', '1']);
     const r = await gitroast(['--db', dbs.postgres, 'failed', 'show', failed[0]!.uuid, '--json']);
@@ -121,6 +122,10 @@ describe('the queue commands on PostgreSQL give what they give on SQLite', () =>
     expect(cancelled).toEqual({ queue: 'cq', cancelled: 1, catches: 1 });
     await same(dbs, ['jobs', 'cancel', '1', '2', '--yes', '--json'], 1);
     await same(dbs, ['batches', 'cancel', 'batch-cli-1', '--json']);
+    const retried = (await same(dbs, ['batches', 'retry', 'batch-cli-2', '--json'])) as { retried: unknown[]; reopened: number };
+    expect(retried).toMatchObject({ batchId: 'batch-cli-2', reopened: 0 });
+    expect(retried.retried).toHaveLength(1);
+    await same(dbs, ['batches', 'show', 'batch-cli-2', '--json']);
     await same(dbs, ['batches', 'show', 'batch-cli-1', '--json']);
     await same(dbs, ['failed', 'retry', '--name', 'f', '--json']);
     await same(dbs, ['failed', 'forget', 'all', '--json']);
