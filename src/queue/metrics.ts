@@ -119,35 +119,54 @@ export interface SeriesPoint {
  * taken_at).
  */
 export function metricSeries(db: Db, kind: 'queue' | 'job', key: string, windowMs: number, buckets: number, now: number, fromSnapshots: boolean): SeriesPoint[] {
-  const size = windowMs / buckets;
-  const acc = Array.from({ length: buckets }, () => ({ n: 0, rt: 0, rtn: 0 }));
-  const slot = (at: number) => Math.min(buckets - 1, Math.max(0, Math.floor((at - (now - windowMs)) / size - 1e-9)));
   const col = kind === 'queue' ? 'queue' : 'name';
   if (fromSnapshots) {
     const rows = stmt(db, `SELECT taken_at, processed, failed, runtime_avg FROM metrics_snapshots WHERE taken_at > ? AND taken_at <= ? AND kind = ? AND key = ?`)
-      .all(now - windowMs, now, kind, key) as { taken_at: number; processed: number; failed: number; runtime_avg: number | null }[];
-    for (const r of rows) {
-      const b = acc[slot(r.taken_at)]!;
-      const n = r.processed + r.failed;
-      b.n += n;
-      if (r.runtime_avg !== null && n > 0) {
-        b.rt += r.runtime_avg * n;
-        b.rtn += n;
-      }
+      .all(now - windowMs, now, kind, key) as SeriesSnapshotRow[];
+    return seriesFrom({ snapshots: rows }, windowMs, buckets, now);
+  }
+  const rows = stmt(db, `
+    SELECT finished_at AS at, finished_at - reserved_at AS rt FROM jobs WHERE state = 'completed' AND finished_at > @from AND finished_at <= @to AND ${col} = @key
+    UNION ALL
+    SELECT finished_at AS at, finished_at - reserved_at AS rt FROM jobs WHERE state = 'failed' AND finished_at > @from AND finished_at <= @to AND ${col} = @key`)
+    .all({ from: now - windowMs, to: now, key }) as SeriesJobRow[];
+  return seriesFrom({ jobs: rows }, windowMs, buckets, now);
+}
+
+/** A metrics snapshot row as a chart reads it. */
+export interface SeriesSnapshotRow {
+  taken_at: number;
+  processed: number;
+  failed: number;
+  runtime_avg: number | null;
+}
+
+/** A finished job as a chart reads it: when it finished, and its runtime. */
+export interface SeriesJobRow {
+  at: number;
+  rt: number | null;
+}
+
+/** The chart's buckets from snapshot rows or from finished jobs (both engines). */
+export function seriesFrom(rows: { snapshots?: readonly SeriesSnapshotRow[]; jobs?: readonly SeriesJobRow[] }, windowMs: number, buckets: number, now: number): SeriesPoint[] {
+  const size = windowMs / buckets;
+  const acc = Array.from({ length: buckets }, () => ({ n: 0, rt: 0, rtn: 0 }));
+  const slot = (at: number) => Math.min(buckets - 1, Math.max(0, Math.floor((at - (now - windowMs)) / size - 1e-9)));
+  for (const r of rows.snapshots ?? []) {
+    const b = acc[slot(r.taken_at)]!;
+    const n = r.processed + r.failed;
+    b.n += n;
+    if (r.runtime_avg !== null && n > 0) {
+      b.rt += r.runtime_avg * n;
+      b.rtn += n;
     }
-  } else {
-    const rows = stmt(db, `
-      SELECT finished_at AS at, finished_at - reserved_at AS rt FROM jobs WHERE state = 'completed' AND finished_at > @from AND finished_at <= @to AND ${col} = @key
-      UNION ALL
-      SELECT finished_at AS at, finished_at - reserved_at AS rt FROM jobs WHERE state = 'failed' AND finished_at > @from AND finished_at <= @to AND ${col} = @key`)
-      .all({ from: now - windowMs, to: now, key }) as { at: number; rt: number | null }[];
-    for (const r of rows) {
-      const b = acc[slot(r.at)]!;
-      b.n++;
-      if (r.rt !== null) {
-        b.rt += r.rt;
-        b.rtn++;
-      }
+  }
+  for (const r of rows.jobs ?? []) {
+    const b = acc[slot(r.at)]!;
+    b.n++;
+    if (r.rt !== null) {
+      b.rt += r.rt;
+      b.rtn++;
     }
   }
   return acc.map((b, i) => ({ at: Math.round(now - windowMs + (i + 1) * size), perMinute: (b.n * 60_000) / size, runtimeAvg: b.rtn > 0 ? b.rt / b.rtn : null }));

@@ -12,7 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { checkpoint, immediate, ping, schemaVersion, stmt, type CheckpointResult, type Db } from './db.js';
-import { daemonControl, type DaemonControl } from './control.js';
+import { daemonControl, requestDaemonStop, setDaemonsPaused, type DaemonControl } from './control.js';
 import { retryFailed, forgetFailed, listFailed, getFailed, flushFailed, type FailedFilter, type Retried } from './failed.js';
 import { cancelJobs, clearQueue, countClearable, type Cancelled } from './cancel.js';
 import { monitorTag, tagSummaries, unmonitorTag, type TagSummary } from './tags.js';
@@ -25,10 +25,11 @@ import { listHolds, type Hold } from './holds.js';
 import { continueQueue, getJob, getSetting, listJobs, pauseQueue, pausedQueues, pendingByQueue, queueStats, setSetting, type JobFilter, type QueueStats } from './queues.js';
 import { claimTick, oldestPendingByQueue, raiseAlert, raisedAlerts, resolveAlert } from './signals.js';
 import { claimThrottledInTx, listThrottles, type ThrottledClaim, type Throttles, type ThrottleState } from './throttles.js';
+import type { SeriesPoint } from './metrics.js';
 import type { Batch, ClaimedJob, FailedJob, Job, JobSpec, Lease, Outcome, SupervisorState, Worker } from './types.js';
-import { deregisterWorker, heartbeat, liveWorkers, recordSupervisors, recoverLeases, registerWorker, type RecoveryResult, type WorkerRegistration } from './workers.js';
+import { deregisterWorker, heartbeat, listWorkers, liveWorkers, recordSupervisors, recoverLeases, registerWorker, type RecoveryResult, type WorkerRegistration } from './workers.js';
 import { batchDetail, cancelBatch, createBatch, getBatch, listBatches, type BatchDetail, type BatchSpec } from './batches.js';
-import { headerData, metricRows, overviewData, queueRows, type HeaderData, type MetricRow, type MetricsWindow, type OverviewData, type QueueRow } from './read-model.js';
+import { chartData, headerData, metricRows, overviewData, queueRows, type HeaderData, type MetricRow, type MetricsWindow, type OverviewData, type QueueRow } from './read-model.js';
 
 /** Claim from `queues` in order, up to `limit` jobs, honouring the throttles (inside the commit). */
 export type Take = (queues: readonly string[], limit: number) => ThrottledClaim;
@@ -143,7 +144,7 @@ export interface Store<W = LeasedWrite> {
 
   // The monitors' read model (read-model.ts), each view one consistent read on the store's clock.
   header(aliveMs?: number): Promise<HeaderData>;
-  overview(options?: { configured?: readonly string[]; aliveMs?: number }): Promise<OverviewData>;
+  overview(options?: { configured?: readonly string[]; aliveMs?: number; silenced?: readonly string[] }): Promise<OverviewData>;
   queueRows(configured?: readonly string[]): Promise<QueueRow[]>;
   metricRows(window: MetricsWindow): Promise<MetricRow[]>;
   listBatches(limit?: number): Promise<Batch[]>;
@@ -179,6 +180,16 @@ export interface Store<W = LeasedWrite> {
   tagSummaries(limit: number): Promise<TagSummary[]>;
   /** The throttles the daemons counted, with their current window (listThrottles without rules). */
   throttles(): Promise<ThrottleState[]>;
+
+  // The monitors' remaining views and actions.
+  /** Every registered worker, alive or not (the Workers screen). */
+  workers(): Promise<Worker[]>;
+  /** The chart of one queue or job name over a window, on the store's clock (read-model.ts chartData). */
+  chart(kind: 'queue' | 'job', key: string, window: MetricsWindow): Promise<SeriesPoint[]>;
+  /** Pause (or continue) every daemon's claiming. */
+  setDaemonsPaused(paused: boolean): Promise<void>;
+  /** Ask every daemon running now to shut down gracefully. */
+  requestDaemonStop(): Promise<void>;
 
   // The scheduler's and the alerts' coordination between daemons.
   /** Take tick `at` of schedule `name`; true for exactly one caller. */
@@ -383,6 +394,10 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sto
     unmonitorTag: async (tag) => unmonitorTag(db, tag),
     tagSummaries: async (limit) => view(() => tagSummaries(db, limit)),
     throttles: async () => view(() => listThrottles(db, clock())),
+    workers: async () => listWorkers(db),
+    chart: async (kind, key, window) => view(() => chartData(db, kind, key, window, clock())),
+    setDaemonsPaused: async (paused) => setDaemonsPaused(db, paused),
+    requestDaemonStop: async () => requestDaemonStop(db, clock()),
     claimTick: async (name, at) => claimTick(db, name, at),
     getSetting: async (key) => getSetting(db, key),
     setSetting: async (key, value) => setSetting(db, key, value),

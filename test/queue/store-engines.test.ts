@@ -549,6 +549,37 @@ describe.each([sqlite, postgres])('Store on $name', (engine) => {
     expect(await store.throttles()).toEqual([{ kind: 'job', name: 'th', max: 1, perSeconds: 3600, used: 1, windowEndsAt: windowEnd, throttled: true, waiting: 2 }]);
   });
 
+  it('the monitors\' remaining views and actions: every worker, charts, daemon pause and stop, a silenced overview', async () => {
+    const { store } = await engine.open();
+    await store.registerWorker(worker(W));
+    await store.registerWorker(worker('w_store_z'));
+    expect((await store.workers()).map((w) => w.id).sort()).toEqual([W, 'w_store_z']);
+    await store.enqueueMany([{ name: 'a' }, { name: 'a' }, { name: 'quiet', tags: ['hush'] }]);
+    const got = await claim(store, ['default'], 3);
+    await store.commit({ completions: got.map((lease) => ({ lease })) });
+    const chart = await store.chart('job', 'a', '1h');
+    expect(chart).toHaveLength(60);
+    expect(chart.reduce((n, p) => n + p.perMinute, 0)).toBe(2);
+    expect(chart.at(-1)!.runtimeAvg).not.toBeNull();
+    expect((await store.chart('queue', 'default', '24h')).every((p) => p.perMinute === 0)).toBe(true);
+    expect(await store.chart('queue', 'default', '7d')).toHaveLength(56);
+    // The silenced are left out of the tail's enqueued and completed events, by name or by tag.
+    const names = async (silenced: string[]) => (await store.overview({ silenced })).events.filter((e) => e.event === 'completed').map((e) => e.name).sort();
+    expect(await names([])).toEqual(['a', 'a', 'quiet']);
+    expect(await names(['quiet'])).toEqual(['a', 'a']);
+    expect(await names(['tag:hush'])).toEqual(['a', 'a']);
+    expect((await store.control()).paused).toBe(false);
+    await store.setDaemonsPaused(true);
+    expect((await store.control()).paused).toBe(true);
+    await store.setDaemonsPaused(false);
+    expect((await store.control()).paused).toBe(false);
+    const before = store.now();
+    await store.requestDaemonStop();
+    const stop = (await store.control()).stopRequestedAt!;
+    expect(stop).toBeGreaterThanOrEqual(before - 1000);
+    expect(stop).toBeLessThanOrEqual(store.now() + 1000);
+  });
+
   it('read-model views: header, overview, queue rows and metrics give the same shapes and numbers', async () => {
     const { store } = await engine.open();
     await store.registerWorker(worker(W));

@@ -25,14 +25,15 @@ import { BATCHES_LIST_LIMIT, CLEAR_CHUNK, COMPLETED_WINDOW_MS, FAILED_READ_LIMIT
 import { ValidationError } from '../errors.js';
 import { retrySpec, toFailed, type FailedFilter, type FailedRow, type Retried } from '../failed.js';
 import { LEDGER_TABLE } from '../ledger.js';
-import { metricsOf, toSnapshot, type FinishedRow, type SnapshotRow } from '../metrics.js';
-import { queueStatsTable, toJob, type JobFilter, type JobRow, type QueueStats } from '../queues.js';
-import { aggregateSnapshotList, headerFrom, HOUR, METRICS_WINDOW_MS, overviewFrom, queueRowsFrom, sortMetrics, TAIL, type HeaderData, type JobEvent, type MetricsWindow } from '../read-model.js';
+import { metricsOf, seriesFrom, toSnapshot, type FinishedRow, type SeriesJobRow, type SeriesSnapshotRow, type SnapshotRow } from '../metrics.js';
+import { isSilenced, queueStatsTable, silencedOf, toJob, type JobFilter, type JobRow, type QueueStats, type Silenced } from '../queues.js';
+import { aggregateSnapshotList, CHART_BUCKETS, headerFrom, HOUR, METRICS_WINDOW_MS, overviewFrom, queueRowsFrom, sortMetrics, TAIL, type HeaderData, type JobEvent, type MetricsWindow } from '../read-model.js';
 import type { ClaimPlan, CommitBatch, CommitResult, Completion, Settlement, Store, Take } from '../store.js';
 import { throttleStates, type StoredThrottle, type ThrottledClaim } from '../throttles.js';
 import { assertTag, tagSummaryFrom, type TagSummary } from '../tags.js';
 import type { Cancelled } from '../cancel.js';
 import { JOB_STATES, type Batch, type ClaimedJob, type JobState, type Lease, type Outcome } from '../types.js';
+import { parseJson } from '../jobs.js';
 import { assertQueueName } from '../validate.js';
 import { isAlive } from '../workers.js';
 import { NOW_MS, pgTx, type PgDb } from './connect.js';
@@ -211,15 +212,23 @@ async function getBatchIn(c: Q | pg.Pool, id: string): Promise<Batch | undefined
   return rows.length === 1 ? toBatch(rows[0]!) : undefined;
 }
 
-/** The newest events of each kind for the overview's tail (the store's overview silences nothing, as on SQLite). */
-async function eventsIn(c: Q): Promise<JobEvent[]> {
-  const pick = async (sql: string, event: JobEvent['event']) =>
-    (await c.query<{ id: number; queue: string; name: string; at: number }>(sql, [TAIL])).rows.map((r) => ({ at: r.at, event, id: r.id, queue: r.queue, name: r.name }));
+/**
+ * The newest events of each kind for the overview's tail (as ../read-model.ts tail):
+ * silenced jobs are left out of all but the failures, among the newest SILENCED_SCAN_LIMIT rows.
+ */
+async function eventsIn(c: Q, silenced: Silenced): Promise<JobEvent[]> {
+  const quiet = silenced.names.length > 0 || silenced.tags.length > 0;
+  const pick = async (sql: string, event: JobEvent['event']) => {
+    const filter = quiet && event !== 'failed';
+    const rows = (await c.query<{ id: number; queue: string; name: string; at: number; tags: string | null }>(sql, [filter ? SILENCED_SCAN_LIMIT : TAIL])).rows;
+    return rows.filter((r) => !filter || !isSilenced(silenced, r.name, parseJson<string[]>(r.tags, []))).slice(0, TAIL)
+      .map((r) => ({ at: r.at, event, id: r.id, queue: r.queue, name: r.name }));
+  };
   return [
-    ...(await pick(`SELECT id, queue, name, created_at AS at FROM jobs ORDER BY id DESC LIMIT $1`, 'enqueued')),
-    ...(await pick(`SELECT id, queue, name, reserved_at AS at FROM jobs WHERE state = 'reserved' ORDER BY reserved_at DESC LIMIT $1`, 'started')),
-    ...(await pick(`SELECT id, queue, name, finished_at AS at FROM jobs WHERE state = 'completed' ORDER BY finished_at DESC LIMIT $1`, 'completed')),
-    ...(await pick(`SELECT id, queue, name, finished_at AS at FROM jobs WHERE state = 'failed' ORDER BY finished_at DESC LIMIT $1`, 'failed')),
+    ...(await pick(`SELECT id, queue, name, created_at AS at, tags FROM jobs ORDER BY id DESC LIMIT $1`, 'enqueued')),
+    ...(await pick(`SELECT id, queue, name, reserved_at AS at, tags FROM jobs WHERE state = 'reserved' ORDER BY reserved_at DESC LIMIT $1`, 'started')),
+    ...(await pick(`SELECT id, queue, name, finished_at AS at, tags FROM jobs WHERE state = 'completed' ORDER BY finished_at DESC LIMIT $1`, 'completed')),
+    ...(await pick(`SELECT id, queue, name, finished_at AS at, tags FROM jobs WHERE state = 'failed' ORDER BY finished_at DESC LIMIT $1`, 'failed')),
   ];
 }
 
@@ -406,7 +415,7 @@ export function createPgStore(db: PgDb): Store<PgLeasedWrite> {
       const failedTotal = (await c.query<{ n: number }>(`SELECT COALESCE(SUM(n), 0)::bigint AS n FROM failed_counts`)).rows[0]!.n;
       return overviewFrom({
         header: await headerIn(c, t, o.aliveMs), throughput, failedHour, failedTotal, queues,
-        doneByQueue: new Map(doneRows.rows.map((r) => [r.queue, r.n])), longest, events: await eventsIn(c),
+        doneByQueue: new Map(doneRows.rows.map((r) => [r.queue, r.n])), longest, events: await eventsIn(c, silencedOf(o.silenced ?? [])),
       });
     }),
     queueRows: (configured) => view(async (c, t) => queueRowsFrom(await queueStatsIn(c, t, { since: t - HOUR, configured }), metricsOf(await finishedBetween(c, t - HOUR, t), HOUR))),
@@ -557,6 +566,27 @@ export function createPgStore(db: PgDb): Store<PgLeasedWrite> {
       }
       return out;
     }),
+    workers: async () => (await pgListWorkers(q)).workers,
+    chart: (kind, key, window) => view(async (c, t) => {
+      const windowMs = METRICS_WINDOW_MS[window];
+      const from = t - windowMs;
+      if (window !== '1h') {
+        const rows = (await c.query<SeriesSnapshotRow>(`SELECT taken_at, processed, failed, runtime_avg FROM metrics_snapshots WHERE taken_at > $1 AND taken_at <= $2 AND kind = $3 AND key = $4`, [from, t, kind, key])).rows;
+        return seriesFrom({ snapshots: rows }, windowMs, CHART_BUCKETS[window], t);
+      }
+      const col = kind === 'queue' ? 'queue' : 'name';
+      const rows = (await c.query<SeriesJobRow>(`
+        SELECT finished_at AS at, finished_at - reserved_at AS rt FROM jobs WHERE state = 'completed' AND finished_at > $1 AND finished_at <= $2 AND ${col} = $3
+        UNION ALL
+        SELECT finished_at AS at, finished_at - reserved_at AS rt FROM jobs WHERE state = 'failed' AND finished_at > $1 AND finished_at <= $2 AND ${col} = $3`, [from, t, key])).rows;
+      return seriesFrom({ jobs: rows }, windowMs, CHART_BUCKETS[window], t);
+    }),
+    setDaemonsPaused: async (paused) => {
+      await q.query(`INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [CONTROL_KEYS.paused, paused ? '1' : '0']);
+    },
+    requestDaemonStop: async () => {
+      await q.query(`INSERT INTO settings (key, value) VALUES ($1, (${NOW_MS})::text) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [CONTROL_KEYS.stop]);
+    },
     throttles: () => view(async (c, t) => {
       const rows = (await c.query<StoredThrottle>(`SELECT key, max, per_ms, window_start, count FROM throttles ORDER BY key COLLATE "C"`)).rows;
       const states = throttleStates(rows, t, undefined, () => 0);
