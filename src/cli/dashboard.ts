@@ -36,27 +36,34 @@ export function registerDashboard(program: Command, ctx: Context, run: Runner): 
         if (configured.length === 0) throw new UsageError('invalid --queues "": expected comma-separated queue names such as high,default,low');
         for (const q of configured) assertQueueName(q);
       }
-      if (ctx.engine === 'postgres') {
-        throw new UsageError(`the web dashboard does not run on PostgreSQL yet (${ctx.dbLabel}): use \`gitroast monitor --once\`, \`gitroast status\` or \`gitroast doctor\``);
-      }
-      const { httpListen, webDashboard } = await import('./web.js');
+      const { httpListen, webDashboard, pgWebDashboard } = await import('./web.js');
       const listen = await httpListen(config.http.listen ?? DEFAULT_LISTEN, config.http.token, 'the dashboard');
-      const { openAppDb } = await import('./db.js');
-      const file = ctx.dbPath;
-      // Fail early with one line (exit 3) when there is no usable database yet.
-      openAppDb(file, { readonly: true }).close();
-      const web = await webDashboard({ dbPath: file, open: ({ readonly }) => openAppDb(file, { readonly }), token: listen.token, readonly: opts.readonly ?? false, configured, aliveMs: config.staleSeconds * 1000, silenced: config.silenced });
       const d = await import('../daemon/index.js');
-      const { schemaVersion } = await import('../queue/index.js');
       const logger = d.createLogger({ format: config.log.format ?? (process.stderr.isTTY ? 'pretty' : 'json'), level: config.log.level });
-      const health = () => {
-        const db = openAppDb(file, { readonly: true });
-        try {
-          return { ok: true, body: { status: 'ok', mode: 'dashboard', database: { ok: true, schemaVersion: schemaVersion(db) } } };
-        } finally {
-          db.close();
-        }
-      };
+      const options = { token: listen.token, readonly: opts.readonly ?? false, configured, aliveMs: config.staleSeconds * 1000, silenced: config.silenced };
+      let web: Awaited<ReturnType<typeof webDashboard>>;
+      let health: () => Promise<{ ok: boolean; body: unknown }> | { ok: boolean; body: unknown };
+      if (ctx.engine === 'postgres') {
+        // Fail early with one line (exit 3) when the database cannot be reached or used.
+        const store = await ctx.store();
+        web = await pgWebDashboard({ ...options, store, db: await ctx.pgDb() });
+        health = async () => ({ ok: true, body: { status: 'ok', mode: 'dashboard', database: { ok: true, schemaVersion: await store.probe() } } });
+      } else {
+        const { openAppDb } = await import('./db.js');
+        const file = ctx.dbPath;
+        // Fail early with one line (exit 3) when there is no usable database yet.
+        openAppDb(file, { readonly: true }).close();
+        web = await webDashboard({ ...options, dbPath: file, open: ({ readonly }) => openAppDb(file, { readonly }) });
+        const { schemaVersion } = await import('../queue/index.js');
+        health = () => {
+          const db = openAppDb(file, { readonly: true });
+          try {
+            return { ok: true, body: { status: 'ok', mode: 'dashboard', database: { ok: true, schemaVersion: schemaVersion(db) } } };
+          } finally {
+            db.close();
+          }
+        };
+      }
       let server;
       try {
         server = await d.startHttp(listen, { health }, logger, listen.token, { handler: web.handle });

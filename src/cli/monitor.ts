@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { colorEnabled } from '../util/terminal.js';
 import { intOption, UsageError, type Context } from './context.js';
 import type { Runner } from './program.js';
+import type { DataSource } from '../tui/types.js';
 
 interface MonitorFlags {
   refresh?: number;
@@ -27,32 +28,43 @@ export function registerMonitor(program: Command, ctx: Context, run: Runner): vo
         for (const q of configured) assertQueueName(q);
       }
       const aliveMs = await ctx.aliveMs();
-      if (ctx.engine === 'postgres') {
-        // One frame from the Store's overview, on the database's clock. The interactive monitor reads synchronously (SQLite only, for now).
-        if (!opts.once) throw new UsageError(`the interactive monitor does not run on PostgreSQL yet (${ctx.dbLabel}): use \`gitroast monitor --once\`, \`gitroast status\` or \`gitroast doctor\``);
-        const store = await ctx.store();
-        const overview = await store.overview({ configured, aliveMs });
-        process.env.NODE_ENV ??= 'production';
-        const App = await import('../tui/App.js');
-        process.stdout.write(App.renderOnce({ overview: () => overview }, { now: () => store.now() }, process.stdout.columns || Number(process.env.COLUMNS) || 100));
-        return;
-      }
-      const { openAppDb } = await import('./db.js');
-      const file = ctx.dbPath;
-      // Fail early with one line (exit 3) when there is no usable database yet.
-      openAppDb(file, { readonly: true }).close();
-
-      const { createDbSource } = await import('../tui/source.js');
-      const { readAnalyses } = await import('./monitor-analyses.js');
       const silenced = (await ctx.config()).silenced;
-      const { listBudgets, describeBudget } = await import('../analysis/budget.js');
-      const source = createDbSource({
-        open: ({ readonly }) => openAppDb(file, { readonly }), configured, aliveMs, readonly: opts.readonly ?? false, silenced,
-        // GitHub's budget per token fingerprint, under the daemons.
-        notes: (db, now) => listBudgets(db, now).map((b) => `GitHub ${describeBudget(b, now)}`),
-      });
-      source.analyses = (limit) => source.read((db) => readAnalyses(db, limit));
-      const clock = { now: () => Date.now() };
+      const { listBudgets, describeBudget, budgetsFrom } = await import('../analysis/budget.js');
+      let source: DataSource & { close?: () => void };
+      let replay: (<T>(fn: (s: DataSource) => T) => Promise<T>) | undefined;
+      let clock: { now(): number };
+      if (ctx.engine === 'postgres') {
+        // Over the Store, on the database's clock; the screens run by replay (src/queue/store-model.ts).
+        const store = await ctx.store();
+        const pgdb = await ctx.pgDb();
+        const { pgBudgetRows } = await import('../analysis/store.js');
+        const { createStoreReadModel, replayModel } = await import('../queue/store-model.js');
+        const views = createStoreReadModel(store, {
+          configured, aliveMs, readonly: opts.readonly ?? false, silenced,
+          // GitHub's budget per token fingerprint, under the daemons.
+          notes: async () => {
+            const now = store.now();
+            return budgetsFrom(await pgBudgetRows(pgdb), now).map((b) => `GitHub ${describeBudget(b, now)}`);
+          },
+        });
+        ({ model: source, run: replay } = replayModel<DataSource>(views));
+        clock = { now: () => store.now() };
+      } else {
+        const { openAppDb } = await import('./db.js');
+        const file = ctx.dbPath;
+        // Fail early with one line (exit 3) when there is no usable database yet.
+        openAppDb(file, { readonly: true }).close();
+        const { createDbSource } = await import('../tui/source.js');
+        const { readAnalyses } = await import('./monitor-analyses.js');
+        const db = createDbSource({
+          open: ({ readonly }) => openAppDb(file, { readonly }), configured, aliveMs, readonly: opts.readonly ?? false, silenced,
+          // GitHub's budget per token fingerprint, under the daemons.
+          notes: (d, now) => listBudgets(d, now).map((b) => `GitHub ${describeBudget(b, now)}`),
+        });
+        db.analyses = (limit) => db.read((d) => readAnalyses(d, limit));
+        source = db;
+        clock = { now: () => Date.now() };
+      }
       try {
         // React's development build costs about twice the CPU per refresh (measured: 25 % against
         // 13 % of a core at --refresh 300); the monitor is not a place to debug React.
@@ -60,7 +72,10 @@ export function registerMonitor(program: Command, ctx: Context, run: Runner): vo
         const React = await import('react');
         const App = await import('../tui/App.js');
         if (opts.once) {
-          process.stdout.write(App.renderOnce(source, clock, process.stdout.columns || Number(process.env.COLUMNS) || 100));
+          const columns = process.stdout.columns || Number(process.env.COLUMNS) || 100;
+          const at = clock.now();
+          const frame = (s: DataSource) => App.renderOnce(s, { now: () => at }, columns);
+          process.stdout.write(replay ? await replay(frame) : frame(source));
           return;
         }
         const { render } = await import('ink');
@@ -70,7 +85,7 @@ export function registerMonitor(program: Command, ctx: Context, run: Runner): vo
         if (tty) process.stdout.write('\u001b[?1049h\u001b[H');
         const instance = render(
           React.createElement(App.Monitor, {
-            source, clock, refreshMs: opts.refresh ?? 1000, readonly: opts.readonly ?? false,
+            source, clock, run: replay, refreshMs: opts.refresh ?? 1000, readonly: opts.readonly ?? false,
             theme: colorEnabled(process.stdout) ? 'color' : 'mono', interactive,
           }),
           { exitOnCtrlC: false, patchConsole: false },
@@ -88,7 +103,7 @@ export function registerMonitor(program: Command, ctx: Context, run: Runner): vo
           if (tty) process.stdout.write('\u001b[?1049l');
         }
       } finally {
-        source.close();
+        source.close?.();
       }
     }));
 }

@@ -4,7 +4,9 @@
  * daemon's WAL watcher, so a commit from any process pushes a refresh down the event stream).
  */
 import type { Listen } from '../daemon/index.js';
-import type { Db } from '../queue/index.js';
+import type { Db, ReadModel } from '../queue/index.js';
+import type { PgDb } from '../queue/pg/connect.js';
+import type { CliStore } from './context.js';
 import type { Dashboard } from '../web/index.js';
 import { UsageError } from './context.js';
 
@@ -67,6 +69,52 @@ export async function webDashboard(options: WebDashboardOptions): Promise<Dashbo
     close() {
       dashboard.close();
       model.close();
+    },
+  };
+}
+
+/** Options of pgWebDashboard: those of webDashboard, over the Store of a PostgreSQL database. */
+export interface PgWebDashboardOptions extends Omit<WebDashboardOptions, 'dbPath' | 'open' | 'db'> {
+  store: CliStore;
+  db: PgDb;
+}
+
+/** How often the PostgreSQL dashboard's streams are told to refresh without a NOTIFY (completions send none). */
+const PG_REFRESH_MS = 2000;
+
+/**
+ * The dashboard over a PostgreSQL database: the read model over the Store, its pages run by
+ * replay (src/queue/store-model.ts), woken by the installation's NOTIFY (LISTEN on its own
+ * connection) and every PG_REFRESH_MS.
+ */
+export async function pgWebDashboard(options: PgWebDashboardOptions): Promise<Dashboard & { close(): void }> {
+  const { isLoopback } = await import('../daemon/index.js');
+  const { createStoreReadModel, replayModel } = await import('../queue/store-model.js');
+  const { PgListener } = await import('../queue/pg/listen.js');
+  const { createDashboard } = await import('../web/index.js');
+  const views = createStoreReadModel(options.store, { configured: options.configured, aliveMs: options.aliveMs, readonly: options.readonly, silenced: options.silenced });
+  // The analyses screens read the analysis room's tables through `read`, SQLite only for now: they answer 500 with this line.
+  const { model, run } = replayModel<ReadModel>({ ...views, read: async () => Promise.reject(new Error('the analyses view does not run on PostgreSQL yet')) });
+  const dashboard = createDashboard({
+    model, run, readonly: options.readonly, token: options.token, isLoopback,
+    subscribe: (onChange) => {
+      const listener = new PgListener(options.db, onChange);
+      listener.start().catch(() => {});
+      const timer = setInterval(onChange, PG_REFRESH_MS);
+      timer.unref();
+      return () => {
+        clearInterval(timer);
+        void listener.stop();
+      };
+    },
+  });
+  return {
+    handle: dashboard.handle,
+    get streams() {
+      return dashboard.streams;
+    },
+    close() {
+      dashboard.close();
     },
   };
 }

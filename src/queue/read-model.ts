@@ -400,6 +400,20 @@ export function chartData(db: Db, kind: 'queue' | 'job', key: string, window: Me
   return metricSeries(db, kind, key, METRICS_WINDOW_MS[window], CHART_BUCKETS[window], now, window !== '1h');
 }
 
+/** What each monitor action says it did (both engines' read models). */
+export const actionMessages = {
+  retried: (n: number) => `retried ${plural(n, 'failed job')}`,
+  forgot: (n: number) => `forgot ${plural(n, 'failed job')}`,
+  paused: (queue: string) => `queue ${queue} paused`,
+  continued: (queue: string) => `queue ${queue} continued`,
+  daemons: (paused: boolean) => (paused ? 'daemons paused (running jobs finish)' : 'daemons continued'),
+  stop: () => 'stop requested: running daemons finish their jobs and exit',
+  retriedBatch: (n: number, id: string) => `retried ${plural(n, 'failed job')} of batch ${id.slice(0, 8)}`,
+  cancelledBatch: (n: number, id: string) => `cancelled ${plural(n, 'job')} of batch ${id.slice(0, 8)}`,
+  cleared: (queue: string, n: number) => `queue ${queue} cleared: ${plural(n, 'job')} cancelled`,
+  cancelledJob: (id: number, done: boolean) => (done ? `job #${id} cancelled` : `job #${id} was no longer pending or delayed`),
+} as const;
+
 /** Create the read model over a database. The read-only connection opens on the first read. */
 export function createReadModel(options: ReadModelOptions): ReadModel {
   let reader: Db | undefined;
@@ -420,17 +434,18 @@ export function createReadModel(options: ReadModelOptions): ReadModel {
       db.close();
     }
   };
+  const say = actionMessages;
   const actions: Actions = {
-    retryFailed: (uuids) => write((db) => `retried ${plural(retryFailed(db, { uuids }).length, 'failed job')}`),
-    forgetFailed: (uuids) => write((db) => `forgot ${plural(forgetFailed(db, { uuids }), 'failed job')}`),
-    pauseQueue: (queue) => write((db) => (pauseQueue(db, queue), `queue ${queue} paused`)),
-    continueQueue: (queue) => write((db) => (continueQueue(db, queue), `queue ${queue} continued`)),
-    pauseDaemons: (paused) => write((db) => (setDaemonsPaused(db, paused), paused ? 'daemons paused (running jobs finish)' : 'daemons continued')),
-    stopDaemons: () => write((db) => (requestDaemonStop(db), 'stop requested: running daemons finish their jobs and exit')),
-    retryBatch: (id) => write((db) => `retried ${plural(retryBatch(db, id).length, 'failed job')} of batch ${id.slice(0, 8)}`),
-    cancelBatch: (id) => write((db) => `cancelled ${plural(cancelBatch(db, id), 'job')} of batch ${id.slice(0, 8)}`),
-    clearQueue: (queue) => write((db) => `queue ${queue} cleared: ${plural(clearQueue(db, queue).ids.length, 'job')} cancelled`),
-    cancelJob: (id) => write((db) => (cancelJobs(db, [id]).ids.length ? `job #${id} cancelled` : `job #${id} was no longer pending or delayed`)),
+    retryFailed: (uuids) => write((db) => say.retried(retryFailed(db, { uuids }).length)),
+    forgetFailed: (uuids) => write((db) => say.forgot(forgetFailed(db, { uuids }))),
+    pauseQueue: (queue) => write((db) => (pauseQueue(db, queue), say.paused(queue))),
+    continueQueue: (queue) => write((db) => (continueQueue(db, queue), say.continued(queue))),
+    pauseDaemons: (paused) => write((db) => (setDaemonsPaused(db, paused), say.daemons(paused))),
+    stopDaemons: () => write((db) => (requestDaemonStop(db), say.stop())),
+    retryBatch: (id) => write((db) => say.retriedBatch(retryBatch(db, id).length, id)),
+    cancelBatch: (id) => write((db) => say.cancelledBatch(cancelBatch(db, id), id)),
+    clearQueue: (queue) => write((db) => say.cleared(queue, clearQueue(db, queue).ids.length)),
+    cancelJob: (id) => write((db) => say.cancelledJob(id, cancelJobs(db, [id]).ids.length > 0)),
   };
   return {
     read,

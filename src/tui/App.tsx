@@ -30,6 +30,11 @@ export interface MonitorProps {
   interactive?: boolean;
   /** First screen. Default overview. */
   screen?: Screen;
+  /**
+   * Run a view's reads or an action over the source: by default directly; over an
+   * asynchronous source (PostgreSQL), by replay (src/queue/store-model.ts), `source` being its stand-in.
+   */
+  run?: <T>(fn: (source: DataSource) => T) => Promise<T>;
 }
 
 type AppAction = Action | { type: 'key'; name: string };
@@ -69,7 +74,7 @@ function runCommand(actions: Actions, c: Command): string {
   }
 }
 
-export function Monitor({ source, clock, refreshMs, readonly = false, theme = 'color', size, interactive = true, screen }: MonitorProps) {
+export function Monitor({ source, clock, refreshMs, readonly = false, theme = 'color', size, interactive = true, screen, run }: MonitorProps) {
   const { stdout } = useStdout();
   const { exit } = useApp();
   const [width, setWidth] = useState(size?.columns ?? (stdout.columns || 100));
@@ -103,13 +108,25 @@ export function Monitor({ source, clock, refreshMs, readonly = false, theme = 'c
   // A layout effect: the data lands in the same commit, so a screen never flashes "loading…".
   useLayoutEffect(() => {
     const now = clock.now();
+    if (run) {
+      // Asynchronous: the data lands when it arrives, unless the view changed meanwhile.
+      let current = true;
+      run((s) => fetchView(s, req, now)).then(
+        (data) => current && dispatch({ type: 'data', data, now: clock.now() }),
+        (err: unknown) => current && dispatch({ type: 'fetchError', message: coerceError(err).message, now: clock.now() }),
+      );
+      return () => {
+        current = false;
+      };
+    }
     try {
       dispatch({ type: 'data', data: fetchView(source, req, now), now });
     } catch (err) {
       dispatch({ type: 'fetchError', message: coerceError(err).message, now });
     }
+    return undefined;
     // `req` is in the list through `key`, its JSON: a new object with the same request must not fetch again.
-  }, [key, source, clock]);
+  }, [key, source, clock, run]);
 
   // Run a confirmed action through src/queue's operations (a short-lived writable connection).
   useLayoutEffect(() => {
@@ -121,12 +138,19 @@ export function Monitor({ source, clock, refreshMs, readonly = false, theme = 'c
       dispatch({ type: 'commandDone', message: 'read-only monitor: actions are disabled', error: true, now });
       return;
     }
+    if (run) {
+      run((s) => runCommand(s.actions!, c)).then(
+        (message) => dispatch({ type: 'commandDone', message, now: clock.now() }),
+        (err: unknown) => dispatch({ type: 'commandDone', message: `failed: ${safeLine(coerceError(err).message)}`, error: true, now: clock.now() }),
+      );
+      return;
+    }
     try {
       dispatch({ type: 'commandDone', message: runCommand(source.actions, c), now });
     } catch (err) {
       dispatch({ type: 'commandDone', message: `failed: ${safeLine(coerceError(err).message)}`, error: true, now });
     }
-  }, [state.command, source, clock]);
+  }, [state.command, source, clock, run]);
 
   useEffect(() => {
     if (state.quit) exit();

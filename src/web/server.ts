@@ -30,6 +30,11 @@ export interface DashboardOptions {
   readonly?: boolean;
   /** The token a browser signs in with (and scripts send as Bearer); none on loopback. */
   token?: string;
+  /**
+   * Run a screen or an action over the model: by default directly; over an asynchronous
+   * model (PostgreSQL), by replay (src/queue/store-model.ts replayModel), `model` being its stand-in.
+   */
+  run?: <T>(fn: (model: ReadModel) => T) => Promise<T>;
   /** Call `onChange` whenever the database may have changed; returns an unsubscribe. */
   subscribe(onChange: () => void): () => void;
   /** Tell a loopback host name or address (the CLI passes the daemon's rule). */
@@ -88,6 +93,7 @@ function hostName(hostHeader: string): string {
 export function createDashboard(options: DashboardOptions): Dashboard {
   const now = options.now ?? Date.now;
   const canAct = !options.readonly && options.model.actions !== undefined;
+  const run = options.run ?? (async <T>(fn: (model: ReadModel) => T): Promise<T> => fn(options.model));
   const want = options.token ? digest(options.token) : undefined;
   const sessions = new Map<string, number>();
   const sessionMs = options.sessionMs ?? 12 * 3_600_000;
@@ -189,8 +195,8 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     return site === undefined || site === 'same-origin' || site === 'none';
   };
 
-  const runAction = (name: string, form: URLSearchParams): string => {
-    const actions = options.model.actions!;
+  const runAction = (model: ReadModel, name: string, form: URLSearchParams): string => {
+    const actions = model.actions!;
     const uuids = form.getAll('uuid').filter(Boolean);
     const queue = form.get('queue') ?? '';
     const id = form.get('id') ?? '';
@@ -305,7 +311,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       if (!canAct) return reply(403, 'read-only: actions are disabled');
       const form = await readBody(req);
       try {
-        const message = runAction(path.slice('/actions/'.length), form);
+        const message = await run((model) => runAction(model, path.slice('/actions/'.length), form));
         onChange();
         return reply(200, message);
       } catch (err) {
@@ -317,10 +323,14 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     }
 
     if (method !== 'GET' && method !== 'HEAD') return send(req, res, 405, text, 'method not allowed\n', { allow: 'GET, HEAD' });
-    const ctx: PageContext = { model: options.model, now: now(), canAct, query: url.searchParams };
-    const page = route(path, ctx);
-    if (!page) return send(req, res, 404, 'text/html; charset=utf-8', layout({ title: 'Not found', body: '<h1>Not found</h1><p class="empty">No such page.</p>' }, ctx, path, Boolean(session)));
-    return send(req, res, page.status ?? 200, 'text/html; charset=utf-8', layout(page, ctx, path, Boolean(session)));
+    const at = now();
+    const out = await run((model) => {
+      const ctx: PageContext = { model, now: at, canAct, query: url.searchParams };
+      const page = route(path, ctx);
+      if (!page) return { status: 404, html: layout({ title: 'Not found', body: '<h1>Not found</h1><p class="empty">No such page.</p>' }, ctx, path, Boolean(session)) };
+      return { status: page.status ?? 200, html: layout(page, ctx, path, Boolean(session)) };
+    });
+    return send(req, res, out.status, 'text/html; charset=utf-8', out.html);
   };
 
   return {
