@@ -300,11 +300,6 @@ export function reopenAnalysis(db: Database, id: string, now = Date.now()): bool
 const REOPEN = `UPDATE analyses SET status = 'pending', stage = CASE WHEN overall IS NULL THEN 'queued' ELSE 'writing' END,
            error = NULL, completed_at = NULL, updated_at = ? WHERE id = ? AND status = 'failed'`;
 
-/** reopenAnalysis on PostgreSQL, at `now` (the store's clock). */
-export async function pgReopenAnalysis(db: PgDb, id: string, now: number): Promise<boolean> {
-  let n = 0;
-  return ((await db.pool.query(REOPEN.replace(/\?/g, () => `$${++n}`), [now, id])).rowCount ?? 0) > 0;
-}
 
 /** Record the queue batch that created these analyses. */
 export function setBatch(db: Database, ids: readonly string[], batchId: string): void {
@@ -409,17 +404,60 @@ export function budgetRows(db: Database): { fingerprint: string; resource: strin
   }
 }
 
-/** budgetRows on PostgreSQL (the analysis room's github_budget table there). */
-export async function pgBudgetRows(db: PgDb): Promise<ReturnType<typeof budgetRows>> {
-  return (await db.pool.query<ReturnType<typeof budgetRows>[number]>('SELECT * FROM github_budget ORDER BY updated_at DESC')).rows;
+
+
+/**
+ * The analysis room's operations the CLI's commands need, on either engine, each returning
+ * a promise: SQLite (analysesOn, over the functions above) or PostgreSQL (pgAnalyses).
+ * Times are the caller's `now` (the queue store's clock).
+ */
+export interface AnalysisStore {
+  get(id: string): Promise<Analysis | undefined>;
+  /** The newest analysis of a login (any case, any status). */
+  latestByUsername(username: string): Promise<Analysis | undefined>;
+  list(opts: { status?: AnalysisStatus; limit?: number }): Promise<Analysis[]>;
+  /** A batch's analyses in creation order. */
+  listBatch(batchId: string): Promise<Analysis[]>;
+  keep(id: string, kept: boolean, now: number): Promise<boolean>;
+  fail(id: string, reason: string, now: number): Promise<boolean>;
+  reopen(id: string, now: number): Promise<boolean>;
+  /** GitHub's budget rows (budget.ts budgetsFrom reads them). */
+  budgetRows(): Promise<ReturnType<typeof budgetRows>>;
 }
 
-/** listBatchAnalyses on PostgreSQL (in creation order; ids break ties, as rowids do on SQLite for one batch's rows). */
-export async function pgListBatchAnalyses(db: PgDb, batchId: string): Promise<Analysis[]> {
-  return (await db.pool.query<Row>('SELECT * FROM analyses WHERE batch_id = $1 ORDER BY created_at, id', [batchId])).rows.map(toAnalysis);
+/** The AnalysisStore over a SQLite database. */
+export function analysesOn(db: Database): AnalysisStore {
+  return {
+    get: async (id) => getAnalysis(db, id),
+    latestByUsername: async (username) => findLatestByUsername(db, username),
+    list: async (opts) => listAnalyses(db, opts),
+    listBatch: async (batchId) => listBatchAnalyses(db, batchId),
+    keep: async (id, kept, now) => keepAnalysis(db, id, kept, now),
+    fail: async (id, reason, now) => failAnalysis(db, id, reason, now),
+    reopen: async (id, now) => reopenAnalysis(db, id, now),
+    budgetRows: async () => budgetRows(db),
+  };
 }
 
-/** failAnalysis on PostgreSQL, at `now` (the store's clock). */
-export async function pgFailAnalysis(db: PgDb, id: string, reason: string, now: number): Promise<boolean> {
-  return ((await db.pool.query(`UPDATE analyses SET status = 'failed', error = $1, completed_at = $2, updated_at = $2 WHERE id = $3`, [reason.slice(0, ERROR_LIMIT), now, id])).rowCount ?? 0) > 0;
+/**
+ * The AnalysisStore over a PostgreSQL database (the analysis room's tables there,
+ * ./pg-migrations.ts). PostgreSQL has no rowid: rows created in the same millisecond are
+ * ordered by id where SQLite orders them by insertion.
+ */
+export function pgAnalyses(db: PgDb): AnalysisStore {
+  const rows = async (sql: string, params: unknown[]) => (await db.pool.query<Row>(sql, params)).rows.map(toAnalysis);
+  const changed = async (sql: string, params: unknown[]) => ((await db.pool.query(sql, params)).rowCount ?? 0) > 0;
+  const newest = 'ORDER BY created_at DESC, id DESC';
+  return {
+    get: async (id) => (await rows('SELECT * FROM analyses WHERE id = $1', [id]))[0],
+    latestByUsername: async (username) => (await rows(`SELECT * FROM analyses WHERE lower(username) = lower($1) ${newest} LIMIT 1`, [username]))[0],
+    list: async ({ status, limit = 20 }) => status === undefined
+      ? rows(`SELECT * FROM analyses ${newest} LIMIT $1`, [limit])
+      : rows(`SELECT * FROM analyses WHERE status = $1 ${newest} LIMIT $2`, [status, limit]),
+    listBatch: (batchId) => rows('SELECT * FROM analyses WHERE batch_id = $1 ORDER BY created_at, id', [batchId]),
+    keep: (id, kept, now) => changed('UPDATE analyses SET kept = $1, updated_at = $2 WHERE id = $3', [kept ? 1 : 0, now, id]),
+    fail: (id, reason, now) => changed(`UPDATE analyses SET status = 'failed', error = $1, completed_at = $2, updated_at = $2 WHERE id = $3`, [reason.slice(0, ERROR_LIMIT), now, id]),
+    reopen: (id, now) => changed(REOPEN.replace('updated_at = ? WHERE id = ?', 'updated_at = $1 WHERE id = $2'), [now, id]),
+    budgetRows: async () => (await db.pool.query<ReturnType<typeof budgetRows>[number]>('SELECT * FROM github_budget ORDER BY updated_at DESC')).rows,
+  };
 }

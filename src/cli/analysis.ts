@@ -285,15 +285,14 @@ function batchLogin(text: string): string {
   return text.replace(/#.*$/, '').trim();
 }
 
-async function findAnalysis(db: Db, ref: string): Promise<Analysis> {
-  const store = await import('../analysis/store.js');
+async function findAnalysis(ctx: Context, ref: string): Promise<Analysis> {
   let a: Analysis | undefined;
-  if (UUID.test(ref)) a = store.getAnalysis(db, ref);
+  if (UUID.test(ref)) a = await (await ctx.analyses()).get(ref);
   else {
     const { validateLogin } = await import('../analysis/login.js');
     const problem = validateLogin(ref);
     if (problem) throw new UsageError(`${problem}, or pass an analysis id from \`gitroast list\``);
-    a = store.findLatestByUsername(db, ref);
+    a = await (await ctx.analyses()).latestByUsername(ref);
   }
   if (!a) throw new WorkFailed(`no analysis ${UUID.test(ref) ? ref : `of ${ref}`} (see \`gitroast list\`)`);
   return a;
@@ -340,7 +339,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
     .option('--explain', 'list every signal with its points and evidence')
     .action(run(async (ref: string, opts: { json?: boolean; markdown?: boolean; explain?: boolean }) => {
       if (opts.json && opts.markdown) throw new UsageError('choose one of --json and --markdown');
-      const a = await findAnalysis(ctx.db(), ref);
+      const a = await findAnalysis(ctx, ref);
       const report = await import('../analysis/report.js');
       if (opts.json) return printJson(report.analysisJson(a, { detail: opts.explain }));
       if (opts.markdown) return print(report.renderMarkdown(a, { explain: opts.explain }));
@@ -357,8 +356,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       if (opts.status !== undefined && !STATUSES.includes(opts.status as AnalysisStatus)) {
         throw new UsageError(`invalid --status ${JSON.stringify(opts.status)}: expected one of ${STATUSES.join(', ')}`);
       }
-      const { listAnalyses } = await import('../analysis/store.js');
-      const rows = listAnalyses(ctx.db(), { status: opts.status as AnalysisStatus | undefined, limit: opts.limit ?? 20 });
+      const rows = await (await ctx.analyses()).list({ status: opts.status as AnalysisStatus | undefined, limit: opts.limit ?? 20 });
       if (opts.json) {
         const { sanitize, analysisSummaryJson } = await import('../analysis/report.js');
         return printJson(sanitize(rows.map(analysisSummaryJson)));
@@ -375,8 +373,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
     .option('--off', 'let it be pruned again')
     .action(run(async (id: string, opts: { off?: boolean }) => {
       if (!UUID.test(id)) throw new UsageError(`invalid analysis id ${JSON.stringify(safeLine(id).slice(0, 60))}: expected an id from \`gitroast list\``);
-      const { keepAnalysis } = await import('../analysis/store.js');
-      if (!keepAnalysis(ctx.db(), id, !opts.off)) throw new WorkFailed(`no analysis ${id}`);
+      if (!(await (await ctx.analyses()).keep(id, !opts.off, Date.now()))) throw new WorkFailed(`no analysis ${id}`);
       const { pruneDays } = await analysisConfig(ctx);
       info(opts.off ? `analysis ${id} will be pruned after ${pruneDays} days again` : `analysis ${id} is kept`);
     }));
@@ -478,8 +475,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       const b = await findBatch(id);
       const store = await ctx.store();
       const detail = (await store.batchDetail(b.id))!;
-      const { listBatchAnalyses, pgListBatchAnalyses } = await import('../analysis/store.js');
-      const analyses = ctx.engine === 'sqlite' ? listBatchAnalyses(ctx.db(), b.id) : await pgListBatchAnalyses(await ctx.pgDb(), b.id);
+      const analyses = await (await ctx.analyses()).listBatch(b.id);
       if (opts.json) {
         const { sanitize, analysisSummaryJson } = await import('../analysis/report.js');
         return printJson({ ...b, states: detail.states, jobs: detail.jobs, failures: sanitize(detail.failures), callbacks: detail.callbacks, analyses: sanitize(analyses.map(analysisSummaryJson)) });
@@ -501,13 +497,11 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
     .action(run(async (id: string, opts: { json?: boolean }) => {
       const b = await findBatch(id);
       const store = await ctx.store();
-      const a = await import('../analysis/store.js');
+      const analyses = await ctx.analyses();
       const { analysesOfJobs } = await import('../analysis/jobs.js');
       const retried = await store.retryFailed({ batchId: b.id });
       let reopened = 0;
-      for (const aid of await analysesOfJobs(store, retried.map((r) => r.jobId))) {
-        if (ctx.engine === 'sqlite' ? a.reopenAnalysis(ctx.db(), aid, store.now()) : await a.pgReopenAnalysis(await ctx.pgDb(), aid, store.now())) reopened++;
-      }
+      for (const aid of await analysesOfJobs(store, retried.map((r) => r.jobId))) if (await analyses.reopen(aid, store.now())) reopened++;
       if (opts.json) return printJson({ batchId: b.id, retried, reopened });
       info(`${plural(retried.length, 'failed job')} of batch ${b.id} retried, ${plural(reopened, 'analysis', 'analyses')} reopened`);
       if (retried.length && (await store.liveWorkers(await ctx.aliveMs())).length === 0) info('no daemon is alive: run `gitroast daemon` to process them');
@@ -519,12 +513,10 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
     .action(run(async (id: string, opts: { json?: boolean }) => {
       const b = await findBatch(id);
       const store = await ctx.store();
-      const a = await import('../analysis/store.js');
+      const analyses = await ctx.analyses();
       const { failCancelledVia } = await import('../analysis/jobs.js');
       const cancelled = await store.cancelBatch(b.id);
-      const failed = ctx.engine === 'sqlite'
-        ? await failCancelledVia(store, async (aid, reason) => a.failAnalysis(ctx.db(), aid, reason, store.now()), a.listBatchAnalyses(ctx.db(), b.id))
-        : await failCancelledVia(store, async (aid, reason) => a.pgFailAnalysis(await ctx.pgDb(), aid, reason, store.now()), await a.pgListBatchAnalyses(await ctx.pgDb(), b.id));
+      const failed = await failCancelledVia(store, (aid, reason) => analyses.fail(aid, reason, store.now()), await analyses.listBatch(b.id));
       if (opts.json) return printJson({ batchId: b.id, cancelledJobs: cancelled, failedAnalyses: failed });
       info(`batch ${b.id}: ${plural(cancelled, 'job')} cancelled, ${plural(failed, 'analysis', 'analyses')} marked failed`);
     }));

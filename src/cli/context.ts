@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { DatabaseError, ValidationError, type Db, type Store } from '../queue/index.js';
 import type { PgDb } from '../queue/pg/connect.js';
+import type { AnalysisStore } from '../analysis/store.js';
 import type { GitroastConfig, LoadedConfig, LoadOptions } from './config.js';
 import { describeDbTarget, openAppDb, resolveDbPath, resolveDbTarget, type DbTarget } from './db.js';
 
@@ -136,6 +137,12 @@ export class Context {
       return createPgStore(db);
     })();
     return this.storeOpened;
+  }
+
+  /** The analysis room's operations on the database's engine (src/analysis/store.ts AnalysisStore). */
+  async analyses(): Promise<AnalysisStore> {
+    const a = await import('../analysis/store.js');
+    return this.dbTarget.kind === 'sqlite' ? a.analysesOn(this.db()) : a.pgAnalyses(await this.pgDb());
   }
 
   /** The engine's name, for messages: `sqlite` or `postgres`. */

@@ -36,15 +36,14 @@ export function registerMonitor(program: Command, ctx: Context, run: Runner): vo
       if (ctx.engine === 'postgres') {
         // Over the Store, on the database's clock; the screens run by replay (src/queue/store-model.ts).
         const store = await ctx.store();
-        const pgdb = await ctx.pgDb();
-        const { pgBudgetRows } = await import('../analysis/store.js');
+        const analyses = await ctx.analyses();
         const { createStoreReadModel, replayModel } = await import('../queue/store-model.js');
         const views = createStoreReadModel(store, {
           configured, aliveMs, readonly: opts.readonly ?? false, silenced,
           // GitHub's budget per token fingerprint, under the daemons.
           notes: async () => {
             const now = store.now();
-            return budgetsFrom(await pgBudgetRows(pgdb), now).map((b) => `GitHub ${describeBudget(b, now)}`);
+            return budgetsFrom(await analyses.budgetRows(), now).map((b) => `GitHub ${describeBudget(b, now)}`);
           },
         });
         ({ model: source, run: replay } = replayModel<DataSource>(views));

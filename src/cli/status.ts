@@ -28,9 +28,7 @@ export function registerStatus(program: Command, ctx: Context, run: Runner): voi
         // Jobs left pending until a time (a spent GitHub rate limit holds fetch-github).
         holds: await store.holds(),
         // GitHub's rate-limit budget per token fingerprint, as the last answers told it.
-        github: ctx.engine === 'sqlite'
-          ? budget.listBudgets(ctx.db(), now)
-          : budget.budgetsFrom(await (await import('../analysis/store.js')).pgBudgetRows(await ctx.pgDb()), now),
+        github: budget.budgetsFrom(await (await ctx.analyses()).budgetRows(), now),
       };
       if (opts.json) return printJson(report);
       print(`database  ${report.database.path} (schema ${report.database.schemaVersion})`);

@@ -21,6 +21,19 @@ const pgs = pgSchemas('pgcli');
 type AnyStore = Store<unknown>;
 
 /** The same rows on either engine, written through the Store: jobs in every state, a failure, a batch, a paused queue, a tag, a daemon. */
+/** Run one statement (`?` placeholders) on the engine's database: the analysis rows, which no Store writes. */
+type Exec = (sql: string, params: unknown[]) => Promise<void>;
+
+/** Analyses as `analyze` and `batch` leave them: one completed with a report, one of the batch pending, one failed. */
+async function seedAnalyses(exec: Exec): Promise<void> {
+  const t = 1_790_000_000_000;
+  const insert = `INSERT INTO analyses (id, username, status, stage, overall, score_profile, score_projects, score_consistency, score_technical, score_community,
+    formula_version, report, snapshot, signals, kept, created_at, updated_at, completed_at, batch_id, model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  await exec(insert, ['11111111-1111-4111-8111-111111111111', 'Octo', 'completed', 'done', 77, 10, 20, 15, 20, 12, 'v1', '{"summary":"fine","roast":"meh"}', null, null, 0, t, t, t + 5, null, 'offline']);
+  await exec(insert, ['22222222-2222-4222-8222-222222222222', 'cat', 'pending', 'queued', null, null, null, null, null, null, null, null, null, null, 0, t + 10, t + 10, null, 'batch-cli-1', null]);
+  await exec(insert, ['33333333-3333-4333-8333-333333333333', 'dog', 'failed', 'fetching', null, null, null, null, null, null, null, null, null, null, 1, t + 20, t + 20, t + 21, null, null]);
+}
+
 async function seed(store: AnyStore): Promise<void> {
   await store.registerWorker({ id: 'w_cli', pid: 7, hostname: 'host-cli', version: 't', queues: ['high', 'default', 'low'], concurrency: 4 });
   await store.heartbeat('w_cli', 1, 'running');
@@ -31,6 +44,8 @@ async function seed(store: AnyStore): Promise<void> {
   await store.enqueue({ name: 'c1', queue: 'cq', chain: [{ name: 'c2' }], catch: { name: 'caught', queue: 'catches' } });
   await store.createBatch({ id: 'batch-cli-1', name: 'nightly', jobs: [{ name: 'bj', queue: 'bq' }, { name: 'bj', queue: 'bq' }], finally: { name: 'bf', queue: 'fins' } });
   const plan = (queues: string[], free: number): ClaimPlan => ({ free, workerId: 'w_cli', leaseMs: 60_000, plan: (take: Take) => take(queues, free).jobs });
+  // Batches list newest first; two of one millisecond tie, and the engines break ties differently (SQLite by rowid).
+  await new Promise((resolve) => setTimeout(resolve, 5));
   await store.createBatch({ id: 'batch-cli-2', name: 'retry me', allowFailures: true, jobs: [{ name: 'bk', queue: 'bq2', tries: 1 }] });
   // Three failures (fq, bq2), one completion and one job left running (high, default).
   const fq = (await store.commit({ claim: plan(['fq', 'bq2'], 3) })).claimed;
@@ -47,7 +62,7 @@ const TIMEY = /(^|[a-z])(at|At|ms|Ms|runtime\w*|wait\w*|Wait\w*)$/;
 function normal(v: unknown, key = ''): unknown {
   if (Array.isArray(v)) return v.map((x) => normal(x));
   if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, normal(x, k)]));
-  if (typeof v === 'number' && TIMEY.test(key)) return 'time';
+  if ((typeof v === 'number' || (typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v))) && TIMEY.test(key)) return 'time';
   if (typeof v === 'string' && /^(uuid|path|monitoredSince)$/.test(key)) return 's';
   return v;
 }
@@ -89,10 +104,15 @@ async function engines(): Promise<Engines> {
   const file = tempDbPath();
   const lite = openAppDb(file);
   await seed(createSqliteStore(lite) as AnyStore);
+  await seedAnalyses(async (sql, params) => void lite.prepare(sql).run(...params));
   lite.close();
   const schema = pgs.name();
   const pgdb = await pgs.open(schema, { rooms: [pgQueueRoom, pgAnalysisRoom] });
   await seed(createPgStore(pgdb) as AnyStore);
+  await seedAnalyses(async (sql, params) => {
+    let n = 0;
+    await pgdb.pool.query(sql.replace(/\?/g, () => `$${++n}`), params);
+  });
   return { sqlite: file, postgres: pgUrl(schema) };
 }
 
@@ -120,6 +140,20 @@ describe('the queue commands on PostgreSQL give what they give on SQLite', () =>
     await same(dbs, ['batches', 'show', 'batch-cli-1', '--json']);
     await same(dbs, ['tags', 'list', '--json']);
     await same(dbs, ['schedule', 'list', '--json']);
+    // The analysis room's reads.
+    const listed = (await same(dbs, ['list', '--json'])) as { username: string }[];
+    expect(listed.map((a) => a.username)).toEqual(['dog', 'cat', 'Octo']);
+    await same(dbs, ['list', '--json', '--status', 'failed', '--limit', '1']);
+    expect(JSON.stringify(await same(dbs, ['show', '11111111-1111-4111-8111-111111111111', '--json']))).toMatch(/"username":"Octo".*77/);
+    await same(dbs, ['show', 'octo', '--json']);
+    const text = await both(dbs, ['show', 'octo', '--markdown']);
+    expect(text.postgres.stdout).toBe(text.sqlite.stdout);
+    const none = await both(dbs, ['show', 'nobody']);
+    expect([none.sqlite.code, none.postgres.code]).toEqual([1, 1]);
+    expect(none.postgres.stderr).toBe(none.sqlite.stderr);
+    const kept = await both(dbs, ['keep', '11111111-1111-4111-8111-111111111111']);
+    expect([kept.sqlite.code, kept.postgres.code]).toEqual([0, 0]);
+    expect(((await same(dbs, ['show', 'octo', '--json'])) as { kept: boolean }).kept).toBe(true);
   });
 
   it('queue pause/continue/clear, jobs cancel, failed retry/forget/flush, tags monitor/unmonitor and batches cancel change both alike', async () => {
@@ -135,7 +169,8 @@ describe('the queue commands on PostgreSQL give what they give on SQLite', () =>
     const cancelled = (await same(dbs, ['queue', 'clear', 'cq', '--yes', '--json'])) as { cancelled: number; catches: number };
     expect(cancelled).toEqual({ queue: 'cq', cancelled: 1, catches: 1 });
     await same(dbs, ['jobs', 'cancel', '1', '2', '--yes', '--json'], 1);
-    await same(dbs, ['batches', 'cancel', 'batch-cli-1', '--json']);
+    // The batch's pending analysis (no job of its left) is failed with it.
+    expect(await same(dbs, ['batches', 'cancel', 'batch-cli-1', '--json'])).toEqual({ batchId: 'batch-cli-1', cancelledJobs: 2, failedAnalyses: 1 });
     const retried = (await same(dbs, ['batches', 'retry', 'batch-cli-2', '--json'])) as { retried: unknown[]; reopened: number };
     expect(retried).toMatchObject({ batchId: 'batch-cli-2', reopened: 0 });
     expect(retried.retried).toHaveLength(1);
