@@ -65,7 +65,6 @@ class Engine {
   private reason: string | undefined;
   private readonly startedAt = Date.now();
   private inPump = false;
-  private wroteInPump = false;
   private again = false;
   private lastClaimEmpty = false;
   private starting: Promise<void> | undefined;
@@ -161,10 +160,6 @@ class Engine {
     this.inPump = true;
     void this.turns(check).catch((err: unknown) => this.logger.log('error', 'worker.error', { error: err as Error })).then(() => {
       this.inPump = false;
-      if (this.wroteInPump) {
-        this.wroteInPump = false;
-        this.waker.ownWrite();
-      }
       if (this.again) {
         this.again = false;
         this.waker.soon();
@@ -212,14 +207,8 @@ class Engine {
     }
   }
 
-  /**
-   * Count row changes (for the idle checkpoint); our own commit's -wal event is then its
-   * echo. Inside a pump the waker looks at the -wal once, when the pump ends (no event is
-   * handled before), not after every commit.
-   */
+  /** Count row changes (for the idle checkpoint). */
   wrote(changes: number): void {
-    if (this.inPump) this.wroteInPump = true;
-    else this.waker.ownWrite();
     this.checkpoint.wrote(changes);
   }
 
@@ -340,7 +329,6 @@ class Engine {
       this.logger.log('error', 'worker.database_error', { error: err as Error });
       return;
     }
-    if (r.moved) this.waker.ownWrite();
     if (r.paused) void this.keeper.beat();
     if (r.paused || r.moved) this.pump(false);
     if (r.stopRequestedAt !== null && r.stopRequestedAt >= this.startedAt && this.state === 'running') {

@@ -127,6 +127,12 @@ export interface Store<W = LeasedWrite> {
   pendingByQueue(queues: readonly string[]): Promise<Map<string, number>>;
   /** Read the database (throws when it cannot) and return its schema version: the health probe. */
   probe(): Promise<number>;
+  /**
+   * How many rows this connection has written so far (SQLite's total_changes), for a waker
+   * that watches the database file: an event after our own write is most likely its echo.
+   * Absent on an engine that wakes another way.
+   */
+  ownWrites?(): number;
   /** Checkpoint the write-ahead log (a no-op on an engine without one). */
   checkpoint(mode: 'PASSIVE' | 'TRUNCATE'): Promise<CheckpointResult>;
 
@@ -237,8 +243,11 @@ function relaxedSync<T>(db: Db, fn: () => T): T {
   }
 }
 
-/** How long a commit that found the write lock taken retries on the event loop before it waits in SQLite's busy handler. */
+/** How long a commit that found the write lock taken keeps napping and retrying before it waits in SQLite's busy handler. */
 const BUSY_SPIN_MS = 5;
+/** One nap between those tries, ms (Atomics.wait takes fractions). */
+const BUSY_NAP_MS = 0.05;
+const NAP = new Int32Array(new SharedArrayBuffer(4));
 
 const NONE: readonly never[] = [];
 const NONE_CLAIMED: ClaimedJob[] = [];
@@ -261,8 +270,9 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sto
   // Commits first try without SQLite's busy handler, which sleeps 1 ms, then 2, 5… on a
   // collision: another process's commit holds the write lock for microseconds, or for its
   // fsync (~0.3 ms) in durable mode, and a claim that slept 1 ms was most of a job's
-  // start-up latency. A busy BEGIN is tried again on the next turns of the event loop for
-  // up to BUSY_SPIN_MS, and only then waits through the connection's busy timeout.
+  // start-up latency. A busy BEGIN naps BUSY_NAP_MS and tries again, for up to
+  // BUSY_SPIN_MS, and only then waits through the connection's busy timeout. Napping (not
+  // spinning on the event loop) leaves the CPU to the process that holds the lock.
   const busyMs = db.memory ? 0 : (db.pragma('busy_timeout', { simple: true }) as number);
   let began = false;
   const commitSync = (batch: CommitBatch): CommitResult => {
@@ -308,7 +318,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sto
           stmt(db, `PRAGMA busy_timeout = ${busyMs}`).get();
         }
         if (performance.now() >= until) return commitSync(batch);
-        await new Promise((resolve) => setImmediate(resolve));
+        Atomics.wait(NAP, 0, 0, BUSY_NAP_MS);
       }
     },
     readyToClaim: async (queues) => readyToClaim(db, json(queues), clock()),
@@ -330,6 +340,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sto
       ping(db);
       return schemaVersion(db);
     },
+    ownWrites: () => stmt(db, 'SELECT total_changes()').pluck(true).get() as number,
     checkpoint: async (mode) => checkpoint(db, mode),
     enqueue: async (spec, ctx = {}) => enqueue(db, spec, { ...ctx, now: clock() }),
     enqueueMany: async (specs, ctx = {}) => enqueueMany(db, specs, { ...ctx, now: clock() }),
