@@ -44,7 +44,9 @@ export class Waker {
   private watcher: WalWatcher | undefined;
   private unsubscribe: (() => void) | undefined;
 
-  constructor(private readonly host: WakeHost, private readonly options: WakeOptions) {}
+  constructor(private readonly host: WakeHost, private readonly options: WakeOptions) {
+    this.ownSeen = host.store.ownWrites?.();
+  }
 
   /** Listen to this process's enqueues, watch the -wal file, start the safety poll. */
   start(): void {
