@@ -8,60 +8,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { closePg } from '../../src/queue/pg/connect.js';
-import { createPgStore } from '../../src/queue/pg/store.js';
 import { LEDGER_TABLE } from '../../src/queue/ledger.js';
-import type { JobSpec } from '../../src/queue/index.js';
 import { adminQuery, pgSchemas, pgUrl } from '../support/pg.js';
 import { tempDir, waitFor } from '../support/tmp.js';
+import { completedTimes, enqueueRecords, states, writePgHandlers } from './pg-support.js';
 import { FAST, notes, runCli, spawnDaemon, writeConfig, writeHandlers, type Spawned } from './support.js';
 
 const schemas = pgSchemas('pgd');
-
-/**
- * A handler module for PostgreSQL: `pg-record` notes its start in `payload.file`, sleeps
- * `payload.ms`, and hands back (ctx.commit) an insert into `completions`, which commits only
- * with an accepted completion: the table counts completions, not runs.
- */
-function writePgHandlers(): string {
-  const file = path.join(tempDir('gitroast-pg-handlers-'), 'handlers.mjs');
-  fs.writeFileSync(file, `
-import fs from 'node:fs';
-export function register(registry) {
-  registry.register('pg-record', {
-    async handle(p, ctx) {
-      fs.appendFileSync(p.file, process.pid + ' ' + ctx.id + ' ' + ctx.attempt + ' start\\n');
-      await new Promise((r) => setTimeout(r, p.ms));
-      ctx.commit(async (c) => { await c.query('INSERT INTO completions (job_id, pid) VALUES ($1, $2)', [ctx.id, process.pid]); });
-    },
-  });
-}
-`);
-  return file;
-}
-
-/** Jobs completed per id, as the completions table (written with each accepted completion) counts them. */
-async function completedTimes(schema: string): Promise<Map<number, number>> {
-  const r = await adminQuery<{ id: number; n: number }>(`SELECT job_id::int AS id, COUNT(*)::int AS n FROM "${schema}".completions GROUP BY job_id`);
-  return new Map(r.rows.map((x) => [x.id, x.n]));
-}
-
-/** Enqueue `n` record jobs (each appends `pid id attempt start|done` to `file`) through the PostgreSQL store; returns their ids. */
-async function enqueueRecords(schema: string, n: number, file: string, ms: number, name = 'record'): Promise<number[]> {
-  const db = await schemas.open(schema, { max: 1 });
-  try {
-    const specs: JobSpec[] = Array.from({ length: n }, () => ({ name, queue: 'default', payload: { file, ms } }));
-    const out = await createPgStore(db).enqueueMany(specs);
-    return out.map((e) => e.id);
-  } finally {
-    await closePg(db);
-  }
-}
-
-/** Jobs of one name by state in a schema (read outside gitroast). */
-async function states(schema: string, name = 'record'): Promise<Record<string, number>> {
-  const r = await adminQuery<{ state: string; n: number }>(`SELECT state, COUNT(*)::int AS n FROM "${schema}".jobs WHERE name = $1 GROUP BY state`, [name]);
-  return Object.fromEntries(r.rows.map((x) => [x.state, x.n]));
-}
+const open = (schema: string) => schemas.open(schema, { max: 1 });
 
 /** How many times each job id was logged as completed, across daemons. */
 function completions(daemons: readonly Spawned[]): Map<number, number> {
@@ -88,7 +42,7 @@ describe('gitroast daemon on PostgreSQL', () => {
     const listening = await d.waitLog('http.listening');
     await d.waitLog('daemon.started');
     expect(d.count('daemon.handlers_unavailable')).toBe(1);
-    const ids = await enqueueRecords(schema, 300, file, 2);
+    const ids = await enqueueRecords(open, schema, 300, file, 2);
     await waitFor(async () => (await states(schema)).completed === 300, 20_000, 'the daemon to drain 300 jobs');
     const done = completions([d]);
     expect(ids.every((id) => done.get(id) === 1)).toBe(true);
@@ -128,7 +82,7 @@ describe('gitroast daemon on PostgreSQL', () => {
     await adminQuery(`CREATE TABLE "${schema}".completions (job_id BIGINT NOT NULL, pid INT NOT NULL)`);
     start(1);
     start(2);
-    const ids = await enqueueRecords(schema, 1000, file, 300, 'pg-record');
+    const ids = await enqueueRecords(open, schema, 1000, file, 300, 'pg-record');
     let kills = 0;
     const deadline = Date.now() + 100_000;
     while (Date.now() < deadline) {
@@ -166,7 +120,7 @@ describe('gitroast daemon on PostgreSQL', () => {
     await behind.waitLog('daemon.started');
     const ahead = startDaemon(schema, config, ['--concurrency', '4', '--hostname', 'ahead'], { GITROAST_TEST_CLOCK_SKEW_MS: '120000' });
     await ahead.waitLog('daemon.started');
-    await enqueueRecords(schema, 8, file, 4000);
+    await enqueueRecords(open, schema, 8, file, 4000);
     await waitFor(async () => (await states(schema)).completed === 8, 30_000, 'both daemons to finish 8 jobs');
     const runs = notes(file);
     expect(runs.filter((r) => r.what === 'start')).toHaveLength(8);
@@ -187,7 +141,7 @@ describe('gitroast daemon on PostgreSQL', () => {
     const ticks = path.join(tempDir(), 'ticks.txt');
     const daemons = [0, 1, 2].map((i) => startDaemon(schema, {}, ['--concurrency', '128', '--hostname', `c${i}`], { TEST_SCHEDULE_OUT: ticks }));
     for (const d of daemons) await d.waitLog('daemon.started');
-    await enqueueRecords(schema, 1500, file, 300);
+    await enqueueRecords(open, schema, 1500, file, 300);
     const app = `gitroast:${schema}`;
     let most = 0;
     let samples = 0;
