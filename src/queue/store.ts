@@ -13,7 +13,8 @@
 import { performance } from 'node:perf_hooks';
 import { checkpoint, immediate, ping, schemaVersion, stmt, type CheckpointResult, type Db } from './db.js';
 import { daemonControl, type DaemonControl } from './control.js';
-import { retryFailed, forgetFailed, listFailed, type FailedFilter, type Retried } from './failed.js';
+import { retryFailed, flushFailed, forgetFailed, listFailed, type FailedFilter, type Retried } from './failed.js';
+import { snapshotMetrics, trimJobs, type TrimOptions } from './metrics.js';
 import {
   completeManyInTx, completeWithWritesInTx, completedUnder, delayInTx, enqueue, enqueueMany, extendLease, failInTx, nextDueAt, readyToClaim,
   releaseInTx, writeUnderLease, type EnqueueContext, type Enqueued, type ErrorInfo, type LeasedWrite,
@@ -25,7 +26,7 @@ import { claimTick, oldestPendingByQueue, raiseAlert, raisedAlerts, resolveAlert
 import { claimThrottledInTx, type ThrottledClaim, type Throttles } from './throttles.js';
 import type { Batch, ClaimedJob, FailedJob, Job, JobSpec, Lease, Outcome, SupervisorState, Worker } from './types.js';
 import { deregisterWorker, heartbeat, liveWorkers, recordSupervisors, recoverLeases, registerWorker, type RecoveryResult, type WorkerRegistration } from './workers.js';
-import { batchDetail, cancelBatch, createBatch, getBatch, listBatches, type BatchDetail, type BatchSpec } from './batches.js';
+import { batchDetail, cancelBatch, createBatch, getBatch, listBatches, pruneBatches, type BatchDetail, type BatchSpec } from './batches.js';
 import { headerData, metricRows, overviewData, queueRows, type HeaderData, type MetricRow, type MetricsWindow, type OverviewData, type QueueRow } from './read-model.js';
 
 /** Claim from `queues` in order, up to `limit` jobs, honouring the throttles (inside the commit). */
@@ -174,6 +175,16 @@ export interface Store<W = LeasedWrite> {
   raisedAlerts(kind: string): Promise<string[]>;
   raiseAlert(kind: string, queue: string): Promise<boolean>;
   resolveAlert(kind: string, queue: string): Promise<boolean>;
+
+  // Housekeeping (the daemon's schedules), on the store's clock (`at`: a tick's time, used by the SQLite store; PostgreSQL uses the server's).
+  /** Trim finished jobs and old snapshots (metrics.ts trimJobs); rows deleted. */
+  trimJobs(options: TrimOptions, at?: number): Promise<number>;
+  /** Delete batches finished more than `hours` ago; how many. */
+  pruneBatches(hours: number, at?: number): Promise<number>;
+  /** Delete failed-list entries older than `hours`; how many. */
+  flushFailed(hours: number, at?: number): Promise<number>;
+  /** Write one metrics snapshot since the previous one (metrics.ts snapshotMetrics); rows written. */
+  snapshotMetrics(at?: number): Promise<number>;
 }
 
 /** Options of createSqliteStore. */
@@ -370,5 +381,9 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sto
     raisedAlerts: async (kind) => raisedAlerts(db, kind),
     raiseAlert: async (kind, queue) => raiseAlert(db, kind, queue),
     resolveAlert: async (kind, queue) => resolveAlert(db, kind, queue),
+    trimJobs: async (o, at) => trimJobs(db, o, at ?? clock()),
+    pruneBatches: async (hours, at) => pruneBatches(db, hours, at ?? clock()),
+    flushFailed: async (hours, at) => flushFailed(db, hours, at ?? clock()),
+    snapshotMetrics: async (at) => snapshotMetrics(db, undefined, at ?? clock()),
   };
 }
