@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
+    // The PostgreSQL restart test stops the machine's server: it runs alone, after the main
+    // suite (.ci/run sets GITROAST_PG_RESTART_TEST=1 for it), never beside other files.
+    exclude: ['**/node_modules/**', ...(process.env.GITROAST_PG_RESTART_TEST === '1' ? [] : ['test/daemon/pg-restart.test.ts'])],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',

@@ -6,11 +6,25 @@
  *   completion per cycle, at 1 and at 4 connections (each connection drains its own share);
  * - the queue's own functions (src/queue/pg/jobs.ts) on one connection: pgClaim of 32 +
  *   pgCompleteMany, as a ratio to the 1-connection floor;
- * - single and bulk enqueue through pgEnqueue / pgEnqueueMany.
- * The daemon-level drain (16 and 128 slots) comes when the daemon runs on the PostgreSQL store.
+ * - single and bulk enqueue through pgEnqueue / pgEnqueueMany;
+ * - the worker engine on the PostgreSQL store (startWorker, a pool of 4 as the daemon has):
+ *   a drain at 16 and at 128 slots, as ratios to the 1-connection floor (the engine commits
+ *   one batch at a time, so it uses one connection at a time);
+ * - cross-process enqueue→start latency: a producer process enqueues one job at a time,
+ *   1–2 ms apart; the worker here is woken by LISTEN/NOTIFY;
+ * - idle CPU of a spawned `gitroast daemon` on a PostgreSQL schema, over 30 s.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
+import { Registry, startWorker } from '../src/daemon/index.js';
+import { PgListener } from '../src/queue/pg/listen.js';
+import { createPgStore } from '../src/queue/pg/store.js';
+import type { Store } from '../src/queue/index.js';
 import { closePg, openPg, type PgDb } from '../src/queue/pg/connect.js';
 import { pgClaim, pgCompleteMany, pgEnqueue, pgEnqueueMany } from '../src/queue/pg/jobs.js';
 import { pgQueueRoom } from '../src/queue/pg/migrations.js';
@@ -82,11 +96,109 @@ async function library(db: PgDb): Promise<number> {
   return JOBS / s;
 }
 
+/** The worker engine on the PostgreSQL store: drain JOBS no-op jobs with `slots` slots; jobs/s. */
+async function engineDrain(db: PgDb, slots: number): Promise<number> {
+  await seed(db, JOBS);
+  const store = createPgStore(db) as unknown as Store;
+  const registry = new Registry().register('noop', { handle: () => undefined });
+  const t0 = performance.now();
+  const w = startWorker(undefined, registry, { store, queues: ['default'], concurrency: slots, stopWhenEmpty: true });
+  await w.done;
+  const s = (performance.now() - t0) / 1000;
+  const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM jobs WHERE state = 'completed'`);
+  if (rows[0].n !== JOBS) throw new Error(`engine drain completed ${rows[0].n} of ${JOBS}`);
+  return JOBS / s;
+}
+
+const hr = () => Number(process.hrtime.bigint()) / 1e6;
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** Enqueue→handler-start latency, the producer in another process, the worker woken by NOTIFY; sorted ms. */
+async function latency(db: PgDb, schemaUrl: string, n = 1000): Promise<number[]> {
+  await db.pool.query(`TRUNCATE jobs`);
+  const store = createPgStore(db) as unknown as Store;
+  const lat: number[] = [];
+  let all!: () => void;
+  const finished = new Promise<void>((r) => (all = r));
+  const registry = new Registry().register('ping', {
+    handle(p: { t: number }) {
+      lat.push(hr() - p.t);
+      if (lat.length === n) all();
+    },
+  });
+  const w = startWorker(undefined, registry, { store, queues: ['default'], concurrency: 10 });
+  const listener = new PgListener(db, () => w.wake());
+  await listener.start();
+  const here = import.meta.dirname;
+  const lib = (f: string) => JSON.stringify(pathToFileURL(path.resolve(here, '..', 'src', 'queue', 'pg', f)).href);
+  const producer = `
+    const { openPg, closePg } = await import(${lib('connect.js')});
+    const { pgEnqueue } = await import(${lib('jobs.js')});
+    const { parsePgUrl } = await import(${lib('url.js')});
+    const db = await openPg(parsePgUrl(${JSON.stringify(schemaUrl)}), { max: 1 });
+    const hr = () => Number(process.hrtime.bigint()) / 1e6;
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    for (let i = 0; i < ${n}; i++) {
+      await pgEnqueue(db, { name: 'ping', payload: { t: hr() } });
+      await sleep(1 + (i % 2));
+    }
+    await closePg(db);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', producer], { stdio: ['ignore', 'inherit', 'inherit'] });
+  try {
+    await Promise.race([finished, new Promise((_, rej) => setTimeout(() => rej(new Error(`postgres latency: only ${lat.length} of ${n} started in 60 s`)), 60_000))]);
+  } finally {
+    child.kill();
+    await w.stop();
+    await listener.stop();
+  }
+  return lat.sort((a, b) => a - b);
+}
+
+/** CPU % of a spawned idle `gitroast daemon` on the schema, over `seconds` after start-up settles. */
+async function idleDaemonCpu(schemaUrl: string, seconds = 30): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitroast-bench-'));
+  const bin = path.resolve(import.meta.dirname, '..', 'bin', 'gitroast.js');
+  const child = spawn(process.execPath, [bin, '--db', schemaUrl, 'daemon', '--log-format', 'json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, GITROAST_CONFIG: '', XDG_CONFIG_HOME: dir },
+  });
+  let err = '';
+  // The log goes to stdout or stderr by format; read both (and keep the pipes drained).
+  child.stdout!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const ticks = () => {
+    const stat = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  };
+  try {
+    const deadline = Date.now() + 15_000;
+    while (!err.includes('daemon.started')) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the PostgreSQL daemon did not start: ${err.slice(-500)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    const before = ticks();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    return ((ticks() - before) / 100 / ((performance.now() - t0) / 1000)) * 100;
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Run the PostgreSQL benchmarks; figures are keyed `pg_…`. */
 export async function benchPostgres(log: (line: string) => void = () => {}): Promise<Figures> {
   const schema = `bench_${randomBytes(4).toString('hex')}`;
   const target = parsePgUrl(url(schema));
-  const one = await openPg(target, { rooms: [pgQueueRoom], max: 1 });
+  let one = await openPg(target, { rooms: [pgQueueRoom], max: 1 });
   const figures: Figures = {};
   try {
     log('postgres: floor, 1 connection…');
@@ -105,6 +217,19 @@ export async function benchPostgres(log: (line: string) => void = () => {}): Pro
     t0 = performance.now();
     for (let i = 0; i < JOBS; i += 5000) await pgEnqueueMany(one, specs.slice(i, i + 5000));
     figures.pg_enqueue_bulk_s = JOBS / ((performance.now() - t0) / 1000);
+    await closePg(one);
+    one = await openPg(target, { rooms: [pgQueueRoom], max: 4 });
+    log('postgres: engine drain, 16 and 128 slots…');
+    figures.pg_engine_drain_c16_s = await engineDrain(one, 16);
+    figures.pg_engine_drain_c128_s = await engineDrain(one, 128);
+    figures.pg_ratio_engine_drain_c16_to_floor = figures.pg_engine_drain_c16_s / figures.pg_floor_c1_s;
+    figures.pg_ratio_engine_drain_c128_to_floor = figures.pg_engine_drain_c128_s / figures.pg_floor_c1_s;
+    log('postgres: cross-process latency…');
+    const lat = await latency(one, url(schema));
+    figures.pg_latency_cross_p50_ms = percentile(lat, 50);
+    figures.pg_latency_cross_p99_ms = percentile(lat, 99);
+    log('postgres: idle daemon CPU (30 s)…');
+    figures.pg_idle_cpu_pct = await idleDaemonCpu(url(schema));
   } finally {
     await one.pool.query(`DROP SCHEMA "${schema}" CASCADE`).catch(() => {});
     await closePg(one);

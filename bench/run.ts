@@ -41,6 +41,10 @@ const TARGETS: Target[] = [
   { key: 'analysis_rest_cold_token', op: '<=', value: 2, what: 'REST requests per cold analysis with a token' },
   { key: 'analysis_rest_cold_anon', op: '<=', value: 4, what: 'REST requests per cold analysis without a token' },
   { key: 'pg_ratio_drain_c1_to_floor', op: '>=', value: 0.5, what: 'PostgreSQL: claim-32 + completeMany drain (1 connection) vs SKIP LOCKED floor' },
+  { key: 'pg_ratio_engine_drain_c16_to_floor', op: '>=', value: 0.5, what: 'PostgreSQL: worker engine drain, 16 slots, vs 1-connection floor' },
+  { key: 'pg_ratio_engine_drain_c128_to_floor', op: '>=', value: 0.5, what: 'PostgreSQL: worker engine drain, 128 slots, vs 1-connection floor' },
+  { key: 'pg_latency_cross_p50_ms', op: '<=', value: 1, what: 'PostgreSQL: cross-process enqueue→start p50 ms (LISTEN/NOTIFY)' },
+  { key: 'pg_latency_cross_p99_ms', op: '<=', value: 10, what: 'PostgreSQL: cross-process enqueue→start p99 ms' },
 ];
 
 function fmt(v: number): string {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { DaemonOptions } from '../daemon/index.js';
 import type { SupervisorState } from '../queue/index.js';
 import { intOption, UsageError, type Context } from './context.js';
 import { duration, info, keepRunningWhenOutputCloses, print, printJson, table } from './output.js';
@@ -104,41 +105,53 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
         print(d.renderSystemdUnit({ node: process.execPath, bin: realpathSync(process.argv[1]!), db: ctx.dbPath, args, graceSeconds, configFile: file, user: process.env.USER }));
         return;
       }
-      const { openAppDb } = await import('./db.js');
       keepRunningWhenOutputCloses();
-      const { buildRegistry } = await import('./handlers.js');
-      const { listBudgets } = await import('../analysis/budget.js');
       const { VERSION } = await import('./version.js');
-      const db = openAppDb(ctx.dbPath, { durability: config.durability });
-      // Failures of the opted-in jobs and queues enqueue a notification in the transaction that fails them.
+      const logger = d.createLogger({ format: config.log.format ?? (process.stdout.isTTY ? 'pretty' : 'json'), level: config.log.level });
+      const longWait = config.longWait;
+      // What the daemon runs with on either engine.
+      const base: Omit<DaemonOptions, 'dbPath'> = {
+        logger, version: VERSION, hostname,
+        queues: config.queues, concurrency: config.concurrency, balance: config.balance, supervisors, throttles: throttlesOf(config),
+        leaseMs: config.leaseSeconds * 1000, heartbeatMs: config.heartbeatSeconds * 1000, staleMs: config.staleSeconds * 1000,
+        pollMs: config.pollSeconds * 1000, defaultTimeoutMs: config.timeoutSeconds * 1000, graceMs: graceSeconds * 1000,
+        timeoutFor: (name) => {
+          const t = config.jobs[name]?.timeout;
+          return t === undefined ? undefined : Math.round(t * 1000);
+        },
+        stopWhenEmpty: opts.stopWhenEmpty, maxJobs: opts.maxJobs, maxTimeMs: opts.maxTime === undefined ? undefined : opts.maxTime * 1000,
+        memoryLimitMb: config.memoryLimitMb, webhookUrl: config.webhookUrl, maxRateLimitWaitMs: config.maxRateLimitWaitHours * 3_600_000,
+        longWaitMs: (q) => Math.round((longWait.queues[q] ?? longWait.defaultSeconds) * 1000),
+      };
       const { setFailureHook, silencedOf } = await import('../queue/index.js');
       const failures = config.notify.failures;
-      setFailureHook(db, d.failureNotifyHook({ jobs: failures.jobs, queues: failures.queues, queue: failures.queue, silenced: silencedOf(config.silenced) }));
-      // The dashboard at `/`, next to /health and /metrics: the daemon's listener calls it, the daemon never imports it.
-      const web = http ? await webDashboard({ dbPath: ctx.dbPath, open: ({ readonly }) => openAppDb(ctx.dbPath, { readonly }), token: http.token, configured: config.queues, aliveMs: config.staleSeconds * 1000, silenced: config.silenced, db }) : undefined;
-      try {
-        const registry = await buildRegistry(config, () => db);
-        const logger = d.createLogger({ format: config.log.format ?? (process.stdout.isTTY ? 'pretty' : 'json'), level: config.log.level });
-        const longWait = config.longWait;
-        const handle = await d.runDaemon(db, registry, {
-          dbPath: ctx.dbPath, logger, version: VERSION, hostname,
-          queues: config.queues, concurrency: config.concurrency, balance: config.balance, supervisors, throttles: throttlesOf(config),
-          leaseMs: config.leaseSeconds * 1000, heartbeatMs: config.heartbeatSeconds * 1000, staleMs: config.staleSeconds * 1000,
-          pollMs: config.pollSeconds * 1000, defaultTimeoutMs: config.timeoutSeconds * 1000, graceMs: graceSeconds * 1000,
-          timeoutFor: (name) => {
-            const t = config.jobs[name]?.timeout;
-            return t === undefined ? undefined : Math.round(t * 1000);
-          },
-          stopWhenEmpty: opts.stopWhenEmpty, maxJobs: opts.maxJobs, maxTimeMs: opts.maxTime === undefined ? undefined : opts.maxTime * 1000,
-          memoryLimitMb: config.memoryLimitMb, http: http && web ? { ...http, handler: web.handle } : undefined, webhookUrl: config.webhookUrl, maxRateLimitWaitMs: config.maxRateLimitWaitHours * 3_600_000,
-          longWaitMs: (q) => Math.round((longWait.queues[q] ?? longWait.defaultSeconds) * 1000),
-          // GitHub's budget per token fingerprint, read from the table the collector writes.
-          healthExtras: () => ({ github: listBudgets(db) }),
-        });
-        await handle.done;
-      } finally {
-        web?.close();
-        db.close();
+      // Failures of the opted-in jobs and queues enqueue a notification in the transaction that fails them.
+      const failureHook = d.failureNotifyHook({ jobs: failures.jobs, queues: failures.queues, queue: failures.queue, silenced: silencedOf(config.silenced) });
+      const { buildRegistry } = await import('./handlers.js');
+      const target = ctx.dbTarget;
+      if (target.kind === 'postgres') {
+        const { runPgDaemon } = await import('./daemon-pg.js');
+        const registry = await buildRegistry(config, undefined, process.env, { sqlite: false });
+        await runPgDaemon(target.target, registry, { ...base, http }, failureHook);
+      } else {
+        const { openAppDb } = await import('./db.js');
+        const { listBudgets } = await import('../analysis/budget.js');
+        const db = openAppDb(ctx.dbPath, { durability: config.durability });
+        setFailureHook(db, failureHook);
+        // The dashboard at `/`, next to /health and /metrics: the daemon's listener calls it, the daemon never imports it.
+        const web = http ? await webDashboard({ dbPath: ctx.dbPath, open: ({ readonly }) => openAppDb(ctx.dbPath, { readonly }), token: http.token, configured: config.queues, aliveMs: config.staleSeconds * 1000, silenced: config.silenced, db }) : undefined;
+        try {
+          const registry = await buildRegistry(config, () => db);
+          const handle = await d.runDaemon(db, registry, {
+            ...base, dbPath: ctx.dbPath, http: http && web ? { ...http, handler: web.handle } : undefined,
+            // GitHub's budget per token fingerprint, read from the table the collector writes.
+            healthExtras: () => ({ github: listBudgets(db) }),
+          });
+          await handle.done;
+        } finally {
+          web?.close();
+          db.close();
+        }
       }
       // A handler that ignored its abort signal (timed out, or given up at shutdown) may still
       // hold a timer or a socket; the daemon's work is done, so do not wait for it.

@@ -54,7 +54,7 @@ export function registerDb(program: Command, ctx: Context, run: Runner): void {
 }
 
 /** The migration rooms of the app on the target's engine (the PostgreSQL lists load only for it). */
-async function roomsFor(t: DbTarget) {
+export async function roomsFor(t: DbTarget) {
   if (t.kind === 'sqlite') return (await import('./db.js')).APP_ROOMS;
   const [{ pgQueueRoom }, { pgAnalysisRoom }] = await Promise.all([import('../queue/pg/migrations.js'), import('../analysis/pg-migrations.js')]);
   return [pgQueueRoom, pgAnalysisRoom];

@@ -36,7 +36,10 @@ const failureNotifyModule: HandlerModule = {
  * The rooms' handler modules, loaded by `gitroast daemon` and `schedule list`. The daemon
  * itself never imports a room: it gets a filled registry.
  */
-const handlerModules: Array<() => Promise<HandlerModule>> = [async () => analysisModule, async () => failureNotifyModule];
+const handlerModules: Array<{ load: () => Promise<HandlerModule>; sqliteOnly?: boolean }> = [{ load: async () => analysisModule, sqliteOnly: true }, { load: async () => failureNotifyModule }];
+
+/** The job names of the handler modules that need a SQLite database (the analysis room's tables are not on PostgreSQL yet). */
+export const SQLITE_ONLY_HANDLERS = 'the analysis handlers (fetch-github, write-review, notify, analysis-failed, prune)';
 
 function noDb(): never {
   throw new Error('no database was opened for these handlers');
@@ -44,16 +47,18 @@ function noDb(): never {
 
 /**
  * Build the registry: housekeeping schedules, the rooms' handler modules, then the modules
- * named in GITROAST_HANDLERS (paths separated by `:`; for tests and plugins), then the
+ * named in GITROAST_HANDLERS (paths separated by `:`; for tests and plugins; on PostgreSQL
+ * their `db` throws: they use ctx and the store), then the
  * config's `schedules` (a cron re-times a schedule, `false` removes it).
  */
-export async function buildRegistry(config: GitroastConfig, db: () => Db = noDb, env: NodeJS.ProcessEnv = process.env): Promise<Registry> {
+export async function buildRegistry(config: GitroastConfig, db: () => Db = noDb, env: NodeJS.ProcessEnv = process.env, options: { sqlite?: boolean } = {}): Promise<Registry> {
   const registry = new Registry();
   addHousekeeping(registry, {
     completedMinutes: config.trim.completedMinutes, failedRowsMinutes: config.trim.failedRowsMinutes,
     failedJobsHours: config.trim.failedJobsHours, snapshotsMinutes: config.trim.snapshotsMinutes, batchesHours: config.trim.batchesHours, monitoredMinutes: config.trim.monitoredMinutes,
   });
-  for (const load of handlerModules) await (await load()).register(registry, { config, db });
+  // On PostgreSQL (`sqlite: false`) the modules that need the SQLite database are left out: SQLITE_ONLY_HANDLERS.
+  for (const m of handlerModules) if (options.sqlite !== false || !m.sqliteOnly) await (await m.load()).register(registry, { config, db });
   for (const file of (env.GITROAST_HANDLERS ?? '').split(path.delimiter).filter(Boolean)) {
     let mod: Partial<HandlerModule>;
     try {

@@ -10,13 +10,8 @@ import { startWorker, type WorkerHandle, type WorkerOptions } from './worker.js'
 /** Options of runDaemon: the worker's, plus what only a long-running daemon does. */
 export interface DaemonOptions extends Omit<WorkerOptions, 'control' | 'onStopRequested' | 'logger'> {
   logger: Logger;
-  /** Database path (for /health and logs). */
+  /** Database path, or a PostgreSQL URL without its password (for logs). */
   dbPath: string;
-  /**
-   * The host name to register under (--hostname / GITROAST_HOSTNAME). Default the OS host
-   * name. Not yet read by the worker's registration: wired with the PostgreSQL store (issue 13).
-   */
-  hostname?: string;
   /** Grace period of a graceful stop, ms. Default the longest timeout known (defaultTimeoutMs). */
   graceMs?: number;
   /** Stop (gracefully) after this long, ms: systemd restarts it (Horizon's worker recycling). */
@@ -51,18 +46,18 @@ export interface DaemonHandle {
 }
 
 /**
- * Run the daemon on `db`: a worker with daemon control (pause / continue / stop through
+ * Run the daemon on `db` (SQLite), or on `options.store` without one (PostgreSQL): a worker with daemon control (pause / continue / stop through
  * the database), the registry's schedules (once across daemons), long-wait alerts, the
  * optional HTTP endpoint, recycling limits (--max-time, --memory-limit) and signal
  * handling. Resolves once everything has started.
  */
-export async function runDaemon(db: Db, registry: Registry, options: DaemonOptions): Promise<DaemonHandle> {
+export async function runDaemon(db: Db | undefined, registry: Registry, options: DaemonOptions): Promise<DaemonHandle> {
   const logger = options.logger;
   const pollMs = options.pollMs ?? POLL_MS;
   let stopping: Promise<void> | undefined;
   let resolveDone!: (reason: string) => void;
   const done = new Promise<string>((r) => (resolveDone = r));
-  const store = createSqliteStore(db);
+  const store = options.store ?? createSqliteStore(db!);
   const alerts = new LongWaitAlerts(store, { thresholdMs: options.longWaitMs ?? (() => 60_000), webhookUrl: options.webhookUrl, logger, aliveMs: options.staleMs });
 
   let http: HttpServer | undefined;

@@ -31,16 +31,22 @@ export const HOUSEKEEPING_CRONS: Readonly<Record<string, string>> = {
  * is idle, PASSIVE otherwise, so a busy queue never waits on it).
  */
 export function addHousekeeping(registry: Registry, options: HousekeepingOptions = {}): void {
-  registry.schedule('trim-jobs', HOUSEKEEPING_CRONS['trim-jobs']!, ({ db, at }) => {
-    const n = trimJobs(db, { completedMinutes: options.completedMinutes ?? 60, failedMinutes: options.failedRowsMinutes ?? 10_080, snapshotMinutes: options.snapshotsMinutes ?? 10_080, monitoredMinutes: options.monitoredMinutes }, at);
-    const b = pruneBatches(db, options.batchesHours ?? 48, at);
+  const trim = { completedMinutes: options.completedMinutes ?? 60, failedMinutes: options.failedRowsMinutes ?? 10_080, snapshotMinutes: options.snapshotsMinutes ?? 10_080, monitoredMinutes: options.monitoredMinutes };
+  const batchesHours = options.batchesHours ?? 48;
+  const failedHours = options.failedJobsHours ?? 168;
+  // On SQLite the work runs synchronously on the daemon's connection at the tick's time (as
+  // the tests drive it); on PostgreSQL through the store, on the server's clock.
+  registry.schedule('trim-jobs', HOUSEKEEPING_CRONS['trim-jobs']!, async ({ db, store, at }) => {
+    const n = db ? trimJobs(db, trim, at) : await store.trimJobs(trim);
+    const b = db ? pruneBatches(db, batchesHours, at) : await store.pruneBatches(batchesHours);
     return `trimmed ${n} rows, pruned ${b} finished batches`;
-  }, `trim completed jobs older than ${options.completedMinutes ?? 60} min, prune batches finished more than ${options.batchesHours ?? 48} h ago`);
-  registry.schedule('flush-failed', HOUSEKEEPING_CRONS['flush-failed']!, ({ db, at }) => `flushed ${flushFailed(db, options.failedJobsHours ?? 168, at)} failed jobs`,
-    `flush failed jobs older than ${options.failedJobsHours ?? 168} h`);
-  registry.schedule('snapshot-metrics', HOUSEKEEPING_CRONS['snapshot-metrics']!, ({ db, at }) => `wrote ${snapshotMetrics(db, undefined, at)} snapshot rows`,
+  }, `trim completed jobs older than ${trim.completedMinutes} min, prune batches finished more than ${batchesHours} h ago`);
+  registry.schedule('flush-failed', HOUSEKEEPING_CRONS['flush-failed']!, async ({ db, store, at }) => `flushed ${db ? flushFailed(db, failedHours, at) : await store.flushFailed(failedHours)} failed jobs`,
+    `flush failed jobs older than ${failedHours} h`);
+  registry.schedule('snapshot-metrics', HOUSEKEEPING_CRONS['snapshot-metrics']!, async ({ db, store, at }) => `wrote ${db ? snapshotMetrics(db, undefined, at) : await store.snapshotMetrics()} snapshot rows`,
     'snapshot throughput, runtime and wait per queue and job since the previous snapshot');
   registry.schedule('checkpoint', HOUSEKEEPING_CRONS.checkpoint!, ({ db, idle }) => {
+    if (!db) return 'no write-ahead log of ours to checkpoint (PostgreSQL)';
     const mode = idle() ? 'TRUNCATE' : 'PASSIVE';
     const r = checkpoint(db, mode);
     return `${mode} checkpoint: ${r.checkpointed}/${r.log} frames${r.busy ? ' (busy)' : ''}`;

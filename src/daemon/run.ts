@@ -11,8 +11,8 @@ export interface RunHost {
   readonly logger: Logger;
   readonly leaseMs: number;
   readonly store: Store;
-  /** Extend a lease now, synchronously (ctx.extendLease returns a boolean); false when it was lost. */
-  extendLeaseNow(job: ClaimedJob, ms: number): boolean;
+  /** Extend a lease now (ctx.extendLease returns a boolean); false when it was lost. `run`: the attempt, once it runs asynchronously. */
+  extendLeaseNow(job: ClaimedJob, ms: number, run?: Running): boolean;
 }
 
 /** One job whose handler returned a promise. */
@@ -61,7 +61,7 @@ export class Ctx implements JobContext {
   }
   extendLease(ms?: number): boolean {
     const len = ms ?? this.host.leaseMs;
-    const ok = this.host.extendLeaseNow(this.job, len);
+    const ok = this.host.extendLeaseNow(this.job, len, this.run);
     if (ok && this.run) this.run.leaseExpiresAt = this.host.store.now() + len;
     return ok;
   }

@@ -76,8 +76,8 @@ export class Scheduler {
   private tasks: ScheduledTask[] = [];
   private readonly runs = new Set<Promise<void>>();
 
-  /** `db` is what scheduled functions get (housekeeping works on it); the scheduler itself uses the store. */
-  constructor(private readonly store: Store, private readonly db: Db, private readonly schedules: readonly Schedule[], private readonly options: SchedulerOptions) {}
+  /** `db` (SQLite) and the store are what scheduled functions get; the scheduler itself uses the store. */
+  constructor(private readonly store: Store, private readonly db: Db | undefined, private readonly schedules: readonly Schedule[], private readonly options: SchedulerOptions) {}
 
   start(): void {
     for (const s of this.schedules) {
@@ -122,7 +122,7 @@ export class Scheduler {
     let result: string | undefined;
     try {
       if (typeof s.target === 'function') {
-        const r = await s.target({ db: this.db, at, logger, idle: this.options.idle });
+        const r = await s.target({ db: this.db, store: this.store, at, logger, idle: this.options.idle });
         if (r !== undefined) result = typeof r === 'string' ? r : JSON.stringify(r);
       } else {
         const base = s.target.payload;

@@ -8,7 +8,7 @@
  * - schedule: a named cron expression whose ticks run once across every daemon on the
  *   database (a guarded UPDATE decides which daemon runs a tick).
  */
-import type { JobSpec, LeasedWrite } from '../queue/index.js';
+import type { Db, JobSpec, LeasedWrite, Store } from '../queue/index.js';
 
 /** Log levels, most verbose first. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -72,7 +72,10 @@ export type ScheduleTarget = JobSpec | ((env: ScheduleEnv) => unknown);
 
 /** What a scheduled function gets. */
 export interface ScheduleEnv {
-  db: import('../queue/index.js').Db;
+  /** The SQLite database, when the daemon runs on one; undefined on PostgreSQL (use `store`). */
+  db?: Db;
+  /** The queue's store (either engine). */
+  store: Store;
   /** The tick's time (ms epoch). */
   at: number;
   logger: Logger;

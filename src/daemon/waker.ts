@@ -4,12 +4,9 @@
  * throttle's window ending, the one-second safety poll, and the lost-wake-up re-check
  * (docs/wake-up.md: the WAL event can come a hair before the commit is visible).
  */
-import { performance } from 'node:perf_hooks';
 import type { Store } from '../queue/index.js';
 import { WalWatcher } from './wake.js';
 
-/** How long to keep re-reading after a WAL event found nothing visible yet (covers an fsync: a durable commit is visible only after it). */
-const RECHECK_MS = 3;
 
 /** What the waker needs from the slot loop. */
 export interface WakeHost {
@@ -34,10 +31,10 @@ export interface WakeOptions {
 }
 
 export class Waker {
-  /** True from our own commit until its -wal event has surely been handled (ownWrite). */
-  private echoOpen = false;
-  private ownGen = 0;
-  private recheckUntil = 0;
+  /** What the last hint was: a -wal event, the echo of our own write, or the safety poll. */
+  private hint: 'event' | 'echo' | 'poll' = 'poll';
+  /** Our connection's write count at the last -wal event (Store.ownWrites). */
+  private ownSeen: number | undefined;
   private echoTimer: NodeJS.Timeout | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
   private dueAtMs = Infinity;
@@ -47,7 +44,9 @@ export class Waker {
   private watcher: WalWatcher | undefined;
   private unsubscribe: (() => void) | undefined;
 
-  constructor(private readonly host: WakeHost, private readonly options: WakeOptions) {}
+  constructor(private readonly host: WakeHost, private readonly options: WakeOptions) {
+    this.ownSeen = host.store.ownWrites?.();
+  }
 
   /** Listen to this process's enqueues, watch the -wal file, start the safety poll. */
   start(): void {
@@ -75,31 +74,22 @@ export class Waker {
   }
 
   /**
-   * Our own commit just happened: its -wal event comes back to us in the next poll of the
-   * event loop. An event that finds nothing ready before the second check phase from now is
-   * taken for that echo (one cheap look later covers a foreign commit in the same instant);
-   * any later one is another process's, and is re-read until its commit is visible. Call it
-   * before the event loop polls again. (Telling echoes by time since the commit made a job
-   * enqueued 1-2 ms after our last commit wait for the echo's later look; by the -wal's
-   * size fails too, since SQLite rewrites the file from its start after a checkpoint.)
+   * Another process may have committed. Claim on every event (docs/wake-up.md: lost
+   * wake-ups). Note whether our own connection wrote since the last event: then this event
+   * is most likely the echo of that write (every write of ours changes the -wal too: the
+   * worker's commits, heartbeats, the scheduler's and housekeeping's writes).
    */
-  ownWrite(): void {
-    if (this.options.watchFile === undefined) return;
-    this.echoOpen = true;
-    const gen = ++this.ownGen;
-    setImmediate(() => setImmediate(() => {
-      if (this.ownGen === gen) this.echoOpen = false;
-    }));
-  }
-
-  /** Another process may have committed. Claim on every event (docs/wake-up.md: lost wake-ups). */
   private onWalEvent(): void {
+    const own = this.host.store.ownWrites?.();
+    this.hint = own !== undefined && own !== this.ownSeen ? 'echo' : 'event';
+    if (own !== undefined) this.ownSeen = own;
     if (this.host.hasRoom()) this.host.pump(true);
   }
 
   private async poll(): Promise<void> {
     if (!this.host.running()) return;
     await this.host.tick();
+    this.hint = 'poll';
     if (this.host.running()) this.host.pump(true);
   }
 
@@ -141,41 +131,32 @@ export class Waker {
   }
 
   /**
-   * A hint found nothing ready. The event may have come a hair before the commit was
-   * visible (a durable commit is visible only after its fsync, ~0.3 ms): re-read on the
-   * next event-loop turns for up to RECHECK_MS (a 1-2 ms timer overshoots by 4-10 ms on
-   * this VM). Costs CPU only right after another process's event, never while idle. The
-   * echo of our own commit (the -wal changes for our writes too; see ownWrite) does not
-   * spin, or a busy worker would burn a core re-reading after every commit; one cheap look
-   * a little later covers a foreign commit that came in the same instant.
+   * A hint found nothing ready. After the safety poll, that is all. After another process's
+   * -wal event, its commit may not be visible yet: the event comes with the WAL write, and a
+   * durable commit is visible only after its fsync (~0.3 ms). Claim once anyway: the claim's
+   * BEGIN IMMEDIATE waits for the write lock, which that process holds until its commit is
+   * visible, so the claim sees it (and costs one empty write transaction when the commit
+   * brought no work). The echo of our own write does not claim, or every commit would be
+   * followed by an empty one; one cheap look a little later covers a foreign commit that came
+   * in the same instant. (Telling echoes by time since our last commit made a job enqueued
+   * 1-2 ms after it wait for that look; by the -wal's size fails too, as SQLite rewrites the
+   * file from its start after a checkpoint.)
    */
   nothingVisible(): void {
-    if (this.recheckUntil > 0) return;
+    const hint = this.hint;
+    this.hint = 'event';
+    if (hint === 'poll') return;
     const host = this.host;
-    if (this.echoOpen) {
-      if (this.echoTimer === undefined) {
-        this.echoTimer = setTimeout(() => {
-          this.echoTimer = undefined;
-          if (host.hasRoom()) void this.ready().then((yes) => yes && host.pump(false));
-        }, 2);
-      }
+    if (hint === 'event') {
+      if (host.hasRoom()) this.soon();
       return;
     }
-    this.recheckUntil = performance.now() + RECHECK_MS;
-    const again = async () => {
-      if (!host.hasRoom()) {
-        this.recheckUntil = 0;
-        return;
-      }
-      if (await this.ready()) {
-        this.recheckUntil = 0;
-        host.pump(false);
-        return;
-      }
-      if (performance.now() < this.recheckUntil) setImmediate(() => void again());
-      else this.recheckUntil = 0;
-    };
-    setImmediate(() => void again());
+    if (this.echoTimer === undefined) {
+      this.echoTimer = setTimeout(() => {
+        this.echoTimer = undefined;
+        if (host.hasRoom()) void this.ready().then((yes) => yes && host.pump(false));
+      }, 2);
+    }
   }
 
   /** True when a claim could find something: a ready job in our queues or a due delayed one. */

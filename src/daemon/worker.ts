@@ -27,9 +27,11 @@ export type { WorkerHandle, WorkerOptions } from './worker-options.js';
  * finished since the last turn are committed in the same transaction as the next claim
  * (group commit). Waits without polling: an enqueue through `db` starts at once, another
  * process's commit is seen through the -wal file, and a slow safety poll backs both up.
- * The `analyze` command uses it to process its own jobs when no daemon is alive.
+ * The `analyze` command uses it to process its own jobs when no daemon is alive. Without
+ * `db` (PostgreSQL), `options.store` is the queue: no -wal watch, no idle checkpoint, and
+ * ctx.extendLease extends through the store in the background.
  */
-export function startWorker(db: Db, registry: Registry, options: WorkerOptions = {}): WorkerHandle {
+export function startWorker(db: Db | undefined, registry: Registry, options: WorkerOptions = {}): WorkerHandle {
   const engine = new Engine(db, registry, options);
   engine.start();
   return engine.handle;
@@ -65,14 +67,13 @@ class Engine {
   private reason: string | undefined;
   private readonly startedAt = Date.now();
   private inPump = false;
-  private wroteInPump = false;
   private again = false;
   private lastClaimEmpty = false;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private resolveDone!: () => void;
 
-  constructor(private readonly db: Db, readonly registry: Registry, private readonly options: WorkerOptions) {
+  constructor(private readonly db: Db | undefined, readonly registry: Registry, private readonly options: WorkerOptions) {
     const specs = options.supervisors ?? [legacySupervisor(options.queues ?? DEFAULT_QUEUES, options.concurrency ?? CONCURRENCY, options.balance)];
     for (const spec of specs) assertQueues(spec.queues);
     this.slots = new Slots(specs, options.maxJobs);
@@ -85,13 +86,14 @@ class Engine {
     this.logger = options.logger ?? silentLogger;
     this.logJobs = this.logger.enabled('info');
     this.hooks = new Hooks(this.logger);
-    this.store = options.store ?? createSqliteStore(db);
+    if (!options.store && !db) throw new Error('startWorker needs a SQLite database or options.store');
+    this.store = options.store ?? createSqliteStore(db!);
     this.keeper = new LeaseKeeper(this, { leaseMs: this.leaseMs, heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS, staleMs: options.staleMs ?? STALE_MS });
-    const watch = (options.watch ?? true) && db.name && db.name !== ':memory:' && !db.memory;
+    const watch = (options.watch ?? true) && db && db.name && db.name !== ':memory:' && !db.memory;
     this.waker = new Waker(this, { pollMs: options.pollMs ?? POLL_MS, watchFile: watch ? db.name : undefined });
     this.buffer = new CommitBuffer(this);
     const checkpoints = options.checkpointEvery ?? 200;
-    this.checkpoint = new IdleCheckpoint(this.store, this.logger, db.memory ? 0 : checkpoints, () => this.state === 'running' && this.slots.running === 0);
+    this.checkpoint = new IdleCheckpoint(this.store, this.logger, !db || db.memory ? 0 : checkpoints, () => this.state === 'running' && this.slots.running === 0);
     this.claimPlan = { free: 0, workerId: this.id, leaseMs: this.leaseMs, throttles: options.throttles, plan: (take) => this.slots.claim(take, this.claimPlan.free, (at) => this.waker.dueAt(at)) };
     const done = new Promise<void>((resolve) => (this.resolveDone = resolve));
     this.handle = {
@@ -132,9 +134,22 @@ class Engine {
     this.waker.dueAt(at);
   }
 
-  /** Extend a lease synchronously (ctx.extendLease returns a boolean, so it cannot wait for the store). */
-  extendLeaseNow(job: ClaimedJob, ms: number): boolean {
-    return extendLease(this.db, job, ms, this.store.now());
+  /**
+   * Extend a lease for ctx.extendLease, which returns a boolean and so cannot wait for the
+   * store: on SQLite synchronously; without a Db (PostgreSQL) it answers from what the
+   * worker knows (the attempt still runs here and its lease had not expired) and extends
+   * through the store in the background; a lease found lost there is given up as the
+   * heartbeat's extension would.
+   */
+  extendLeaseNow(job: ClaimedJob, ms: number, run?: Running): boolean {
+    if (this.db) return extendLease(this.db, job, ms, this.store.now());
+    // Given up (timeout, lost lease, shutdown): no extension. Before its run exists, the
+    // handler is still in its first synchronous turn, right after the claim.
+    if (run && (run.abandoned || !this.keeper.runs.has(run))) return false;
+    this.store.extendLeases([job], ms).then(([ok]) => {
+      if (!ok && run && this.keeper.runs.has(run)) this.lost([run]);
+    }, (err: unknown) => this.logger.log('error', 'worker.database_error', { error: err as Error }));
+    return run === undefined || run.leaseExpiresAt > this.store.now();
   }
 
   registration(): WorkerRegistration {
@@ -161,10 +176,6 @@ class Engine {
     this.inPump = true;
     void this.turns(check).catch((err: unknown) => this.logger.log('error', 'worker.error', { error: err as Error })).then(() => {
       this.inPump = false;
-      if (this.wroteInPump) {
-        this.wroteInPump = false;
-        this.waker.ownWrite();
-      }
       if (this.again) {
         this.again = false;
         this.waker.soon();
@@ -212,14 +223,8 @@ class Engine {
     }
   }
 
-  /**
-   * Count row changes (for the idle checkpoint); our own commit's -wal event is then its
-   * echo. Inside a pump the waker looks at the -wal once, when the pump ends (no event is
-   * handled before), not after every commit.
-   */
+  /** Count row changes (for the idle checkpoint). */
   wrote(changes: number): void {
-    if (this.inPump) this.wroteInPump = true;
-    else this.waker.ownWrite();
     this.checkpoint.wrote(changes);
   }
 
@@ -340,7 +345,6 @@ class Engine {
       this.logger.log('error', 'worker.database_error', { error: err as Error });
       return;
     }
-    if (r.moved) this.waker.ownWrite();
     if (r.paused) void this.keeper.beat();
     if (r.paused || r.moved) this.pump(false);
     if (r.stopRequestedAt !== null && r.stopRequestedAt >= this.startedAt && this.state === 'running') {
@@ -373,6 +377,7 @@ class Engine {
 
   private async shutdown(graceMs: number): Promise<void> {
     this.waker.close();
+    this.checkpoint.cancel();
     await this.starting;
     this.logger.log('info', 'worker.stopping', { reason: this.reason, busy: this.slots.running, graceMs });
     await this.keeper.beat();

@@ -172,6 +172,9 @@ export function seriesFrom(rows: { snapshots?: readonly SeriesSnapshotRow[]; job
   return acc.map((b, i) => ({ at: Math.round(now - windowMs + (i + 1) * size), perMinute: (b.n * 60_000) / size, runtimeAvg: b.rtn > 0 ? b.rt / b.rtn : null }));
 }
 
+/** What the very first metrics snapshot covers: the default schedule's five minutes. */
+export const FIRST_SNAPSHOT_WINDOW_MS = 300_000;
+
 /** The time of the newest metrics snapshot, or undefined when none was taken (one seek on metrics_snapshots_taken). */
 function lastSnapshotAt(db: Db): number | undefined {
   return (stmt(db, `SELECT MAX(taken_at) AS at FROM metrics_snapshots`).get() as { at: number | null }).at ?? undefined;
@@ -183,7 +186,7 @@ function lastSnapshotAt(db: Db): number | undefined {
  * never counts a job twice; the very first snapshot covers `firstWindowMs` (default 300,000,
  * the default schedule's five minutes). Returns rows written; 0 when no time has passed.
  */
-export function snapshotMetrics(db: Db, firstWindowMs = 300_000, now = Date.now()): number {
+export function snapshotMetrics(db: Db, firstWindowMs = FIRST_SNAPSHOT_WINDOW_MS, now = Date.now()): number {
   const last = lastSnapshotAt(db);
   if (last !== undefined && last >= now) return 0;
   const windowMs = last === undefined ? firstWindowMs : now - last;
@@ -246,6 +249,17 @@ export interface TrimOptions {
   chunk?: number;
 }
 
+/** A trim's cut-off times at `now` and its chunk, with the defaults applied (both engines). */
+export function trimBounds(options: TrimOptions, now: number): { chunk: number; completedBefore: number; failedBefore: number; monitoredBefore: number; snapshotsBefore: number } {
+  return {
+    chunk: options.chunk ?? 5000,
+    completedBefore: now - (options.completedMinutes ?? 60) * 60_000,
+    failedBefore: now - (options.failedMinutes ?? 10_080) * 60_000,
+    monitoredBefore: now - (options.monitoredMinutes ?? MONITORED_TRIM_MINUTES) * 60_000,
+    snapshotsBefore: now - (options.snapshotMinutes ?? 10_080) * 60_000,
+  };
+}
+
 /** Whether a finished job carries a monitored tag (it reads the job's row, which a DELETE reads anyway). */
 const CARRIES_MONITORED = `EXISTS (SELECT 1 FROM json_each(jobs.tags) AS j WHERE j.value IN (SELECT tag FROM monitored_tags))`;
 
@@ -257,10 +271,7 @@ const CARRIES_MONITORED = `EXISTS (SELECT 1 FROM json_each(jobs.tags) AS j WHERE
  * again on every trim.
  */
 export function trimJobs(db: Db, options: TrimOptions = {}, now = Date.now()): number {
-  const chunk = options.chunk ?? 5000;
-  const completedBefore = now - (options.completedMinutes ?? 60) * 60_000;
-  const failedBefore = now - (options.failedMinutes ?? 10_080) * 60_000;
-  const monitoredBefore = now - (options.monitoredMinutes ?? MONITORED_TRIM_MINUTES) * 60_000;
+  const { chunk, completedBefore, failedBefore, monitoredBefore, snapshotsBefore } = trimBounds(options, now);
   const monitored = stmt(db, `SELECT 1 FROM monitored_tags LIMIT 1`).get() !== undefined;
   let total = 0;
   const deleteAll = (sql: string, ...args: number[]) => {
@@ -283,6 +294,6 @@ export function trimJobs(db: Db, options: TrimOptions = {}, now = Date.now()): n
     }
     immediate(db, () => stmt(db, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(`trim:examined:${state}`, String(before)));
   }
-  total += immediate(db, () => stmt(db, `DELETE FROM metrics_snapshots WHERE taken_at < ?`).run(now - (options.snapshotMinutes ?? 10_080) * 60_000).changes);
+  total += immediate(db, () => stmt(db, `DELETE FROM metrics_snapshots WHERE taken_at < ?`).run(snapshotsBefore).changes);
   return total;
 }

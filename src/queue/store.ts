@@ -13,7 +13,8 @@
 import { performance } from 'node:perf_hooks';
 import { checkpoint, immediate, ping, schemaVersion, stmt, type CheckpointResult, type Db } from './db.js';
 import { daemonControl, requestDaemonStop, setDaemonsPaused, type DaemonControl } from './control.js';
-import { retryFailed, forgetFailed, listFailed, getFailed, flushFailed, type FailedFilter, type Retried } from './failed.js';
+import { retryFailed, flushFailed, forgetFailed, listFailed, getFailed, type FailedFilter, type Retried } from './failed.js';
+import { snapshotMetrics, trimJobs, type TrimOptions } from './metrics.js';
 import { cancelJobs, clearQueue, countClearable, type Cancelled } from './cancel.js';
 import { monitorTag, tagSummaries, unmonitorTag, type TagSummary } from './tags.js';
 import {
@@ -28,7 +29,7 @@ import { claimThrottledInTx, listThrottles, type ThrottledClaim, type Throttles,
 import type { SeriesPoint } from './metrics.js';
 import type { Batch, ClaimedJob, FailedJob, Job, JobSpec, Lease, Outcome, SupervisorState, Worker } from './types.js';
 import { deregisterWorker, heartbeat, listWorkers, liveWorkers, recordSupervisors, recoverLeases, registerWorker, type RecoveryResult, type WorkerRegistration } from './workers.js';
-import { batchDetail, cancelBatch, createBatch, getBatch, listBatches, type BatchDetail, type BatchSpec } from './batches.js';
+import { batchDetail, cancelBatch, createBatch, getBatch, listBatches, pruneBatches, type BatchDetail, type BatchSpec } from './batches.js';
 import { chartData, headerData, metricRows, overviewData, queueRows, type HeaderData, type MetricRow, type MetricsWindow, type OverviewData, type QueueRow } from './read-model.js';
 
 /** Claim from `queues` in order, up to `limit` jobs, honouring the throttles (inside the commit). */
@@ -130,6 +131,12 @@ export interface Store<W = LeasedWrite> {
   pendingByQueue(queues: readonly string[]): Promise<Map<string, number>>;
   /** Read the database (throws when it cannot) and return its schema version: the health probe. */
   probe(): Promise<number>;
+  /**
+   * How many rows this connection has written so far (SQLite's total_changes), for a waker
+   * that watches the database file: an event after our own write is most likely its echo.
+   * Absent on an engine that wakes another way.
+   */
+  ownWrites?(): number;
   /** Checkpoint the write-ahead log (a no-op on an engine without one). */
   checkpoint(mode: 'PASSIVE' | 'TRUNCATE'): Promise<CheckpointResult>;
 
@@ -159,8 +166,6 @@ export interface Store<W = LeasedWrite> {
   forgetFailed(filter: FailedFilter): Promise<number>;
   /** One failed job by uuid. */
   getFailed(uuid: string): Promise<FailedJob | undefined>;
-  /** Delete failed jobs that failed more than `hours` ago; how many. */
-  flushFailed(hours: number): Promise<number>;
   createBatch(spec: BatchSpec): Promise<{ id: string; jobs: Enqueued[] }>;
   getBatch(id: string): Promise<ReturnType<typeof getBatch>>;
   cancelBatch(id: string): Promise<number>;
@@ -201,6 +206,16 @@ export interface Store<W = LeasedWrite> {
   raisedAlerts(kind: string): Promise<string[]>;
   raiseAlert(kind: string, queue: string): Promise<boolean>;
   resolveAlert(kind: string, queue: string): Promise<boolean>;
+
+  // Housekeeping (the daemon's schedules), on the store's clock (`at`: a tick's time, used by the SQLite store; PostgreSQL uses the server's).
+  /** Trim finished jobs and old snapshots (metrics.ts trimJobs); rows deleted. */
+  trimJobs(options: TrimOptions, at?: number): Promise<number>;
+  /** Delete batches finished more than `hours` ago; how many. */
+  pruneBatches(hours: number, at?: number): Promise<number>;
+  /** Delete failed-list entries older than `hours`; how many. */
+  flushFailed(hours: number, at?: number): Promise<number>;
+  /** Write one metrics snapshot since the previous one (metrics.ts snapshotMetrics); rows written. */
+  snapshotMetrics(at?: number): Promise<number>;
 }
 
 /** Options of createSqliteStore. */
@@ -270,8 +285,11 @@ function relaxedSync<T>(db: Db, fn: () => T): T {
   }
 }
 
-/** How long a commit that found the write lock taken retries on the event loop before it waits in SQLite's busy handler. */
+/** How long a commit that found the write lock taken keeps napping and retrying before it waits in SQLite's busy handler. */
 const BUSY_SPIN_MS = 5;
+/** One nap between those tries, ms (Atomics.wait takes fractions). */
+const BUSY_NAP_MS = 0.05;
+const NAP = new Int32Array(new SharedArrayBuffer(4));
 
 const NONE: readonly never[] = [];
 const NONE_CLAIMED: ClaimedJob[] = [];
@@ -294,8 +312,9 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sto
   // Commits first try without SQLite's busy handler, which sleeps 1 ms, then 2, 5… on a
   // collision: another process's commit holds the write lock for microseconds, or for its
   // fsync (~0.3 ms) in durable mode, and a claim that slept 1 ms was most of a job's
-  // start-up latency. A busy BEGIN is tried again on the next turns of the event loop for
-  // up to BUSY_SPIN_MS, and only then waits through the connection's busy timeout.
+  // start-up latency. A busy BEGIN naps BUSY_NAP_MS and tries again, for up to
+  // BUSY_SPIN_MS, and only then waits through the connection's busy timeout. Napping (not
+  // spinning on the event loop) leaves the CPU to the process that holds the lock.
   const busyMs = db.memory ? 0 : (db.pragma('busy_timeout', { simple: true }) as number);
   let began = false;
   const commitSync = (batch: CommitBatch): CommitResult => {
@@ -341,7 +360,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sto
           stmt(db, `PRAGMA busy_timeout = ${busyMs}`).get();
         }
         if (performance.now() >= until) return commitSync(batch);
-        await new Promise((resolve) => setImmediate(resolve));
+        Atomics.wait(NAP, 0, 0, BUSY_NAP_MS);
       }
     },
     readyToClaim: async (queues) => readyToClaim(db, json(queues), clock()),
@@ -363,6 +382,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sto
       ping(db);
       return schemaVersion(db);
     },
+    ownWrites: () => stmt(db, 'SELECT total_changes()').pluck(true).get() as number,
     checkpoint: async (mode) => checkpoint(db, mode),
     enqueue: async (spec, ctx = {}) => enqueue(db, spec, { ...ctx, now: clock() }),
     enqueueMany: async (specs, ctx = {}) => enqueueMany(db, specs, { ...ctx, now: clock() }),
@@ -383,7 +403,6 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sto
     retryFailed: async (filter) => retryFailed(db, filter, clock()),
     forgetFailed: async (filter) => forgetFailed(db, filter),
     getFailed: async (uuid) => getFailed(db, uuid),
-    flushFailed: async (hours) => flushFailed(db, hours, clock()),
     createBatch: async (spec) => createBatch(db, spec, clock()),
     getBatch: async (id) => getBatch(db, id),
     cancelBatch: async (id) => cancelBatch(db, id, clock()),
@@ -405,5 +424,9 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sto
     raisedAlerts: async (kind) => raisedAlerts(db, kind),
     raiseAlert: async (kind, queue) => raiseAlert(db, kind, queue),
     resolveAlert: async (kind, queue) => resolveAlert(db, kind, queue),
+    trimJobs: async (o, at) => trimJobs(db, o, at ?? clock()),
+    pruneBatches: async (hours, at) => pruneBatches(db, hours, at ?? clock()),
+    flushFailed: async (hours, at) => flushFailed(db, hours, at ?? clock()),
+    snapshotMetrics: async (at) => snapshotMetrics(db, undefined, at ?? clock()),
   };
 }

@@ -27,6 +27,10 @@ for (;;) {
     claimed.push(job.id);
     if (!q.complete(db, job)) rejected++;
   }
+  // Leave the write lock free for a moment, as a worker running real jobs does: a tight loop
+  // re-takes it before the other process's busy handler (which sleeps 1 ms, 2, 5…) looks again,
+  // and would claim every job alone.
+  await new Promise((r) => setTimeout(r, 1));
 }
 process.stdout.write(JSON.stringify({ claimed, rejected }) + '\n');
 db.close();

@@ -57,7 +57,8 @@ export function clientConfig(d: typeof pg, target: PgTarget, connectTimeoutMs = 
     connectionString: target.connectionString,
     options: `-c search_path=${target.schema}`,
     connectionTimeoutMillis: connectTimeoutMs,
-    application_name: 'gitroast',
+    // Per schema, so an operator (and the tests) can count one installation's connections.
+    application_name: `gitroast:${target.schema}`,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 20 ? int8 : d.types.getTypeParser(oid, format ?? 'text'))) as pg.CustomTypesConfig['getTypeParser'],
     },

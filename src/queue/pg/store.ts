@@ -25,7 +25,7 @@ import { BATCHES_LIST_LIMIT, CLEAR_CHUNK, COMPLETED_WINDOW_MS, FAILED_READ_LIMIT
 import { ValidationError } from '../errors.js';
 import { retrySpec, toFailed, type FailedFilter, type FailedRow, type Retried } from '../failed.js';
 import { LEDGER_TABLE } from '../ledger.js';
-import { metricsOf, seriesFrom, toSnapshot, type FinishedRow, type SeriesJobRow, type SeriesSnapshotRow, type SnapshotRow } from '../metrics.js';
+import { FIRST_SNAPSHOT_WINDOW_MS, metricsOf, seriesFrom, toSnapshot, trimBounds, type FinishedRow, type SeriesJobRow, type SeriesSnapshotRow, type SnapshotRow, type TrimOptions } from '../metrics.js';
 import { isSilenced, queueStatsTable, silencedOf, toJob, type JobFilter, type JobRow, type QueueStats, type Silenced } from '../queues.js';
 import { aggregateSnapshotList, CHART_BUCKETS, headerFrom, HOUR, METRICS_WINDOW_MS, overviewFrom, queueRowsFrom, sortMetrics, TAIL, type HeaderData, type JobEvent, type MetricsWindow } from '../read-model.js';
 import type { ClaimPlan, CommitBatch, CommitResult, Completion, Settlement, Store, Take } from '../store.js';
@@ -192,6 +192,55 @@ async function finishedBetween(c: Q, from: number, to: number): Promise<Finished
       FROM jobs WHERE state = 'failed' AND finished_at >= $1 AND finished_at <= $2`, [from, to])).rows;
 }
 
+/** Run a chunked DELETE (its last parameter is the chunk) until it deletes fewer than a chunk; rows deleted. */
+async function deleteChunked(q: pg.Pool, sql: string, params: unknown[], chunk: number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = (await q.query(sql, [...params, chunk])).rowCount ?? 0;
+    total += n;
+    if (n < chunk) return total;
+  }
+}
+
+/** ../metrics.ts trimJobs on PostgreSQL, on the server's clock (the same bounds, the same monitored-tag rule and `trim:examined:<state>` marks). */
+async function trimJobsIn(q: pg.Pool, options: TrimOptions): Promise<number> {
+  const now = await nowIn(q);
+  const { chunk, completedBefore, failedBefore, monitoredBefore, snapshotsBefore } = trimBounds(options, now);
+  const monitored = ((await q.query(`SELECT 1 FROM monitored_tags LIMIT 1`)).rowCount ?? 0) > 0;
+  let total = 0;
+  for (const [state, before] of [['completed', completedBefore], ['cancelled', completedBefore], ['failed', failedBefore]] as const) {
+    const older = `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = '${state}' AND finished_at < $1 LIMIT $2)`;
+    if (!monitored || before <= monitoredBefore) total += await deleteChunked(q, older, [before], chunk);
+    else {
+      total += await deleteChunked(q, older, [monitoredBefore], chunk);
+      const examined = Number((await q.query<{ value: string }>(`SELECT value FROM settings WHERE key = $1`, [`trim:examined:${state}`])).rows[0]?.value ?? 0);
+      const from = Math.max(monitoredBefore, Number.isFinite(examined) ? examined : 0);
+      total += await deleteChunked(q, `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = '${state}' AND finished_at >= $1 AND finished_at < $2
+        AND NOT EXISTS (SELECT 1 FROM json_array_elements_text(COALESCE(jobs.tags, '[]')::json) AS t(value) WHERE t.value IN (SELECT tag FROM monitored_tags)) LIMIT $3)`, [from, before], chunk);
+    }
+    await q.query(`INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [`trim:examined:${state}`, String(before)]);
+  }
+  total += (await q.query(`DELETE FROM metrics_snapshots WHERE taken_at < $1`, [snapshotsBefore])).rowCount ?? 0;
+  return total;
+}
+
+/** ../metrics.ts snapshotMetrics on PostgreSQL, on the server's clock, in one transaction. */
+async function snapshotMetricsIn(c: Q): Promise<number> {
+  // One snapshot at a time per schema: two daemons' ticks never write overlapping windows.
+  await c.query(`SELECT pg_advisory_xact_lock(hashtext('gitroast-snapshot:' || current_schema()))`);
+  const now = await nowIn(c);
+  const last = (await c.query<{ at: number | null }>(`SELECT MAX(taken_at) AS at FROM metrics_snapshots`)).rows[0]!.at ?? undefined;
+  if (last !== undefined && last >= now) return 0;
+  const windowMs = last === undefined ? FIRST_SNAPSHOT_WINDOW_MS : now - last;
+  // After a snapshot its taken_at is exclusive (as on SQLite): a job is never counted twice.
+  const metrics = metricsOf(await finishedBetween(c, last === undefined ? now - windowMs : last + 1, now), windowMs);
+  for (const m of metrics) {
+    await c.query(`INSERT INTO metrics_snapshots (taken_at, window_ms, kind, key, processed, failed, runtime_avg, runtime_p95, wait_avg, wait_p95)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [now, windowMs, m.kind, m.key, m.processed, m.failed, m.runtimeAvg, m.runtimeP95, m.waitAvg, m.waitP95]);
+  }
+  return metrics.length;
+}
+
 async function controlIn(c: Q | pg.Pool) {
   const rows = (await c.query<{ key: string; value: string }>(`SELECT key, value FROM settings WHERE key IN ($1, $2) OR starts_with(key, $3)`,
     [CONTROL_KEYS.paused, CONTROL_KEYS.stop, CONTROL_KEYS.supervisorPrefix])).rows;
@@ -270,18 +319,28 @@ async function listJobsIn(q: pg.Pool, filter: JobFilter) {
   return (await q.query<JobRow>(`SELECT * FROM jobs WHERE ${clauses.join(' AND ')} ORDER BY ${order} LIMIT ${p(limit)}`, params)).rows.map(toJob);
 }
 
+/** Options of createPgStore. */
+export interface PgStoreOptions {
+  /**
+   * The host's clock, ms epoch. Default Date.now. No decision reads it (the server's clock
+   * decides); `now()` is it corrected by the measured offset. Tests skew it to show that.
+   */
+  hostClock?: () => number;
+}
+
 /**
  * Make the PostgreSQL store over `db` (an open PgDb: ./connect.ts openPg). Handler writes
  * are PgLeasedWrite: they run on the transaction's client.
  */
-export function createPgStore(db: PgDb): Store<PgLeasedWrite> {
+export function createPgStore(db: PgDb, options: PgStoreOptions = {}): Store<PgLeasedWrite> {
+  const host = options.hostClock ?? Date.now;
   // The server's clock minus the host's, from the latest round trip that read the server's now.
   let offset = 0;
   const seen = (serverNow: number) => {
-    offset = serverNow - Date.now();
+    offset = serverNow - host();
     return serverNow;
   };
-  const now = () => Date.now() + offset;
+  const now = () => host() + offset;
   void nowIn(db.pool).then(seen, () => {});
   const listeners = new Set<() => void>();
   const notifyLocal = () => {
@@ -479,7 +538,6 @@ export function createPgStore(db: PgDb): Store<PgLeasedWrite> {
       const r = (await q.query<FailedRow>(`SELECT * FROM failed_jobs WHERE uuid = $1`, [uuid])).rows[0];
       return r ? toFailed(r) : undefined;
     },
-    flushFailed: async (hours) => (await q.query(`DELETE FROM failed_jobs WHERE failed_at < ${NOW_MS} - $1::bigint`, [hours * 3_600_000])).rowCount ?? 0,
     createBatch: async (spec) => {
       assertBatchHead(spec);
       const id = spec.id ?? randomUUID();
@@ -620,5 +678,10 @@ export function createPgStore(db: PgDb): Store<PgLeasedWrite> {
     raiseAlert: async (kind, queue) =>
       (await q.query(`INSERT INTO settings (key, value) VALUES ($1, '1') ON CONFLICT (key) DO UPDATE SET value = '1' WHERE settings.value <> '1'`, [`alert:${kind}:${queue}`])).rowCount === 1,
     resolveAlert: async (kind, queue) => (await q.query(`UPDATE settings SET value = '0' WHERE key = $1 AND value = '1'`, [`alert:${kind}:${queue}`])).rowCount === 1,
+
+    trimJobs: (o) => trimJobsIn(q, o),
+    pruneBatches: async (hours) => deleteChunked(q, `DELETE FROM batches WHERE id IN (SELECT id FROM batches WHERE finished_at IS NOT NULL AND finished_at < ${NOW_MS} - $1::bigint LIMIT $2)`, [hours * 3_600_000], 1000),
+    flushFailed: async (hours) => (await q.query(`DELETE FROM failed_jobs WHERE failed_at < ${NOW_MS} - $1::bigint`, [hours * 3_600_000])).rowCount ?? 0,
+    snapshotMetrics: () => tx(snapshotMetricsIn),
   };
 }

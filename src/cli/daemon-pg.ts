@@ -1,0 +1,56 @@
+/**
+ * `gitroast daemon` on PostgreSQL (loaded only for a postgres:// URL, so SQLite users never
+ * load `pg`): open and migrate the schema, run the daemon on the PostgreSQL store, wake it
+ * with LISTEN/NOTIFY on one dedicated connection (the safety poll stays the fallback), and
+ * close everything when it stops. A daemon uses the pool's few connections (claims and
+ * completions are batched) plus the LISTEN one.
+ */
+import type { DaemonOptions, Registry } from '../daemon/index.js';
+import type { FailureHook, Store } from '../queue/index.js';
+import type { PgTarget } from '../queue/pg/url.js';
+import { SQLITE_ONLY_HANDLERS } from './handlers.js';
+
+/** Connections in a daemon's pool: one commit at a time, a heartbeat, the scheduler, /health. */
+const PG_DAEMON_POOL = 4;
+
+/**
+ * Skew this host's clock by this many ms, for tests only: the store must decide by the
+ * server's clock (leases, heartbeats, the alive threshold), so a skewed host changes nothing.
+ */
+const TEST_CLOCK_SKEW_ENV = 'GITROAST_TEST_CLOCK_SKEW_MS';
+
+/** Run the daemon on `target` until it stops. */
+export async function runPgDaemon(target: PgTarget, registry: Registry, options: Omit<DaemonOptions, 'dbPath'>, failureHook: FailureHook | undefined): Promise<void> {
+  const d = await import('../daemon/index.js');
+  const { openPg, closePg } = await import('../queue/pg/connect.js');
+  const { createPgStore } = await import('../queue/pg/store.js');
+  const { setPgFailureHook } = await import('../queue/pg/jobs.js');
+  const { PgListener } = await import('../queue/pg/listen.js');
+  const { roomsFor } = await import('./db-command.js');
+  const logger = options.logger;
+  // Migrates what this gitroast adds; refuses (exit 3, nothing written) a schema a newer one migrated.
+  const db = await openPg(target, { rooms: await roomsFor({ kind: 'postgres', target }), max: PG_DAEMON_POOL });
+  const skew = Number(process.env[TEST_CLOCK_SKEW_ENV] ?? 0);
+  // The worker's handler writes (ctx.commit / ctx.write) run on the transaction's client here:
+  // handlers registered for PostgreSQL write through it (PgLeasedWrite).
+  const store = createPgStore(db, skew ? { hostClock: () => Date.now() + skew } : {}) as unknown as Store;
+  setPgFailureHook(db, failureHook);
+  const ref: { wake?: () => void } = {};
+  const listener = new PgListener(db, () => ref.wake?.(), {
+    onState: (state, error) => {
+      if (state === 'down') logger.log('error', 'database.down', { db: target.display, error: error ?? new Error('the LISTEN connection closed'), reason: 'PostgreSQL is unreachable; reconnecting with backoff' });
+      else logger.log('info', 'database.up', { db: target.display, reason: 'reconnected; looking for work missed meanwhile' });
+    },
+  });
+  try {
+    await listener.start();
+    logger.log('warn', 'daemon.handlers_unavailable', { reason: `${SQLITE_ONLY_HANDLERS} do not run on PostgreSQL yet; this daemon runs the queue's own jobs and GITROAST_HANDLERS modules` });
+    const handle = await d.runDaemon(undefined, registry, { ...options, store, dbPath: target.display });
+    ref.wake = () => handle.worker.wake();
+    handle.worker.wake();
+    await handle.done;
+  } finally {
+    await listener.stop();
+    await closePg(db).catch(() => {});
+  }
+}
