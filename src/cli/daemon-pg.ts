@@ -7,7 +7,9 @@
  */
 import type { DaemonOptions, Registry } from '../daemon/index.js';
 import type { FailureHook, Store } from '../queue/index.js';
+import type { PgDb } from '../queue/pg/connect.js';
 import type { PgTarget } from '../queue/pg/url.js';
+import type { CliStore } from './context.js';
 import { SQLITE_ONLY_HANDLERS } from './handlers.js';
 
 /** Connections in a daemon's pool: one commit at a time, a heartbeat, the scheduler, /health. */
@@ -19,8 +21,11 @@ const PG_DAEMON_POOL = 4;
  */
 const TEST_CLOCK_SKEW_ENV = 'GITROAST_TEST_CLOCK_SKEW_MS';
 
-/** Run the daemon on `target` until it stops. */
-export async function runPgDaemon(target: PgTarget, registry: Registry, options: Omit<DaemonOptions, 'dbPath'>, failureHook: FailureHook | undefined): Promise<void> {
+/** The web dashboard a daemon serves at `/` with --http, made over its store and database (./web.ts pgWebDashboard). */
+export type PgDashboardFactory = (store: CliStore, db: PgDb) => Promise<{ handle: NonNullable<DaemonOptions['http']>['handler']; close(): void }>;
+
+/** Run the daemon on `target` until it stops; with `dashboard` and --http, the web dashboard is served too. */
+export async function runPgDaemon(target: PgTarget, registry: Registry, options: Omit<DaemonOptions, 'dbPath'>, failureHook: FailureHook | undefined, dashboard?: PgDashboardFactory): Promise<void> {
   const d = await import('../daemon/index.js');
   const { openPg, closePg } = await import('../queue/pg/connect.js');
   const { createPgStore } = await import('../queue/pg/store.js');
@@ -42,14 +47,18 @@ export async function runPgDaemon(target: PgTarget, registry: Registry, options:
       else logger.log('info', 'database.up', { db: target.display, reason: 'reconnected; looking for work missed meanwhile' });
     },
   });
+  let web: Awaited<ReturnType<PgDashboardFactory>> | undefined;
   try {
+    // The dashboard at `/`, next to /health and /metrics, reading through the daemon's store (its pool) plus one LISTEN connection of its own.
+    if (options.http && dashboard) web = await dashboard(store, db);
     await listener.start();
     logger.log('warn', 'daemon.handlers_unavailable', { reason: `${SQLITE_ONLY_HANDLERS} do not run on PostgreSQL yet; this daemon runs the queue's own jobs and GITROAST_HANDLERS modules` });
-    const handle = await d.runDaemon(undefined, registry, { ...options, store, dbPath: target.display });
+    const handle = await d.runDaemon(undefined, registry, { ...options, store, dbPath: target.display, http: options.http && web ? { ...options.http, handler: web.handle } : options.http });
     ref.wake = () => handle.worker.wake();
     handle.worker.wake();
     await handle.done;
   } finally {
+    web?.close();
     await listener.stop();
     await closePg(db).catch(() => {});
   }

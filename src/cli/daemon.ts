@@ -132,7 +132,9 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
       if (target.kind === 'postgres') {
         const { runPgDaemon } = await import('./daemon-pg.js');
         const registry = await buildRegistry(config, undefined, process.env, { sqlite: false });
-        await runPgDaemon(target.target, registry, { ...base, http }, failureHook);
+        const { pgWebDashboard } = await import('./web.js');
+        await runPgDaemon(target.target, registry, { ...base, http }, failureHook,
+          async (store, db) => pgWebDashboard({ store, db, token: http?.token, configured: config.queues, aliveMs: config.staleSeconds * 1000, silenced: config.silenced }));
       } else {
         const { openAppDb } = await import('./db.js');
         const { listBudgets } = await import('../analysis/budget.js');

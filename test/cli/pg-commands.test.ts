@@ -87,9 +87,9 @@ async function same(dbs: Engines, args: string[], code = 0): Promise<unknown> {
   return parsed.postgres;
 }
 
-/** Start `gitroast dashboard` on `db` (a port of its own) and resolve once it listens. */
-async function serve(db: string): Promise<{ child: ChildProcess; base: string; exited: Promise<unknown> }> {
-  const child = spawn(process.execPath, [BIN, '--db', db, 'dashboard', '--http', '127.0.0.1:0'], {
+/** Start `gitroast dashboard` (or `command`) on `db` with --http on a port of its own, and resolve once it listens. */
+async function serve(db: string, command: string[] = ['dashboard']): Promise<{ child: ChildProcess; base: string; exited: Promise<unknown> }> {
+  const child = spawn(process.execPath, [BIN, '--db', db, ...command, '--http', '127.0.0.1:0'], {
     stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GITROAST_CONFIG: '', XDG_CONFIG_HOME: tempDir(), GITROAST_LOG_FORMAT: 'json' },
   });
   const exited = new Promise((r) => child.once('close', r));
@@ -231,6 +231,20 @@ describe('the queue commands on PostgreSQL give what they give on SQLite', () =>
     } finally {
       for (const s of servers) s.child.kill('SIGTERM');
       await Promise.all(servers.map((s) => s.exited));
+    }
+  });
+
+  it('daemon --http on PostgreSQL serves the dashboard next to /health', async () => {
+    const dbs = await engines();
+    const daemon = await serve(dbs.postgres, ['daemon', '--log-format', 'json', '--queues', 'nothing-here']);
+    try {
+      const page = await fetch(`${daemon.base}/failed`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('broke f');
+      expect((await fetch(`${daemon.base}/health`)).status).toBe(200);
+    } finally {
+      daemon.child.kill('SIGTERM');
+      await daemon.exited;
     }
   });
 

@@ -3,10 +3,10 @@ import { addHousekeeping, Registry } from '../../src/daemon/index.js';
 import { claim, complete, enqueue, listSnapshots, openDatabase, type Db } from '../../src/queue/index.js';
 import { tempDbPath } from '../support/tmp.js';
 
-function runSchedule(registry: Registry, name: string, db: Db, at: number): unknown {
+function runSchedule(registry: Registry, name: string, db: Db, at: number): Promise<unknown> {
   const s = registry.listSchedules().find((x) => x.name === name);
   if (!s || typeof s.target !== 'function') throw new Error(`no function schedule ${name}`);
-  return s.target({ db, at, idle: () => true } as never);
+  return Promise.resolve(s.target({ db, at, idle: () => true } as never));
 }
 
 describe('metrics snapshots', () => {
@@ -46,7 +46,7 @@ describe('pruning finished batches', () => {
     const young = createBatch(db, { jobs: [] }, t0 + 47 * 3_600_000);
     const running = createBatch(db, { jobs: [{ name: 'x' }] }, t0);
     expect(getBatch(db, old.id)!.finishedAt).toBe(t0);
-    expect(runSchedule(registry, 'trim-jobs', db, t0 + 48 * 3_600_000 + 1)).toMatch(/pruned 1 finished batches/);
+    expect(await runSchedule(registry, 'trim-jobs', db, t0 + 48 * 3_600_000 + 1)).toMatch(/pruned 1 finished batches/);
     expect(getBatch(db, old.id)).toBeUndefined();
     expect(getBatch(db, young.id)).toBeDefined();
     expect(getBatch(db, running.id)).toBeDefined();
