@@ -4,9 +4,13 @@
  * throttle's window ending, the one-second safety poll, and the lost-wake-up re-check
  * (docs/wake-up.md: the WAL event can come a hair before the commit is visible).
  */
+import { performance } from 'node:perf_hooks';
 import type { Store } from '../queue/index.js';
 import { WalWatcher } from './wake.js';
 
+
+/** How long to keep re-reading after another process's -wal event found nothing visible yet. */
+const RECHECK_MS = 1.5;
 
 /** What the waker needs from the slot loop. */
 export interface WakeHost {
@@ -41,6 +45,7 @@ export class Waker {
   private pollTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private pumpScheduled = false;
+  private recheckUntil = 0;
   private watcher: WalWatcher | undefined;
   private unsubscribe: (() => void) | undefined;
 
@@ -132,31 +137,52 @@ export class Waker {
 
   /**
    * A hint found nothing ready. After the safety poll, that is all. After another process's
-   * -wal event, its commit may not be visible yet: the event comes with the WAL write, and a
-   * durable commit is visible only after its fsync (~0.3 ms). Claim once anyway: the claim's
-   * BEGIN IMMEDIATE waits for the write lock, which that process holds until its commit is
-   * visible, so the claim sees it (and costs one empty write transaction when the commit
-   * brought no work). The echo of our own write does not claim, or every commit would be
-   * followed by an empty one; one cheap look a little later covers a foreign commit that came
-   * in the same instant. (Telling echoes by time since our last commit made a job enqueued
-   * 1-2 ms after it wait for that look; by the -wal's size fails too, as SQLite rewrites the
-   * file from its start after a checkpoint.)
+   * -wal event, its commit may not be visible yet: the event comes with the WAL write, just
+   * before the commit is published, and a durable commit is visible only after its fsync
+   * (~0.3 ms). So re-read on the next event-loop turns for up to RECHECK_MS (a 1-2 ms timer
+   * overshoots by 4-10 ms on this VM; the publish takes microseconds), and if that still
+   * finds nothing, claim once anyway: the claim's BEGIN IMMEDIATE waits for the write lock,
+   * which that process holds until its commit is visible (a slow fsync), so the claim sees
+   * it, or costs one empty write transaction. The echo of our own write neither re-reads
+   * nor claims, or a busy worker would burn a core after every commit; one cheap look a
+   * little later covers a foreign commit that came in the same instant. (Telling echoes by
+   * time since our last commit made a job enqueued 1-2 ms after it wait for that look; by
+   * the -wal's size fails too, as SQLite rewrites the file from its start after a
+   * checkpoint.)
    */
   nothingVisible(): void {
     const hint = this.hint;
     this.hint = 'event';
-    if (hint === 'poll') return;
+    if (hint === 'poll' || this.recheckUntil > 0) return;
     const host = this.host;
-    if (hint === 'event') {
-      if (host.hasRoom()) this.soon();
+    if (hint === 'echo') {
+      if (this.echoTimer === undefined) {
+        this.echoTimer = setTimeout(() => {
+          this.echoTimer = undefined;
+          if (host.hasRoom()) void this.ready().then((yes) => yes && host.pump(false));
+        }, 2);
+      }
       return;
     }
-    if (this.echoTimer === undefined) {
-      this.echoTimer = setTimeout(() => {
-        this.echoTimer = undefined;
-        if (host.hasRoom()) void this.ready().then((yes) => yes && host.pump(false));
-      }, 2);
-    }
+    this.recheckUntil = performance.now() + RECHECK_MS;
+    const again = async () => {
+      if (!host.hasRoom()) {
+        this.recheckUntil = 0;
+        return;
+      }
+      if (await this.ready()) {
+        this.recheckUntil = 0;
+        host.pump(false);
+        return;
+      }
+      if (performance.now() < this.recheckUntil) {
+        setImmediate(() => void again());
+        return;
+      }
+      this.recheckUntil = 0;
+      host.pump(false);
+    };
+    setImmediate(() => void again());
   }
 
   /** True when a claim could find something: a ready job in our queues or a due delayed one. */

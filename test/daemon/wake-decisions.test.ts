@@ -28,7 +28,7 @@ interface WakerInside {
 const turn = () => new Promise((r) => setImmediate(r));
 
 describe('the waker', () => {
-  it('claims once after another process\'s event that found nothing, so the claim waits for that commit', async () => {
+  it('re-reads after another process\'s event that found nothing, then claims once, so the claim waits for that commit', async () => {
     const store = createSqliteStore(openTestDb('queue'));
     const host = recordingHost(store);
     const waker = new Waker(host, { pollMs: 60_000, watchFile: undefined });
@@ -36,7 +36,26 @@ describe('the waker', () => {
     expect(host.pumps).toEqual([true]); // a hint: a cheap read first
     waker.nothingVisible();
     await turn();
+    expect(host.pumps).toEqual([true]); // re-reading for a moment, nothing ready yet
+    await new Promise((r) => setTimeout(r, 20));
     expect(host.pumps).toEqual([true, false]); // then one claim, which takes the write lock
+    waker.close();
+  });
+
+  it('claims as soon as a re-read after another process\'s event finds the job', async () => {
+    const db = openTestDb('queue');
+    const store = createSqliteStore(db);
+    const host = recordingHost(store);
+    const waker = new Waker(host, { pollMs: 60_000, watchFile: undefined });
+    (waker as unknown as WakerInside).onWalEvent();
+    waker.nothingVisible();
+    // The other process's commit becomes visible while the waker re-reads.
+    const other = openDatabase(db.name);
+    enqueue(other, { name: 'x' });
+    other.close();
+    await turn();
+    await turn();
+    expect(host.pumps).toEqual([true, false]); // at the first re-read, not at the end of the window
     waker.close();
   });
 
