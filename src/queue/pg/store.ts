@@ -36,7 +36,7 @@ import { JOB_STATES, type Batch, type ClaimedJob, type JobState, type Lease, typ
 import { parseJson } from '../jobs.js';
 import { assertQueueName } from '../validate.js';
 import { isAlive } from '../workers.js';
-import { NOW_MS, pgTx, type PgDb } from './connect.js';
+import { NOW_MS, connectOwned, pgTx, type PgDb } from './connect.js';
 import {
   notifyInTx, pgCancelBatchInTx, pgCancelJobInTx, pgCompleteLeasesInTx, pgCompleteWithWritesInTx, pgDelayInTx, pgDispatchBatchCallbacks, pgEnqueue, pgEnqueueInTx,
   pgEnqueueManyInTx, pgEnqueueMany, pgFailInTx, pgNextDueAt, pgReleaseInTx, pgWriteUnderLease, type PgLeasedWrite,
@@ -361,35 +361,52 @@ export function createPgStore(db: PgDb, options: PgStoreOptions = {}): Store<PgL
       return () => listeners.delete(listener);
     },
 
-    commit: (batch) => tx(async (c) => {
-      const t = seen(await nowIn(c));
-      const completions = batch.completions ?? [];
-      const settlements = batch.settlements ?? [];
-      const late = batch.late ?? [];
-      let wake = false;
-      let done: CommitResult['completions'] = [];
-      if (completions.length > 0) ({ results: done, wake } = await completeInTx(c, completions, t, batch.onWriteError));
-      const settled: Outcome[] = [];
-      for (const s of settlements) {
-        const o = await settleInTx(c, s, t);
-        wake ||= o.kind !== 'lost';
-        settled.push(o);
+    // One transaction, in as few round trips as the work allows: BEGIN and the clock in one,
+    // the next due time and COMMIT in one (simple-protocol statements run in one round trip).
+    commit: async (batch) => {
+      const c = await connectOwned(db);
+      try {
+        const [, clock] = (await c.query(`BEGIN; SELECT ${NOW_MS} AS now`)) as unknown as pg.QueryResult<{ now: number }>[];
+        try {
+          const t = seen(Number(clock!.rows[0]!.now));
+          const completions = batch.completions ?? [];
+          const settlements = batch.settlements ?? [];
+          const late = batch.late ?? [];
+          let wake = false;
+          let done: CommitResult['completions'] = [];
+          if (completions.length > 0) ({ results: done, wake } = await completeInTx(c, completions, t, batch.onWriteError));
+          const settled: Outcome[] = [];
+          for (const st of settlements) {
+            const o = await settleInTx(c, st, t);
+            wake ||= o.kind !== 'lost';
+            settled.push(o);
+          }
+          const lateOk: boolean[] = [];
+          for (const l of late) {
+            const ok = (await pgCompleteWithWritesInTx(c, l.lease, l.writes ?? [])) === true;
+            wake ||= ok;
+            lateOk.push(ok);
+          }
+          const result: CommitResult = { now: t, completions: done, settlements: settled, late: lateOk, claimed: [] };
+          if (batch.claim) result.claimed = await runPlan(c, batch.claim, t, lockKey);
+          // Chains, batches, retries and failure callbacks may have made jobs ready for other hosts.
+          if (wake) await notifyInTx(c, db);
+          if (batch.claim && result.claimed.length < batch.claim.free) {
+            const [due] = (await c.query(`SELECT MIN(available_at) AS at FROM jobs WHERE state = 'delayed'; COMMIT`)) as unknown as pg.QueryResult<{ at: number | null }>[];
+            const at = due!.rows[0]?.at;
+            if (at !== null && at !== undefined) result.nextDueAt = Number(at);
+          } else {
+            await c.query('COMMIT');
+          }
+          return result;
+        } catch (err) {
+          await c.query('ROLLBACK').catch(() => {});
+          throw err;
+        }
+      } finally {
+        c.release();
       }
-      const lateOk: boolean[] = [];
-      for (const l of late) {
-        const ok = (await pgCompleteWithWritesInTx(c, l.lease, l.writes ?? [])) === true;
-        wake ||= ok;
-        lateOk.push(ok);
-      }
-      const result: CommitResult = { now: t, completions: done, settlements: settled, late: lateOk, claimed: [] };
-      if (batch.claim) {
-        result.claimed = await runPlan(c, batch.claim, t, lockKey);
-        if (result.claimed.length < batch.claim.free) result.nextDueAt = await pgNextDueAt(c);
-      }
-      // Chains, batches, retries and failure callbacks may have made jobs ready for other hosts.
-      if (wake) await notifyInTx(c, db);
-      return result;
-    }),
+    },
     readyToClaim: async (queues) => {
       const r = await q.query<{ ready: boolean }>(`
         SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'pending' AND queue = ANY($1::text[]))

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { ThrottledClaim, ThrottleRule, Throttles } from '../throttles.js';
 import type { ClaimedJob } from '../types.js';
-import { pgClaim } from './jobs.js';
+import { pgClaim, pgPromoteAndHoldsInTx } from './jobs.js';
 
 /**
  * ../throttles.ts claimThrottledInTx on PostgreSQL, rule for rule: held job names are
@@ -52,8 +52,8 @@ function hasAny(t: Throttles | undefined): boolean {
 /** Claim like pgClaim (queues in order, up to `limit`), honouring holds and throttles. Caller holds the transaction. */
 export async function pgClaimThrottledInTx(c: pg.ClientBase, o: PgThrottledClaimOptions): Promise<ThrottledClaim> {
   const { throttles, queues, limit, now } = o;
-  const base = { workerId: o.workerId, leaseMs: o.leaseMs };
-  const holds = (await c.query<{ name: string; until: number }>(`SELECT name, until FROM job_holds WHERE until > $1`, [now])).rows;
+  const base = { workerId: o.workerId, leaseMs: o.leaseMs, promoted: true };
+  const holds = await pgPromoteAndHoldsInTx(c, now);
   const heldNames = holds.map((h) => h.name);
   const holdEnds = holds.reduce((a, h) => Math.min(a, h.until), Infinity);
   if (!hasAny(throttles)) {
