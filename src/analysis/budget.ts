@@ -137,10 +137,16 @@ export function describeBudget(b: BudgetView, now: number): string {
  * jobs that would only wait. Return the hold's end, or undefined when the budget is fine.
  */
 export function holdIfSpent(db: Database, jobName: string, fingerprint: string, now: number): number | undefined {
-  const b = listBudgets(db, now).find((x) => x.fingerprint === fingerprint);
+  const hold = spentHold(listBudgets(db, now), fingerprint, now);
+  if (hold) holdJobs(db, jobName, hold.until, hold.reason, now);
+  return hold?.until;
+}
+
+/** The hold holdIfSpent sets for `fingerprint` among `budgets` (either engine), or undefined when its budget is fine. */
+export function spentHold(budgets: readonly BudgetView[], fingerprint: string, now: number): { until: number; reason: string } | undefined {
+  const b = budgets.find((x) => x.fingerprint === fingerprint);
   if (!b || b.affordable > 0 || b.resetAt === null) return undefined;
-  holdJobs(db, jobName, b.resetAt, `GitHub rate limit of ${fingerprint} spent (${describeBudget(b, now).split(': ')[1]})`, now);
-  return b.resetAt;
+  return { until: b.resetAt, reason: `GitHub rate limit of ${fingerprint} spent (${describeBudget(b, now).split(': ')[1]})` };
 }
 
 /**
@@ -148,8 +154,13 @@ export function holdIfSpent(db: Database, jobName: string, fingerprint: string, 
  * `fingerprint` affords them, else at its reset plus the rest at the hourly rate.
  */
 export function estimateFinish(db: Database | undefined, n: number, hasToken: boolean, fingerprint: string, now: number): number {
+  return estimateFinishFrom(db ? listBudgets(db, now) : [], n, hasToken, fingerprint, now);
+}
+
+/** estimateFinish from the budgets already read (either engine). */
+export function estimateFinishFrom(budgets: readonly BudgetView[], n: number, hasToken: boolean, fingerprint: string, now: number): number {
   const perHour = reviewsPerHour(hasToken);
-  const known = db ? listBudgets(db, now).find((x) => x.fingerprint === fingerprint) : undefined;
+  const known = budgets.find((x) => x.fingerprint === fingerprint);
   const affordable = known ? known.affordable : perHour;
   if (n <= affordable) return now + (n / perHour) * 3_600_000;
   const windowEnd = known?.resetAt ?? Math.min(...[known?.rest?.resetAt, known?.graphql?.resetAt].filter((t): t is number => t !== undefined && t > now), now + 3_600_000);

@@ -33,8 +33,8 @@ const SECONDARY_DEFAULT_MS = 60_000;
 
 /** Conditional-request cache: ETag and body per request key. */
 export interface HttpCache {
-  get(key: string): { etag: string; body: string } | undefined;
-  put(key: string, etag: string, body: string, now: number): void;
+  get(key: string): { etag: string; body: string } | undefined | Promise<{ etag: string; body: string } | undefined>;
+  put(key: string, etag: string, body: string, now: number): void | Promise<void>;
 }
 
 /** HttpCache over the http_cache table (see migrations.ts). */
@@ -78,7 +78,7 @@ export interface CollectOptions {
 
 /** Where the budgets read from answers go (the github_budget table; see budget.ts). */
 export interface BudgetSink {
-  record(fingerprint: string, readings: readonly BudgetReading[], now: number): void;
+  record(fingerprint: string, readings: readonly BudgetReading[], now: number): void | Promise<void>;
 }
 
 /** A primary rate limit is spent (REST or GraphQL): come back at `until`; `resource` names which. */
@@ -322,7 +322,7 @@ class Session {
   async get<T>(route: string, params: Record<string, string | number>, schema: z.ZodType<T>, optional = false): Promise<T | undefined> {
     const url = this.octokit.request.endpoint(route, params).url;
     const key = `${this.opts.identity} ${url}`;
-    const entry = this.opts.cache.get(key);
+    const entry = await this.opts.cache.get(key);
     // An entry that no longer reads (written by an older gitroast) is not offered.
     const cached = entry && fromCache(entry.body, schema);
     const headers: Record<string, string> = { 'x-github-api-version': API_VERSION };
@@ -342,7 +342,7 @@ class Session {
     const value = await readAnswer(res.data, url, schema);
     const etag = header(res.headers as Headers, 'etag');
     const body = JSON.stringify(value);
-    if (etag && Buffer.byteLength(body) <= LIMITS.cachedAnswerBytes) this.opts.cache.put(key, etag, body, this.opts.now());
+    if (etag && Buffer.byteLength(body) <= LIMITS.cachedAnswerBytes) await this.opts.cache.put(key, etag, body, this.opts.now());
     return value;
   }
 }
@@ -1000,7 +1000,7 @@ export async function collectProfile(login: string, opts: CollectOptions): Promi
     }
     return await collectRest(session, login, now(), opts.maxRepoPages ?? 3, opts.token !== undefined && session.graphqlError === undefined);
   } finally {
-    if (opts.budget && session.budgets.size > 0) opts.budget.record(identity, [...session.budgets.values()], now());
+    if (opts.budget && session.budgets.size > 0) await opts.budget.record(identity, [...session.budgets.values()], now());
   }
 }
 

@@ -16,7 +16,6 @@
 import {
   enqueueInTx,
   immediate,
-  listJobs,
   notifyEnqueued,
   assertQueueName,
   DelayError,
@@ -35,6 +34,7 @@ import { isDenied, type AnalysisConfig } from './config.js';
 import { validateLogin } from './login.js';
 import { CATEGORIES, scoreProfile } from './score.js';
 import {
+  budgetRows,
   completeAnalysis,
   createAnalysis,
   failAnalysis,
@@ -48,7 +48,13 @@ import {
   setStage,
   type Analysis,
   type AnalysisStage,
+  type Usage,
 } from './store.js';
+import type { BudgetSink, HttpCache } from './github.js';
+import type { BudgetView } from './budget.js';
+import type { Review } from './prompt.js';
+import type { Scorecard } from './score.js';
+import type { ProfileSnapshot } from './snapshot.js';
 
 /** The job names of the analysis room. */
 const JOB = {
@@ -79,12 +85,12 @@ const WEBHOOK_TIMEOUT_MS = 10_000;
  * (a progress stage, now): both run only while the job's lease holds, so a worker that was
  * suspended, pruned and replaced changes nothing when it comes back.
  */
-interface AnalysisJobContext {
+interface AnalysisJobContext<W = LeasedWrite> {
   readonly attempt: number;
   readonly signal: AbortSignal;
   log(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>): void;
-  commit(write: LeasedWrite): void;
-  write(write: LeasedWrite): Promise<boolean>;
+  commit(write: W): void;
+  write(write: W): Promise<boolean>;
 }
 
 /** The attempt lost its lease while running: whatever it would write is refused. */
@@ -97,8 +103,8 @@ class LeaseLostError extends Error {
 }
 
 /** A job handler as the daemon's registry takes it. */
-interface AnalysisHandler<P> {
-  handle(payload: P, ctx: AnalysisJobContext): unknown;
+interface AnalysisHandler<P, W = LeasedWrite> {
+  handle(payload: P, ctx: AnalysisJobContext<W>): unknown;
   failed?(payload: P, error: Error): unknown;
   timeoutMs?: number;
 }
@@ -109,10 +115,64 @@ export interface HandlerRegistry {
   schedule(name: string, cron: string, target: JobSpec, description?: string): unknown;
 }
 
-/** What the handlers work with. Only `db` is required. */
+/**
+ * The analysis room's reads and writes as the handlers use them, on one engine: SQLite
+ * (sqliteAnalysisEngine, below) or PostgreSQL (./pg-store.ts pgAnalysisEngine). Reads are
+ * promises; writes come back as the engine's handler write W (a LeasedWrite on SQLite, a
+ * PgLeasedWrite on PostgreSQL) for ctx.commit / ctx.write, so they land only under the lease.
+ */
+export interface AnalysisEngine<W> {
+  get(id: string): Promise<Analysis | undefined>;
+  /** Reopen `a` when it failed (a copy retried from the failed list), then move it to `stage`. */
+  toStage(a: Analysis, stage: 'fetching' | 'writing', now: number): W;
+  /** Store what was collected and scored; `missing` is called when the row is gone or finished. */
+  saveCollected(id: string, data: { snapshot: ProfileSnapshot; scorecard: Scorecard }, now: number, missing: () => void): W;
+  complete(id: string, review: Review, usage: Usage | null, model: string, now: number, missing: () => void): W;
+  /** Fail the analysis and, when that changed it, enqueue `notify` in the same transaction. */
+  fail(id: string, reason: string, now: number, notify: JobSpec): W;
+  /** Prune analyses and cached answers; `done` is told how many of each went. */
+  prune(now: number, olderThanDays: number, cacheHours: number, done: (analyses: number, cached: number) => void): W;
+  /** The HTTP cache and the budget sink of the collector (loaded on first use). */
+  collector(): Promise<{ cache: HttpCache; budget: BudgetSink }>;
+  /** GitHub's budgets as the last answers told them. */
+  budgets(now: number): Promise<BudgetView[]>;
+  /** Hold jobs named `name` until `until` (queue holds). */
+  hold(name: string, until: number, reason: string, now: number): Promise<void>;
+}
+
+/** The AnalysisEngine over a SQLite database (a getter: the daemon opens it when a job runs). */
+function sqliteAnalysisEngine(getDb: () => Db): AnalysisEngine<LeasedWrite> {
+  return {
+    get: async (id) => getAnalysis(getDb(), id),
+    toStage: (a, s, now) => (tx) => {
+      if (a.status === 'failed') reopenAnalysis(tx, a.id, now);
+      setStage(tx, a.id, s, now);
+    },
+    saveCollected: (id, data, now, missing) => (tx) => {
+      if (!saveCollected(tx, id, data, now)) missing();
+    },
+    complete: (id, review, usage, model, now, missing) => (tx) => {
+      if (!completeAnalysis(tx, id, review, usage, model, now)) missing();
+    },
+    fail: (id, reason, now, notify) => (tx) => {
+      if (failAnalysis(tx, id, reason, now)) enqueueInTx(tx, notify);
+    },
+    prune: (now, days, hours, done) => (tx) => done(pruneAnalyses(tx, now, { olderThanDays: days }), pruneHttpCache(tx, now, hours)),
+    collector: async () => {
+      const [{ SqliteHttpCache }, { SqliteBudget }] = await Promise.all([import('./github.js'), import('./budget.js')]);
+      return { cache: new SqliteHttpCache(getDb()), budget: new SqliteBudget(getDb()) };
+    },
+    budgets: async (now) => (await import('./budget.js')).budgetsFrom(budgetRows(getDb()), now),
+    hold: async (name, until, reason, now) => holdJobs(getDb(), name, until, reason, now),
+  };
+}
+
+/** What the handlers work with: `db` (SQLite) or `engine` (either engine). */
 export interface AnalysisDeps {
   /** The application database (with the analysis migrations applied), or a getter for one opened later. */
-  db: Db | (() => Db);
+  db?: Db | (() => Db);
+  /** The analysis room on the database's engine; default the SQLite one over `db`. */
+  engine?: AnalysisEngine<unknown>;
   /** The environment read when a job runs (tokens, API URLs, model). Default process.env. */
   env?: () => NodeJS.ProcessEnv;
   /** The deny list and webhook, read when a job runs (from src/cli/config.ts). */
@@ -166,43 +226,43 @@ class DeniedError extends Error {
  * prune) and the daily prune schedule (`0 3 * * *`, on queue low) on `registry`.
  */
 export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps): void {
-  if (!deps?.db) throw new Error('registerAnalysis needs deps.db, the application database');
-  const getDb = typeof deps.db === 'function' ? deps.db : ((db: Db) => () => db)(deps.db);
+  if (!deps?.db && !deps?.engine) throw new Error('registerAnalysis needs deps.db, the application database (or deps.engine)');
+  const engine: AnalysisEngine<unknown> = deps.engine ?? sqliteAnalysisEngine(typeof deps.db === 'function' ? deps.db : ((db: Db) => () => db)(deps.db!));
   const env = deps.env ?? (() => process.env);
   const config = deps.config;
   const now = deps.now ?? Date.now;
   const stage = (id: string, s: AnalysisStage | 'failed') => deps.onStage?.(id, s);
-  const dropped = (ctx: AnalysisJobContext, id: string) =>
+  const dropped = (ctx: AnalysisJobContext<unknown>, id: string) =>
     ctx.log('info', 'analysis.dropped', { analysis: id, reason: 'the analysis no longer exists' });
 
-  registry.register<FetchPayload>(JOB.fetch, {
+  // The handlers take the engine's write type; the registry's structural type names SQLite's.
+  const register = <P>(name: string, handler: AnalysisHandler<P, unknown>) => registry.register<P>(name, handler as AnalysisHandler<P>);
+
+  register<FetchPayload>(JOB.fetch, {
     timeoutMs: 60_000,
     async handle(p, ctx) {
-      const db = getDb();
-      const a = getAnalysis(db, p.analysisId);
+      const a = await engine.get(p.analysisId);
       if (!a) return dropped(ctx, p.analysisId);
       if (a.status === 'completed') return;
       // The deny list may have grown while the job waited.
       if (isDenied(p.login, config().denyList)) throw new PermanentError(new DeniedError(p.login).message);
       // A copy retried from the failed list reopens its analysis.
-      const started = await ctx.write((tx) => {
-        if (a.status === 'failed') reopenAnalysis(tx, a.id, now());
-        setStage(tx, a.id, 'fetching', now());
-      });
+      const started = await ctx.write(engine.toStage(a, 'fetching', now()));
       if (!started) throw new LeaseLostError('the fetching stage');
       stage(a.id, 'fetching');
       const e = env();
       // The GitHub client and the model writer load on first use, not at daemon start.
-      const { collectProfile, SqliteHttpCache, GitHubRateLimitError, tokenIdentity } = await import('./github.js');
-      const { SqliteBudget, holdIfSpent } = await import('./budget.js');
+      const { collectProfile, GitHubRateLimitError, tokenIdentity } = await import('./github.js');
+      const { spentHold } = await import('./budget.js');
+      const { cache, budget } = await engine.collector();
       const token = e.GITHUB_TOKEN?.trim() || undefined;
       let snapshot;
       try {
         snapshot = await collectProfile(p.login, {
           baseUrl: e.GITROAST_GITHUB_API_URL || undefined,
           token,
-          cache: new SqliteHttpCache(db),
-          budget: new SqliteBudget(db),
+          cache,
+          budget,
           now,
           fetch: deps.fetch,
           signal: ctx.signal,
@@ -210,50 +270,42 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
       } catch (err) {
         // A spent rate limit holds every fetch-github job until the reset: they stay pending
         // (no attempt, no lease) while other work goes on. This one comes back then too.
-        if (err instanceof GitHubRateLimitError) holdJobs(db, JOB.fetch, err.until, `${err.message} (${tokenIdentity(token)})`, now());
+        if (err instanceof GitHubRateLimitError) await engine.hold(JOB.fetch, err.until, `${err.message} (${tokenIdentity(token)})`, now());
         throw err;
       }
       // The answers told the budget left: when it cannot pay for the next cold analysis, hold.
-      holdIfSpent(db, JOB.fetch, tokenIdentity(token), now());
+      const spent = spentHold(await engine.budgets(now()), tokenIdentity(token), now());
+      if (spent) await engine.hold(JOB.fetch, spent.until, spent.reason, now());
       const scorecard = scoreProfile(snapshot, snapshot.fetchedAt);
-      ctx.commit((tx) => {
-        if (!saveCollected(tx, a.id, { snapshot, scorecard }, now())) dropped(ctx, a.id);
-      });
+      ctx.commit(engine.saveCollected(a.id, { snapshot, scorecard }, now(), () => dropped(ctx, a.id)));
       stage(a.id, 'writing');
       ctx.log('info', 'analysis.collected', { analysis: a.id, login: snapshot.user.login, requests: snapshot.requests, overall: scorecard.overall });
     },
   });
 
-  registry.register<WritePayload>(JOB.write, {
+  register<WritePayload>(JOB.write, {
     timeoutMs: 120_000,
     async handle(p, ctx) {
-      const db = getDb();
-      const a = getAnalysis(db, p.analysisId);
+      const a = await engine.get(p.analysisId);
       if (!a) return dropped(ctx, p.analysisId);
       if (a.status === 'completed') return;
       if (!a.snapshot || !a.scorecard) throw new PermanentError('nothing was collected from GitHub for this analysis; run it again');
-      const started = await ctx.write((tx) => {
-        if (a.status === 'failed') reopenAnalysis(tx, a.id, now());
-        setStage(tx, a.id, 'writing', now());
-      });
+      const started = await ctx.write(engine.toStage(a, 'writing', now()));
       if (!started) throw new LeaseLostError('the writing stage');
       const { writeReview } = await import('./writer.js');
       const result = await writeReview({ snapshot: a.snapshot, scorecard: a.scorecard }, env(), { signal: ctx.signal, fetch: deps.fetch });
-      ctx.commit((tx) => {
-        if (!completeAnalysis(tx, a.id, result.review, result.usage, result.model, now())) dropped(ctx, a.id);
-      });
+      ctx.commit(engine.complete(a.id, result.review, result.usage, result.model, now(), () => dropped(ctx, a.id)));
       stage(a.id, 'done');
       ctx.log('info', 'analysis.completed', { analysis: a.id, login: a.username, model: result.model, usage: result.usage });
     },
   });
 
-  registry.register<NotifyPayload>(JOB.notify, {
+  register<NotifyPayload>(JOB.notify, {
     timeoutMs: 30_000,
     async handle(p, ctx) {
       const url = config().webhookUrl;
       if (!url) return;
-      const db = getDb();
-      const a = getAnalysis(db, p.analysisId);
+      const a = await engine.get(p.analysisId);
       if (!a) return dropped(ctx, p.analysisId);
       const message = webhookMessage(a);
       // Delivery is at least once (a daemon killed between the POST and its commit posts
@@ -264,30 +316,23 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
     },
   });
 
-  registry.register<FailedPayload>(JOB.failed, {
+  register<FailedPayload>(JOB.failed, {
     async handle(p, ctx) {
-      const db = getDb();
-      const a = getAnalysis(db, p.analysisId);
+      const a = await engine.get(p.analysisId);
       if (!a) return dropped(ctx, p.analysisId);
       if (a.status === 'completed' || a.status === 'failed') return;
       const reason = p.failure?.message ?? 'the analysis failed';
       // The failure and its notification commit with this job's completion, or not at all.
-      ctx.commit((tx) => {
-        if (failAnalysis(tx, a.id, reason, now())) enqueueInTx(tx, withDefaults(notifySpec(a.id, 'failed', a.username)));
-      });
+      ctx.commit(engine.fail(a.id, reason, now(), withDefaults(notifySpec(a.id, 'failed', a.username))));
       stage(a.id, 'failed');
       ctx.log('warn', 'analysis.failed', { analysis: a.id, login: a.username, reason: safeLine(reason).slice(0, 300) });
     },
   });
 
-  registry.register<Record<string, never>>(JOB.prune, {
+  register<Record<string, never>>(JOB.prune, {
     async handle(_p, ctx) {
-      const t = now();
-      ctx.commit((tx) => {
-        const analyses = pruneAnalyses(tx, t, { olderThanDays: config().pruneDays ?? PRUNE_ANALYSES_DAYS });
-        const cached = pruneHttpCache(tx, t, PRUNE_HTTP_CACHE_HOURS);
-        ctx.log('info', 'analysis.pruned', { analyses, httpCache: cached });
-      });
+      ctx.commit(engine.prune(now(), config().pruneDays ?? PRUNE_ANALYSES_DAYS, PRUNE_HTTP_CACHE_HOURS,
+        (analyses, cached) => ctx.log('info', 'analysis.pruned', { analyses, httpCache: cached })));
     },
   });
 
@@ -394,11 +439,18 @@ export function checkLogin(login: string, denyList: readonly string[]): void {
 
 /** Return the analysis to hand back instead of a new one, or undefined. Caller holds the transaction. */
 export function existingFor(db: Db, login: string, force: boolean, now: number): EnqueuedAnalysis | undefined {
-  const active = findActive(db, login);
+  return existingOf(findActive(db, login), force, now, () => findLatestCompleted(db, login));
+}
+
+/**
+ * The rule of existingFor on either engine: the login's newest active analysis, else (unless
+ * `force`) its newest completed one (`done`, read only when needed) while younger than 24 hours.
+ */
+export function existingOf(active: Analysis | undefined, force: boolean, now: number, done: () => Analysis | undefined): EnqueuedAnalysis | undefined {
   if (active) return { analysis: active, created: false, reason: 'active' };
   if (force) return undefined;
-  const done = findLatestCompleted(db, login);
-  if (done && now - (done.completedAt ?? done.createdAt) < FRESH_MS) return { analysis: done, created: false, reason: 'recent' };
+  const completed = done();
+  if (completed && now - (completed.completedAt ?? completed.createdAt) < FRESH_MS) return { analysis: completed, created: false, reason: 'recent' };
   return undefined;
 }
 
@@ -428,20 +480,21 @@ export function enqueueAnalysis(db: Db, login: string, opts: EnqueueAnalysisOpti
 
 /**
  * Tell whether jobs of these analyses are ready to run or running (pending or reserved;
- * delayed ones, such as a webhook waiting for its backoff, do not count).
+ * delayed ones, such as a webhook waiting for its backoff, do not count), through the
+ * queue's Store (either engine).
  */
-export function jobsOutstanding(db: Db, analysisIds: readonly string[]): boolean {
+export async function jobsOutstanding(store: Pick<Store, 'listJobs'>, analysisIds: readonly string[]): Promise<boolean> {
   for (const id of analysisIds) {
     for (const state of ['pending', 'reserved'] as const) {
-      if (listJobs(db, { state, tag: `analysis:${id}`, limit: 1 }).length > 0) return true;
+      if ((await store.listJobs({ state, tag: `analysis:${id}`, limit: 1 })).length > 0) return true;
     }
   }
   return false;
 }
 
 /** When the next delayed job of an analysis is due (ms epoch), or undefined when none waits. */
-export function delayedUntil(db: Db, analysisId: string): { name: string; at: number } | undefined {
-  const [job] = listJobs(db, { state: 'delayed', tag: `analysis:${analysisId}`, limit: 1 });
+export async function delayedUntil(store: Pick<Store, 'listJobs'>, analysisId: string): Promise<{ name: string; at: number } | undefined> {
+  const [job] = await store.listJobs({ state: 'delayed', tag: `analysis:${analysisId}`, limit: 1 });
   return job ? { name: job.name, at: job.availableAt } : undefined;
 }
 

@@ -48,7 +48,8 @@ export interface Analysis {
   completedAt: number | null;
 }
 
-interface Row {
+/** An analyses row as either engine returns it. */
+export interface Row {
   id: string;
   username: string;
   status: AnalysisStatus;
@@ -77,14 +78,14 @@ interface Row {
 }
 
 /** Longest failure reason kept on a row. */
-const ERROR_LIMIT = 2000;
+export const ERROR_LIMIT = 2000;
 
 function parseJson<T>(text: string | null): T | null {
   return text === null ? null : (JSON.parse(text) as T);
 }
 
 /** Map a row to an Analysis. */
-function toAnalysis(row: Row): Analysis {
+export function toAnalysis(row: Row): Analysis {
   const scored = row.overall !== null;
   return {
     id: row.id,
@@ -297,7 +298,7 @@ export function reopenAnalysis(db: Database, id: string, now = Date.now()): bool
 }
 
 /** Put a failed analysis back to pending ($1 or ? the time, then the id): on both engines. */
-const REOPEN = `UPDATE analyses SET status = 'pending', stage = CASE WHEN overall IS NULL THEN 'queued' ELSE 'writing' END,
+export const REOPEN = `UPDATE analyses SET status = 'pending', stage = CASE WHEN overall IS NULL THEN 'queued' ELSE 'writing' END,
            error = NULL, completed_at = NULL, updated_at = ? WHERE id = ? AND status = 'failed'`;
 
 

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import type { Analysis, AnalysisStatus } from '../analysis/store.js';
 import type { EnqueuedAnalysis } from '../analysis/jobs.js';
 import type { AnalysisConfig } from '../analysis/config.js';
-import type { Db, JobSpec } from '../queue/index.js';
+import type { JobSpec, Store } from '../queue/index.js';
 import { colorEnabled, safeLine } from '../util/terminal.js';
 import { intOption, UsageError, WorkFailed, type Context } from './context.js';
 import { duration, info, plural, print, printJson, table } from './output.js';
@@ -114,19 +114,19 @@ function clock(ms: number): string {
  * included) and stop it once nothing of these analyses is ready or running. Ctrl-C stops
  * waiting; the jobs stay queued.
  */
-async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, settings: AnalysisConfig, aliveMs: number, maxRateLimitWaitMs?: number): Promise<Analysis[]> {
-  const [{ getAnalysis }, jobs, q, { Registry }, { startWorker }] = await Promise.all([
-    import('../analysis/store.js'),
+async function waitForAnalyses(ctx: Context, ids: readonly string[], queue: string, settings: AnalysisConfig, aliveMs: number, maxRateLimitWaitMs?: number): Promise<Analysis[]> {
+  const [jobs, { Registry }, { startWorker }] = await Promise.all([
     import('../analysis/jobs.js'),
-    import('../queue/index.js'),
     import('../daemon/registry.js'),
     import('../daemon/worker.js'),
   ]);
+  const store = await ctx.store();
+  const analyses = await ctx.analyses();
   const shown = new Map<string, string>();
-  const show = (id: string, label: string) => {
+  const show = async (id: string, label: string) => {
     if (shown.get(id) === label) return;
     shown.set(id, label);
-    const a = getAnalysis(db, id);
+    const a = await analyses.get(id);
     if (a) info(`${safeLine(a.username)}: ${label}`);
   };
   const stageOf = (a: Analysis) =>
@@ -134,22 +134,27 @@ async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, se
   const mine = new Set(ids);
   // Progress of the in-process worker comes from its handlers and its events.
   const registry = new Registry();
-  jobs.registerAnalysis(registry, {
-    db,
-    config: () => settings,
-    onStage: (id, stage) => {
-      if (!mine.has(id)) return;
-      const a = getAnalysis(db, id);
-      if (a) show(id, stage === 'failed' || stage === 'done' ? stageOf(a) : stage);
-    },
-  });
+  const onStage = (id: string, stage: string) => {
+    if (!mine.has(id)) return;
+    if (stage !== 'failed' && stage !== 'done') return void show(id, stage);
+    void analyses.get(id).then((a) => a && show(id, stageOf(a)));
+  };
+  const pg = ctx.engine === 'postgres' ? await ctx.pgDb() : undefined;
+  if (pg) {
+    // PostgreSQL: the analysis room's PgLeasedWrites, on the database's clock.
+    const { pgAnalysisEngine } = await import('../analysis/pg-store.js');
+    jobs.registerAnalysis(registry, { engine: pgAnalysisEngine(pg), now: () => store.now(), config: () => settings, onStage });
+  } else {
+    jobs.registerAnalysis(registry, { db: ctx.db(), config: () => settings, onStage });
+  }
   /** A job of these analyses went back to its queue: say until when, and why. */
   const waiting = (e: { job: { id: number }; reason: string; availableAt: number }) => {
-    const job = q.getJob(db, e.job.id);
-    const tag = job?.tags.find((t) => t.startsWith('analysis:'));
-    const id = tag?.slice('analysis:'.length);
-    if (!id || !mine.has(id)) return;
-    show(id, `waiting until ${clock(e.availableAt)} (${job!.name}: ${safeLine(e.reason).slice(0, 200)})`);
+    void store.getJob(e.job.id).then((job) => {
+      const tag = job?.tags.find((t) => t.startsWith('analysis:'));
+      const id = tag?.slice('analysis:'.length);
+      if (!id || !mine.has(id)) return;
+      return show(id, `waiting until ${clock(e.availableAt)} (${job!.name}: ${safeLine(e.reason).slice(0, 200)})`);
+    });
   };
 
   let worker: ReturnType<typeof startWorker> | undefined;
@@ -162,23 +167,25 @@ async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, se
   process.once('SIGINT', onSigint);
   try {
     for (const id of ids) {
-      const a = getAnalysis(db, id);
-      if (a) show(id, a.status === 'pending' ? 'queued' : stageOf(a));
+      const a = await analyses.get(id);
+      if (a) await show(id, a.status === 'pending' ? 'queued' : stageOf(a));
     }
-    if (q.pausedQueues(db).has(queue)) info(`gitroast: queue ${queue} is paused; the analysis waits until \`gitroast queue continue ${queue}\``);
+    if ((await store.pausedQueues()).has(queue)) info(`gitroast: queue ${queue} is paused; the analysis waits until \`gitroast queue continue ${queue}\``);
     for (;;) {
-      const all = ids.map((id) => getAnalysis(db, id));
-      for (const a of all) if (a) show(a.id, a.status === 'pending' && a.stage === 'queued' ? 'queued' : stageOf(a));
+      const all = await Promise.all(ids.map((id) => analyses.get(id)));
+      for (const a of all) if (a) await show(a.id, a.status === 'pending' && a.stage === 'queued' ? 'queued' : stageOf(a));
       const done = all.every(finished);
-      if (done && (!worker || !jobs.jobsOutstanding(db, ids))) break;
+      if (done && (!worker || !(await jobs.jobsOutstanding(store, ids)))) break;
       if (interrupted) {
         info('gitroast: interrupted; the analysis stays queued (a daemon, or `gitroast analyze` again, finishes it)');
         throw new WorkFailed('');
       }
       if (!done && !worker) {
-        const serving = q.liveWorkers(db, aliveMs).filter((w) => w.queues.includes(queue));
+        const serving = (await store.liveWorkers(aliveMs)).filter((w) => w.queues.includes(queue));
         if (serving.length === 0) {
-          worker = startWorker(db, registry, { queues: [...new Set([queue, 'high', 'default', 'low'])], concurrency: INLINE_CONCURRENCY, graceMs: 5_000, maxRateLimitWaitMs });
+          const options = { queues: [...new Set([queue, 'high', 'default', 'low'])], concurrency: INLINE_CONCURRENCY, graceMs: 5_000, maxRateLimitWaitMs };
+          // On PostgreSQL the worker runs on the command's PostgreSQL store (its handler writes are PgLeasedWrites).
+          worker = pg ? startWorker(undefined, registry, { ...options, store: store as unknown as Store }) : startWorker(ctx.db(), registry, options);
           worker.on('delayed', waiting);
           worker.on('released', waiting);
         } else {
@@ -186,8 +193,8 @@ async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, se
           followed = true;
           for (const a of all) {
             if (!a || finished(a)) continue;
-            const d = jobs.delayedUntil(db, a.id);
-            if (d) show(a.id, `waiting until ${clock(d.at)} (${d.name})`);
+            const d = await jobs.delayedUntil(store, a.id);
+            if (d) await show(a.id, `waiting until ${clock(d.at)} (${d.name})`);
           }
         }
       }
@@ -197,7 +204,7 @@ async function waitForAnalyses(db: Db, ids: readonly string[], queue: string, se
     process.removeListener('SIGINT', onSigint);
     if (worker) await worker.stop({ graceMs: 5_000 });
   }
-  return ids.map((id) => getAnalysis(db, id)).filter((a): a is Analysis => a !== undefined);
+  return (await Promise.all(ids.map((id) => analyses.get(id)))).filter((a): a is Analysis => a !== undefined);
 }
 
 /** Print finished analyses (reports or JSON lines); throw WorkFailed when any failed. */
@@ -220,14 +227,15 @@ async function printResults(analyses: readonly Analysis[], opts: { json?: boolea
  * hourly rate and what a token would make it; for a batch of `queued` analyses, when it
  * should finish (from the budget the last answers told, else the hourly rate).
  */
-async function sayBudget(db: Db, queued: number, batch: boolean): Promise<void> {
+async function sayBudget(ctx: Context, queued: number, batch: boolean): Promise<void> {
   if (queued === 0) return;
-  const { budgetNotice, estimateFinish, reviewsPerHour, tokenIdentity } = await import('../analysis/budget.js');
+  const { budgetNotice, budgetsFrom, estimateFinishFrom, reviewsPerHour, tokenIdentity } = await import('../analysis/budget.js');
   const token = process.env.GITHUB_TOKEN?.trim() || undefined;
   if (!token || batch) info(budgetNotice(token !== undefined));
   if (!batch) return;
   const now = Date.now();
-  const at = estimateFinish(db, queued, token !== undefined, tokenIdentity(token), now);
+  const budgets = budgetsFrom(await (await ctx.analyses()).budgetRows(), now);
+  const at = estimateFinishFrom(budgets, queued, token !== undefined, tokenIdentity(token), now);
   const when = new Date(at).toISOString().replace(/:\d\d\.\d{3}Z$/, 'Z').replace('T', ' ');
   info(`${plural(queued, 'analysis', 'analyses')} at about ${reviewsPerHour(token !== undefined).toLocaleString('en-US')} an hour: expected to finish around ${when} (in ${duration(Math.max(0, at - now))})`);
 }
@@ -312,12 +320,23 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
       const logins = usernames.filter((u) => !seen.has(u.toLowerCase()) && seen.add(u.toLowerCase()));
       const config = await analysisConfig(ctx);
       await checkLogins(logins.map((login) => ({ login, where: '' })), config.denyList, 'the arguments');
-      const { enqueueAnalysis } = await import('../analysis/jobs.js');
-      const db = ctx.db();
-      const now = Date.now();
-      const items = logins.map((login) => enqueueAnalysis(db, login, { queue, force: opts.force, denyList: config.denyList, jobOptions: config.jobOptions, now }));
+      const options = { queue, force: opts.force, denyList: config.denyList, jobOptions: config.jobOptions };
+      let items: EnqueuedAnalysis[];
+      let now: number;
+      if (ctx.engine === 'postgres') {
+        // On the database's clock, one transaction per login as on SQLite.
+        const [{ pgEnqueueAnalysis }, pg, store] = await Promise.all([import('../analysis/pg-store.js'), ctx.pgDb(), ctx.store()]);
+        now = store.now();
+        items = [];
+        for (const login of logins) items.push(await pgEnqueueAnalysis(pg, login, { ...options, now }));
+      } else {
+        const { enqueueAnalysis } = await import('../analysis/jobs.js');
+        const db = ctx.db();
+        now = Date.now();
+        items = logins.map((login) => enqueueAnalysis(db, login, { ...options, now }));
+      }
       for (const item of items) if (!item.created) info(describe(item, now));
-      await sayBudget(db, items.filter((i) => i.created).length, false);
+      await sayBudget(ctx, items.filter((i) => i.created).length, false);
       if (opts.detach) {
         if (opts.json) {
           const { analysisJson } = await import('../analysis/report.js');
@@ -328,7 +347,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
         return;
       }
       const ids = [...new Set(items.map((i) => i.analysis.id))];
-      await printResults(await waitForAnalyses(db, ids, queue, config.settings, config.aliveMs, config.maxRateLimitWaitMs), { json: opts.json });
+      await printResults(await waitForAnalyses(ctx, ids, queue, config.settings, config.aliveMs, config.maxRateLimitWaitMs), { json: opts.json });
     }));
 
   program
@@ -413,17 +432,26 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
         }
         problems.finish(source);
         if (staging.offered === 0) throw new UsageError(`no usernames in ${source}: expected one a line (# starts a comment)`);
-        const db = ctx.db();
-        const now = Date.now();
-        const { batchId, created, existing } = enqueueStagedBatch(db, staging, { name: opts.name, queue, force: opts.force, denyList: config.denyList, jobOptions: config.jobOptions, now });
+        const options = { name: opts.name, queue, force: opts.force, denyList: config.denyList, jobOptions: config.jobOptions };
+        let enqueued: { batchId: string; created: number; existing: number };
+        let now: number;
+        if (ctx.engine === 'postgres') {
+          const [{ pgEnqueueStagedBatch }, pg, store] = await Promise.all([import('../analysis/pg-store.js'), ctx.pgDb(), ctx.store()]);
+          now = store.now();
+          enqueued = await pgEnqueueStagedBatch(pg, staging, { ...options, now });
+        } else {
+          now = Date.now();
+          enqueued = enqueueStagedBatch(ctx.db(), staging, { ...options, now });
+        }
+        const { batchId, created, existing } = enqueued;
         info(`batch ${batchId}: ${plural(created, 'analysis', 'analyses')} queued${existing > 0 ? `, ${existing} already running or fresh` : ''}`);
-        await sayBudget(db, created, true);
-        const { getAnalysis } = await import('../analysis/store.js');
+        await sayBudget(ctx, created, true);
+        const analyses = await ctx.analyses();
         // What became of each login is on its staging row; analyses are read back one chunk at a time.
         if (existing > 0) {
           for (const chunk of staging.chunks()) {
             for (const s of chunk) {
-              const a = !s.created && s.ref ? getAnalysis(db, s.ref) : undefined;
+              const a = !s.created && s.ref ? await analyses.get(s.ref) : undefined;
               if (a) info(describe({ analysis: a, created: false, reason: (s.note as EnqueuedAnalysis['reason'] | null) ?? undefined }, now));
             }
           }
@@ -433,7 +461,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
           const { analysisJson } = await import('../analysis/report.js');
           for (const chunk of staging.chunks()) {
             for (const s of chunk) {
-              const a = s.ref ? getAnalysis(db, s.ref) : undefined;
+              const a = s.ref ? await analyses.get(s.ref) : undefined;
               if (a) printJson({ batchId, ...analysisJson(a) });
             }
           }
@@ -442,7 +470,7 @@ export function registerAnalysisCommands(program: Command, ctx: Context, run: Ru
         const ids: string[] = [];
         for (const chunk of staging.chunks()) for (const s of chunk) if (s.ref) ids.push(s.ref);
         staging.close();
-        await printResults(await waitForAnalyses(db, ids, queue, config.settings, config.aliveMs, config.maxRateLimitWaitMs), { json: opts.json, summary: true });
+        await printResults(await waitForAnalyses(ctx, ids, queue, config.settings, config.aliveMs, config.maxRateLimitWaitMs), { json: opts.json, summary: true });
       } finally {
         staging.close();
       }

@@ -10,7 +10,6 @@ import type { FailureHook, Store } from '../queue/index.js';
 import type { PgDb } from '../queue/pg/connect.js';
 import type { PgTarget } from '../queue/pg/url.js';
 import type { CliStore } from './context.js';
-import { SQLITE_ONLY_HANDLERS } from './handlers.js';
 
 /** Connections in a daemon's pool: one commit at a time, a heartbeat, the scheduler, /health. */
 const PG_DAEMON_POOL = 4;
@@ -25,7 +24,7 @@ const TEST_CLOCK_SKEW_ENV = 'GITROAST_TEST_CLOCK_SKEW_MS';
 export type PgDashboardFactory = (store: CliStore, db: PgDb) => Promise<{ handle: NonNullable<DaemonOptions['http']>['handler']; close(): void }>;
 
 /** Run the daemon on `target` until it stops; with `dashboard` and --http, the web dashboard is served too. */
-export async function runPgDaemon(target: PgTarget, registry: Registry, options: Omit<DaemonOptions, 'dbPath'>, failureHook: FailureHook | undefined, dashboard?: PgDashboardFactory): Promise<void> {
+export async function runPgDaemon(target: PgTarget, registry: Registry, opened: { db?: PgDb; now?: () => number }, options: Omit<DaemonOptions, 'dbPath'>, failureHook: FailureHook | undefined, dashboard?: PgDashboardFactory): Promise<void> {
   const d = await import('../daemon/index.js');
   const { openPg, closePg } = await import('../queue/pg/connect.js');
   const { createPgStore } = await import('../queue/pg/store.js');
@@ -38,7 +37,11 @@ export async function runPgDaemon(target: PgTarget, registry: Registry, options:
   const skew = Number(process.env[TEST_CLOCK_SKEW_ENV] ?? 0);
   // The worker's handler writes (ctx.commit / ctx.write) run on the transaction's client here:
   // handlers registered for PostgreSQL write through it (PgLeasedWrite).
-  const store = createPgStore(db, skew ? { hostClock: () => Date.now() + skew } : {}) as unknown as Store;
+  const pgStore = createPgStore(db, skew ? { hostClock: () => Date.now() + skew } : {});
+  const store = pgStore as unknown as Store;
+  // The rooms' handlers write through this database, on the store's (the database's) clock.
+  opened.db = db;
+  opened.now = () => pgStore.now();
   setPgFailureHook(db, failureHook);
   const ref: { wake?: () => void } = {};
   const listener = new PgListener(db, () => ref.wake?.(), {
@@ -52,7 +55,6 @@ export async function runPgDaemon(target: PgTarget, registry: Registry, options:
     // The dashboard at `/`, next to /health and /metrics, reading through the daemon's store (its pool) plus one LISTEN connection of its own.
     if (options.http && dashboard) web = await dashboard(store, db);
     await listener.start();
-    logger.log('warn', 'daemon.handlers_unavailable', { reason: `${SQLITE_ONLY_HANDLERS} do not run on PostgreSQL yet; this daemon runs the queue's own jobs and GITROAST_HANDLERS modules` });
     const handle = await d.runDaemon(undefined, registry, { ...options, store, dbPath: target.display, http: options.http && web ? { ...options.http, handler: web.handle } : options.http });
     ref.wake = () => handle.worker.wake();
     handle.worker.wake();

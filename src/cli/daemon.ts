@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { DaemonOptions } from '../daemon/index.js';
 import type { SupervisorState } from '../queue/index.js';
+import type { PgDb } from '../queue/pg/connect.js';
 import { intOption, UsageError, type Context } from './context.js';
 import { duration, info, keepRunningWhenOutputCloses, print, printJson, table } from './output.js';
 import type { Runner } from './program.js';
@@ -131,9 +132,16 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
       const target = ctx.dbTarget;
       if (target.kind === 'postgres') {
         const { runPgDaemon } = await import('./daemon-pg.js');
-        const registry = await buildRegistry(config, undefined, process.env, { sqlite: false });
         const { pgWebDashboard } = await import('./web.js');
-        await runPgDaemon(target.target, registry, { ...base, http }, failureHook,
+        // The registry is built (and the config's schedules checked) before anything is opened; its
+        // PostgreSQL handlers reach the database and the store's clock once the daemon has them.
+        const pg: { db?: PgDb; now?: () => number } = {};
+        const opened = <T>(v: T | undefined): T => {
+          if (v === undefined) throw new Error('the PostgreSQL database is not open yet');
+          return v;
+        };
+        const registry = await buildRegistry(config, undefined, process.env, { pg: { db: () => opened(pg.db), now: () => opened(pg.now)() } });
+        await runPgDaemon(target.target, registry, pg, { ...base, http }, failureHook,
           async (store, db) => pgWebDashboard({ store, db, token: http?.token, configured: config.queues, aliveMs: config.staleSeconds * 1000, silenced: config.silenced }));
       } else {
         const { openAppDb } = await import('./db.js');

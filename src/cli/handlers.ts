@@ -2,6 +2,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { addHousekeeping, registerFailureNotify, Registry } from '../daemon/index.js';
 import type { Db } from '../queue/index.js';
+import type { PgDb } from '../queue/pg/connect.js';
 import type { GitroastConfig } from './config.js';
 import { UsageError } from './context.js';
 
@@ -10,6 +11,8 @@ interface HandlerEnv {
   config: GitroastConfig;
   /** The application database; call it only when a job runs (`schedule list` never opens one). */
   db: () => Db;
+  /** On PostgreSQL: the database (a getter: it is opened after the registry is built) and the store's clock. */
+  pg?: { db: () => PgDb; now: () => number };
 }
 
 /** What a handler module exports: `register(registry, env)`, called once at start-up. */
@@ -19,9 +22,13 @@ interface HandlerModule {
 
 /** The analysis room: fetch-github, write-review, notify, analysis-failed, prune and the daily prune schedule. */
 const analysisModule: HandlerModule = {
-  async register(registry, { config, db }) {
+  async register(registry, { config, db, pg }) {
     const { registerAnalysis } = await import('../analysis/jobs.js');
-    registerAnalysis(registry, { db, config: () => ({ denyList: config.denyList, webhookUrl: config.webhookUrl ?? undefined, pruneDays: config.analysis.pruneDays }) });
+    const settings = () => ({ denyList: config.denyList, webhookUrl: config.webhookUrl ?? undefined, pruneDays: config.analysis.pruneDays });
+    if (!pg) return registerAnalysis(registry, { db, config: settings });
+    // PostgreSQL: the analysis room's PgLeasedWrites, on the database's clock (loaded only here).
+    const { pgAnalysisEngine } = await import('../analysis/pg-store.js');
+    registerAnalysis(registry, { engine: pgAnalysisEngine(pg.db), now: pg.now, config: settings });
   },
 };
 
@@ -36,10 +43,7 @@ const failureNotifyModule: HandlerModule = {
  * The rooms' handler modules, loaded by `gitroast daemon` and `schedule list`. The daemon
  * itself never imports a room: it gets a filled registry.
  */
-const handlerModules: Array<{ load: () => Promise<HandlerModule>; sqliteOnly?: boolean }> = [{ load: async () => analysisModule, sqliteOnly: true }, { load: async () => failureNotifyModule }];
-
-/** The job names of the handler modules that need a SQLite database (the analysis room's tables are not on PostgreSQL yet). */
-export const SQLITE_ONLY_HANDLERS = 'the analysis handlers (fetch-github, write-review, notify, analysis-failed, prune)';
+const handlerModules: Array<{ load: () => Promise<HandlerModule> }> = [{ load: async () => analysisModule }, { load: async () => failureNotifyModule }];
 
 function noDb(): never {
   throw new Error('no database was opened for these handlers');
@@ -51,14 +55,13 @@ function noDb(): never {
  * their `db` throws: they use ctx and the store), then the
  * config's `schedules` (a cron re-times a schedule, `false` removes it).
  */
-export async function buildRegistry(config: GitroastConfig, db: () => Db = noDb, env: NodeJS.ProcessEnv = process.env, options: { sqlite?: boolean } = {}): Promise<Registry> {
+export async function buildRegistry(config: GitroastConfig, db: () => Db = noDb, env: NodeJS.ProcessEnv = process.env, options: { pg?: HandlerEnv['pg'] } = {}): Promise<Registry> {
   const registry = new Registry();
   addHousekeeping(registry, {
     completedMinutes: config.trim.completedMinutes, failedRowsMinutes: config.trim.failedRowsMinutes,
     failedJobsHours: config.trim.failedJobsHours, snapshotsMinutes: config.trim.snapshotsMinutes, batchesHours: config.trim.batchesHours, monitoredMinutes: config.trim.monitoredMinutes,
   });
-  // On PostgreSQL (`sqlite: false`) the modules that need the SQLite database are left out: SQLITE_ONLY_HANDLERS.
-  for (const m of handlerModules) if (options.sqlite !== false || !m.sqliteOnly) await (await m.load()).register(registry, { config, db });
+  for (const m of handlerModules) await (await m.load()).register(registry, { config, db, pg: options.pg });
   for (const file of (env.GITROAST_HANDLERS ?? '').split(path.delimiter).filter(Boolean)) {
     let mod: Partial<HandlerModule>;
     try {
@@ -67,7 +70,7 @@ export async function buildRegistry(config: GitroastConfig, db: () => Db = noDb,
       throw new UsageError(`cannot load handler module ${file} (GITROAST_HANDLERS): ${(err as Error).message}`);
     }
     if (typeof mod.register !== 'function') throw new UsageError(`handler module ${file} (GITROAST_HANDLERS) must export a register(registry) function`);
-    await mod.register(registry, { config, db });
+    await mod.register(registry, { config, db, pg: options.pg });
   }
   const known = new Set(registry.listSchedules().map((s) => s.name));
   for (const [name, cron] of Object.entries(config.schedules)) {

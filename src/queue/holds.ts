@@ -18,8 +18,8 @@ export interface Hold {
   waiting: number;
 }
 
-/** The longest reason kept. */
-const REASON_LIMIT = 500;
+/** The longest reason kept (both engines). */
+export const REASON_LIMIT = 500;
 
 /**
  * Hold jobs named `name` until `until` with `reason`; a hold already in force that ends

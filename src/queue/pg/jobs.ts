@@ -3,10 +3,12 @@ import type pg from 'pg';
 import { LEASE_MS } from '../defaults.js';
 import { ValidationError } from '../errors.js';
 import { cancelledCatch, type Cancelled } from '../cancel.js';
+import { assertBatchHead, type BatchHead } from '../batches.js';
 import { DEFAULT_MAX_RATE_LIMIT_WAIT_MS, mergePayload } from '../jobs.js';
 import { chainCatchJob, delayPlan, failedOptions, retryPlan, withError } from '../rules.js';
 import type { ChainState, ClaimedJob, JobSpec, Lease, Outcome } from '../types.js';
-import { assertChain, toJobRow, type JobRow } from '../validate.js';
+import { assertChain, assertJobName, toJobRow, type JobRow } from '../validate.js';
+import { REASON_LIMIT } from '../holds.js';
 import { connectOwned, NOW_MS, ownerOf, pgTx, type PgDb } from './connect.js';
 
 /**
@@ -157,7 +159,7 @@ export async function pgEnqueueMany(db: PgDb, specs: readonly JobSpec[], ctx: Pg
 }
 
 /** Like pgEnqueueMany, inside the caller's transaction (the caller notifies). */
-export async function pgEnqueueManyInTx(c: Q, specs: readonly JobSpec[], ctx: PgEnqueueContext = {}): Promise<PgEnqueued[]> {
+async function pgEnqueueManyInTx(c: Q, specs: readonly JobSpec[], ctx: PgEnqueueContext = {}): Promise<PgEnqueued[]> {
   return insertAll(c, specs.map(validate), specs, ctx);
 }
 
@@ -592,7 +594,7 @@ async function pgRecordBatchOutcome(c: Q, batchId: string, outcome: 'processed' 
 }
 
 /** Enqueue whichever of the batch's callbacks are due and not yet dispatched. Caller holds the transaction. */
-export async function pgDispatchBatchCallbacks(c: Q, batchId: string, now: number, failure?: PgBatchFailure): Promise<void> {
+async function pgDispatchBatchCallbacks(c: Q, batchId: string, now: number, failure?: PgBatchFailure): Promise<void> {
   const enqueueCallback = async (json: string | null, withFailure?: PgBatchFailure) => {
     if (!json) return;
     const spec = JSON.parse(json) as JobSpec;
@@ -627,6 +629,31 @@ export async function pgCancelBatchInTx(c: Q, batchId: string, now: number): Pro
     await pgDispatchBatchCallbacks(c, batchId, now);
   }
   return n;
+}
+
+/**
+ * Create a batch inside the caller's transaction (as ../batches.ts createBatchInTx): its jobs
+ * are added by `fill` in as many calls to `add` as it likes; the counts, and the callbacks of
+ * a batch left empty, are settled after `fill` returns. `now` is the database's. The caller
+ * holds the transaction and notifies.
+ */
+export async function pgCreateBatchInTx(c: Q, head: BatchHead, now: number,
+  fill: (add: (jobs: readonly JobSpec[]) => Promise<PgEnqueued[]>, batchId: string) => Promise<void>): Promise<string> {
+  assertBatchHead(head);
+  const id = head.id ?? randomUUID();
+  await c.query(`INSERT INTO batches (id, name, total, pending, allow_failures, then_job, catch_job, finally_job, created_at) VALUES ($1, $2, 0, 0, $3, $4, $5, $6, $7)`,
+    [id, head.name ?? null, head.allowFailures ? 1 : 0, head.then ? JSON.stringify(head.then) : null, head.catch ? JSON.stringify(head.catch) : null,
+      head.finally ? JSON.stringify(head.finally) : null, now]);
+  // A unique job that already existed is not part of this batch: it is not counted.
+  let added = 0;
+  await fill(async (jobs) => {
+    const out = await pgEnqueueManyInTx(c, jobs, { batchId: id });
+    for (const e of out) if (!e.existing) added++;
+    return out;
+  }, id);
+  await c.query(`UPDATE batches SET total = $1, pending = $1 WHERE id = $2`, [added, id]);
+  if (added === 0) await pgDispatchBatchCallbacks(c, id, now);
+  return id;
 }
 
 /**
@@ -667,4 +694,19 @@ export async function pgCancelJobInTx(c: Q, id: number, now: number, out: Cancel
   }
   if (row.batch_id !== null) await pgRecordBatchOutcome(c, row.batch_id, 'cancelled', now);
   return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Holds (as ../holds.ts holdJobs)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Hold jobs named `name` until `until` with `reason`, set at the database's now; a hold
+ * already in force that ends later is kept (its reason too). One statement.
+ */
+export async function pgHoldJobs(q: pg.Pool | Q, name: string, until: number, reason: string): Promise<void> {
+  assertJobName(name);
+  await q.query(`INSERT INTO job_holds (name, until, reason, set_at) VALUES ($1, $2, $3, ${NOW_MS})
+    ON CONFLICT (name) DO UPDATE SET until = excluded.until, reason = excluded.reason, set_at = excluded.set_at
+    WHERE excluded.until > job_holds.until OR job_holds.until <= excluded.set_at`, [name, until, reason.slice(0, REASON_LIMIT)]);
 }

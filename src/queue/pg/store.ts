@@ -16,9 +16,8 @@
  * effects, poolOf.set and retryAt, are idempotent), so the replays end with the same calls
  * and the same jobs as a synchronous run.
  */
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { assertBatchHead, batchDetailFrom, toBatch, type BatchJobRow, type BatchRow } from '../batches.js';
+import { batchDetailFrom, toBatch, type BatchJobRow, type BatchRow } from '../batches.js';
 import { CONTROL_KEYS, controlFrom } from '../control.js';
 import type { CheckpointResult } from '../db.js';
 import { BATCHES_LIST_LIMIT, CLEAR_CHUNK, COMPLETED_WINDOW_MS, FAILED_READ_LIMIT, JOBS_LIST_LIMIT, SILENCED_SCAN_LIMIT, STALE_MS, TAG_SCAN_LIMIT } from '../defaults.js';
@@ -38,8 +37,8 @@ import { assertQueueName } from '../validate.js';
 import { isAlive } from '../workers.js';
 import { NOW_MS, connectOwned, pgTx, type PgDb } from './connect.js';
 import {
-  notifyInTx, pgCancelBatchInTx, pgCancelJobInTx, pgCompleteLeasesInTx, pgCompleteWithWritesInTx, pgDelayInTx, pgDispatchBatchCallbacks, pgEnqueue, pgEnqueueInTx,
-  pgEnqueueManyInTx, pgEnqueueMany, pgFailInTx, pgNextDueAt, pgReleaseInTx, pgWriteUnderLease, type PgLeasedWrite,
+  notifyInTx, pgCancelBatchInTx, pgCancelJobInTx, pgCompleteLeasesInTx, pgCompleteWithWritesInTx, pgDelayInTx, pgEnqueue, pgEnqueueInTx,
+  pgCreateBatchInTx, pgEnqueueMany, pgFailInTx, pgNextDueAt, pgReleaseInTx, pgWriteUnderLease, type PgEnqueued, type PgLeasedWrite,
 } from './jobs.js';
 import { pgClaimThrottledInTx } from './throttles.js';
 import { pgDeregisterWorker, pgHeartbeat, pgListWorkers, pgLiveWorkers, pgRecoverLeases, pgRegisterWorker } from './workers.js';
@@ -556,18 +555,11 @@ export function createPgStore(db: PgDb, options: PgStoreOptions = {}): Store<PgL
       return r ? toFailed(r) : undefined;
     },
     createBatch: async (spec) => {
-      assertBatchHead(spec);
-      const id = spec.id ?? randomUUID();
       const out = await tx(async (c) => {
-        const t = await nowIn(c);
-        await c.query(`INSERT INTO batches (id, name, total, pending, allow_failures, then_job, catch_job, finally_job, created_at) VALUES ($1, $2, 0, 0, $3, $4, $5, $6, $7)`,
-          [id, spec.name ?? null, spec.allowFailures ? 1 : 0, spec.then ? JSON.stringify(spec.then) : null, spec.catch ? JSON.stringify(spec.catch) : null,
-            spec.finally ? JSON.stringify(spec.finally) : null, t]);
-        // A unique job that already existed is not part of this batch: it is not counted.
-        const jobs = await pgEnqueueManyInTx(c, spec.jobs, { batchId: id });
-        const added = jobs.filter((e) => !e.existing).length;
-        await c.query(`UPDATE batches SET total = $1, pending = $1 WHERE id = $2`, [added, id]);
-        if (added === 0) await pgDispatchBatchCallbacks(c, id, t);
+        let jobs: PgEnqueued[] = [];
+        const id = await pgCreateBatchInTx(c, spec, await nowIn(c), async (add) => {
+          jobs = await add(spec.jobs);
+        });
         await notifyInTx(c, db);
         return { id, jobs };
       });
