@@ -377,7 +377,6 @@ class Engine {
 
   private async shutdown(graceMs: number): Promise<void> {
     this.waker.close();
-    this.checkpoint.cancel();
     await this.starting;
     this.logger.log('info', 'worker.stopping', { reason: this.reason, busy: this.slots.running, graceMs });
     await this.keeper.beat();
