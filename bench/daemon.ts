@@ -177,7 +177,9 @@ export async function rawWakeUp(n = 2000): Promise<number[]> {
   const finished = new Promise<void>((r) => (allSeen = r));
   // On each event read the new rows; when none is visible yet, re-read on the next turns for
   // up to 1.5 ms, as the worker does (docs/wake-up.md: the event can precede visibility).
+  let closed = false;
   const look = (until: number) => {
+    if (closed) return;
     const now = hr();
     const rows = read.all(last) as { id: number; t: number }[];
     for (const row of rows) {
@@ -205,6 +207,7 @@ export async function rawWakeUp(n = 2000): Promise<number[]> {
     await Promise.race([finished, new Promise((_, rej) => setTimeout(() => rej(new Error(`raw wake-up: only ${lat.length} of ${n} seen in 60 s`)), 60_000))]);
   } finally {
     child.kill();
+    closed = true;
     watcher.close();
     db.close();
     fs.rmSync(dir, { recursive: true, force: true });
