@@ -365,7 +365,12 @@ export function createPgStore(db: PgDb, options: PgStoreOptions = {}): Store<PgL
     commit: async (batch) => {
       const c = await connectOwned(db);
       try {
-        const [, clock] = (await c.query(`BEGIN; SELECT ${NOW_MS} AS now`)) as unknown as pg.QueryResult<{ now: number }>[];
+        // A claim on its own need not be durable (as on SQLite, ../store.ts relaxedSync): after a
+        // crash of the server the job is simply pending again. It commits without waiting for
+        // the WAL flush; results, failures and enqueues keep synchronous_commit.
+        const claimOnly = batch.claim !== undefined && !batch.completions?.length && !batch.settlements?.length && !batch.late?.length;
+        const begin = claimOnly ? `BEGIN; SET LOCAL synchronous_commit = off; SELECT ${NOW_MS} AS now` : `BEGIN; SELECT ${NOW_MS} AS now`;
+        const clock = ((await c.query(begin)) as unknown as pg.QueryResult<{ now: number }>[]).at(-1);
         try {
           const t = seen(Number(clock!.rows[0]!.now));
           const completions = batch.completions ?? [];
