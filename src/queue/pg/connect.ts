@@ -225,18 +225,23 @@ export async function closePg(db: PgDb): Promise<void> {
  */
 export async function pgTx<T>(db: PgDb, fn: (c: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
   const client = await connectOwned(db);
+  // A connection that cannot roll back (the server went away) is not given back to the pool.
+  let broken = false;
   try {
-    await client.query(begin);
+    await client.query(begin).catch(async (err: unknown) => {
+      broken = !(await alive(client));
+      throw err;
+    });
     try {
       const out = await fn(client);
       await client.query('COMMIT');
       return out;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
+      await client.query('ROLLBACK').catch(() => (broken = true));
       throw err;
     }
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 
@@ -246,7 +251,21 @@ const owners = new WeakMap<object, PgDb>();
 export async function connectOwned(db: PgDb): Promise<pg.PoolClient> {
   const client = await db.pool.connect();
   owners.set(client, db);
+  // A checked-out client whose server goes away (a restart) emits 'error' besides failing its
+  // query; the pool listens only while the client is idle, and an unheard 'error' would end
+  // the process. The failed query reports it; the pool drops the client on release.
+  if (!guarded.has(client)) {
+    guarded.add(client);
+    client.on('error', () => {});
+  }
   return client;
+}
+
+const guarded = new WeakSet<object>();
+
+/** True when the client still answers (after a failed statement, before it goes back to the pool). */
+export async function alive(client: pg.PoolClient): Promise<boolean> {
+  return client.query('SELECT 1').then(() => true, () => false);
 }
 
 /** The database a pooled client was checked out of by connectOwned, if any. */

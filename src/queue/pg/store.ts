@@ -35,7 +35,7 @@ import { JOB_STATES, type Batch, type ClaimedJob, type JobState, type Lease, typ
 import { parseJson } from '../jobs.js';
 import { assertQueueName } from '../validate.js';
 import { isAlive } from '../workers.js';
-import { NOW_MS, connectOwned, pgTx, type PgDb } from './connect.js';
+import { NOW_MS, alive, connectOwned, pgTx, type PgDb } from './connect.js';
 import {
   notifyInTx, pgCancelBatchInTx, pgCancelJobInTx, pgCompleteLeasesInTx, pgCompleteWithWritesInTx, pgDelayInTx, pgEnqueue, pgEnqueueInTx,
   pgCreateBatchInTx, pgEnqueueMany, pgFailInTx, pgNextDueAt, pgReleaseInTx, pgWriteUnderLease, type PgEnqueued, type PgLeasedWrite,
@@ -364,13 +364,18 @@ export function createPgStore(db: PgDb, options: PgStoreOptions = {}): Store<PgL
     // the next due time and COMMIT in one (simple-protocol statements run in one round trip).
     commit: async (batch) => {
       const c = await connectOwned(db);
+      let broken = false;
       try {
         // A claim on its own need not be durable (as on SQLite, ../store.ts relaxedSync): after a
         // crash of the server the job is simply pending again. It commits without waiting for
         // the WAL flush; results, failures and enqueues keep synchronous_commit.
         const claimOnly = batch.claim !== undefined && !batch.completions?.length && !batch.settlements?.length && !batch.late?.length;
         const begin = claimOnly ? `BEGIN; SET LOCAL synchronous_commit = off; SELECT ${NOW_MS} AS now` : `BEGIN; SELECT ${NOW_MS} AS now`;
-        const clock = ((await c.query(begin)) as unknown as pg.QueryResult<{ now: number }>[]).at(-1);
+        const opened = await c.query(begin).catch(async (err: unknown) => {
+          broken = !(await alive(c));
+          throw err;
+        });
+        const clock = (opened as unknown as pg.QueryResult<{ now: number }>[]).at(-1);
         try {
           const t = seen(Number(clock!.rows[0]!.now));
           const completions = batch.completions ?? [];
@@ -404,11 +409,12 @@ export function createPgStore(db: PgDb, options: PgStoreOptions = {}): Store<PgL
           }
           return result;
         } catch (err) {
-          await c.query('ROLLBACK').catch(() => {});
+          await c.query('ROLLBACK').catch(() => (broken = true));
           throw err;
         }
       } finally {
-        c.release();
+        // A connection that cannot roll back (the server went away) is not given back.
+        c.release(broken);
       }
     },
     readyToClaim: async (queues) => {
