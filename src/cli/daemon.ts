@@ -103,7 +103,8 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
         if (opts.hostname !== undefined) args.push('--hostname', opts.hostname);
         args.push('--log-format', opts.logFormat ?? 'json');
         const { realpathSync } = await import('node:fs');
-        print(d.renderSystemdUnit({ node: process.execPath, bin: realpathSync(process.argv[1]!), db: ctx.dbPath, args, graceSeconds, configFile: file, user: process.env.USER }));
+        const db = ctx.dbTarget.kind === 'postgres' ? undefined : ctx.dbPath;
+        print(d.renderSystemdUnit({ node: process.execPath, bin: realpathSync(process.argv[1]!), db, args, graceSeconds, configFile: file, user: process.env.USER }));
         return;
       }
       keepRunningWhenOutputCloses();

@@ -4,8 +4,11 @@ export interface UnitOptions {
   node: string;
   /** Absolute path of the gitroast entry point. */
   bin: string;
-  /** Absolute database path. */
-  db: string;
+  /**
+   * Absolute database path, or undefined for PostgreSQL: its URL may hold a password, so the
+   * unit leaves it to GITROAST_DB in the EnvironmentFile, and the daemon writes no local file.
+   */
+  db: string | undefined;
   /** Arguments to pass to `gitroast daemon` (already validated). */
   args: readonly string[];
   /** The grace period in seconds; TimeoutStopSec is set above it. */
@@ -27,10 +30,10 @@ function quote(arg: string): string {
  * folder. Secrets belong in an EnvironmentFile, not in the unit.
  */
 export function renderSystemdUnit(o: UnitOptions): string {
-  const dbDir = o.db.replace(/\/[^/]*$/, '') || '/';
-  const exec = [o.node, o.bin, '--db', o.db, 'daemon', ...(o.configFile ? ['--config', o.configFile] : []), ...o.args].map(quote).join(' ');
+  const dbDir = o.db === undefined ? undefined : o.db.replace(/\/[^/]*$/, '') || '/';
+  const exec = [o.node, o.bin, ...(o.db === undefined ? [] : ['--db', o.db]), 'daemon', ...(o.configFile ? ['--config', o.configFile] : []), ...o.args].map(quote).join(' ');
   return `[Unit]
-Description=gitroast daemon (GitHub profile reviews on a SQLite job queue)
+Description=gitroast daemon (GitHub profile reviews on a ${o.db === undefined ? 'PostgreSQL' : 'SQLite'} job queue)
 Documentation=https://github.com/gitroast/gitroast#self-host-on-one-vps
 After=network-online.target
 Wants=network-online.target
@@ -38,8 +41,8 @@ Wants=network-online.target
 [Service]
 Type=simple
 ${o.user ? `User=${o.user}\n` : ''}ExecStart=${exec}
-# Secrets (GITHUB_TOKEN, OPENAI_API_KEY, GITROAST_HTTP_TOKEN) go in this file, mode 0600.
-EnvironmentFile=-/etc/gitroast/env
+# Secrets (GITHUB_TOKEN, OPENAI_API_KEY, GITROAST_HTTP_TOKEN${o.db === undefined ? ', and GITROAST_DB=postgres://…: the URL may hold a password' : ''}) go in this file, mode 0600.
+EnvironmentFile=${o.db === undefined ? '' : '-'}/etc/gitroast/env
 Environment=NODE_ENV=production
 Restart=always
 RestartSec=2
@@ -54,8 +57,7 @@ NoNewPrivileges=true
 PrivateTmp=true
 ProtectSystem=strict
 ProtectHome=read-only
-ReadWritePaths=${quote(dbDir)}
-UMask=0077
+${dbDir === undefined ? '' : `ReadWritePaths=${quote(dbDir)}\n`}UMask=0077
 
 [Install]
 WantedBy=multi-user.target

@@ -386,4 +386,17 @@ describe('gitroast daemon: limits and unit file', () => {
     expect(r.stdout).toMatch(/ExecStart=\S+node\S* \S+gitroast\.js --db \S+gitroast\.db daemon --concurrency 4 --grace 30 --log-format json/);
     expect(fs.existsSync(dbPath)).toBe(false);
   });
+
+  it('prints a unit for a PostgreSQL URL that keeps the URL (and its password) out of the unit, in the environment file', async () => {
+    const r = await runCli(['--db', 'postgres://roaster:s3cret-pw@db.internal:5432/gitroast?schema=g', 'daemon', '--print-systemd-unit', '--hostname', 'box-2']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('s3cret-pw');
+    expect(r.stdout).not.toContain('db.internal');
+    expect(r.stdout).toMatch(/ExecStart=\S+node\S* \S+gitroast\.js daemon --hostname box-2 --log-format json/);
+    // Required (no leading '-'): without it the daemon would not know its database.
+    expect(r.stdout).toContain('\nEnvironmentFile=/etc/gitroast/env\n');
+    expect(r.stdout).toContain('GITROAST_DB=postgres://');
+    expect(r.stdout).not.toContain('ReadWritePaths=');
+    expect(r.stdout).toContain('RestartPreventExitStatus=2 3');
+  });
 });
