@@ -142,7 +142,11 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
           return v;
         };
         const registry = await buildRegistry(config, undefined, process.env, { pg: { db: () => opened(pg.db), now: () => opened(pg.now)() } });
-        await runPgDaemon(target.target, registry, pg, { ...base, http }, failureHook,
+        const { budgetsFrom } = await import('../analysis/budget.js');
+        const { pgAnalyses } = await import('../analysis/store.js');
+        // GitHub's budget per token fingerprint, as on SQLite, from the schema's table.
+        const healthExtras = async () => ({ github: budgetsFrom(await pgAnalyses(opened(pg.db)).budgetRows(), opened(pg.now)()) });
+        await runPgDaemon(target.target, registry, pg, { ...base, http, healthExtras }, failureHook,
           async (store, db) => pgWebDashboard({ store, db, token: http?.token, configured: config.queues, aliveMs: config.staleSeconds * 1000, silenced: config.silenced }));
       } else {
         const { openAppDb } = await import('./db.js');

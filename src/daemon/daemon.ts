@@ -29,7 +29,7 @@ export interface DaemonOptions extends Omit<WorkerOptions, 'control' | 'onStopRe
   /** Run the registry's schedules. Default true. */
   scheduler?: boolean;
   /** More fields for /health, read at each request (the CLI adds GitHub's budget; the daemon knows nothing of GitHub). */
-  healthExtras?: () => Record<string, unknown>;
+  healthExtras?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Handle SIGTERM / SIGINT (graceful stop; a second SIGINT exits at once). Default true. */
   signals?: boolean;
 }
@@ -151,7 +151,7 @@ async function health(store: Store, worker: WorkerHandle | undefined, options: D
     queues = (await store.queueStats({ configured: options.queues })).map((s) => ({ queue: s.queue, pending: s.pending, delayed: s.delayed, reserved: s.reserved, oldestWaitMs: s.oldestWaitMs, paused: s.paused }));
     daemons = (await store.liveWorkers(options.staleMs ?? STALE_MS)).map((w) => ({ id: w.id, pid: w.pid, hostname: w.hostname, status: w.status, busy: w.busy, concurrency: w.concurrency, heartbeatAgeMs: now - w.heartbeatAt, supervisors: w.supervisors }));
     holds = await store.holds();
-    extras = options.healthExtras?.() ?? {};
+    extras = (await options.healthExtras?.()) ?? {};
   } catch (err) {
     // SQLite's messages can carry the file's path: only the error code leaves the process.
     database = { ok: false, error: String((err as { code?: unknown }).code ?? 'unreadable') };

@@ -53,9 +53,16 @@ describe('gitroast daemon on PostgreSQL', () => {
     const base = `http://127.0.0.1:${listening.port as number}`;
     const health = await fetch(`${base}/health`);
     expect(health.status).toBe(200);
-    const body = (await health.json()) as { database: { ok: boolean }; daemons: { id: string }[] };
+    const body = (await health.json()) as { database: { ok: boolean }; daemons: { id: string }[]; github: unknown[] };
     expect(body.database.ok).toBe(true);
     expect(body.daemons).toHaveLength(1);
+    expect(body.github).toEqual([]); // no answer from GitHub recorded yet
+    // GitHub's budget per token fingerprint, as the collector records it, shows as on SQLite.
+    const now = Date.now();
+    await adminQuery(`INSERT INTO "${schema}".github_budget (fingerprint, resource, lim, remaining, reset_at, used, updated_at)
+                      VALUES ('fp_health', 'core', 5000, 0, ${now + 3_600_000}, 5000, ${now}), ('fp_health', 'graphql', 5000, 4000, ${now + 3_600_000}, 1000, ${now})`);
+    const withBudget = (await (await fetch(`${base}/health`)).json()) as { github: { fingerprint: string; affordable: number; rest: { remaining: number } }[] };
+    expect(withBudget.github).toEqual([expect.objectContaining({ fingerprint: 'fp_health', affordable: 0, rest: expect.objectContaining({ remaining: 0 }) })]);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/^gitroast_up 1$/m);
     expect(metrics).toMatch(/^gitroast_jobs_processed_total\{queue="default",name="record"\} 300$/m);
