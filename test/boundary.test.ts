@@ -14,7 +14,6 @@ const SRC = path.resolve(import.meta.dirname, '..', 'src');
 const ALLOWED: readonly { prefix: string; why: string }[] = [
   { prefix: 'queue/', why: 'the queue store: schema, migrations, every queue statement' },
   { prefix: 'analysis/store.ts', why: 'the analysis store: every statement on the analysis tables' },
-  { prefix: 'analysis/pg-store.ts', why: 'the analysis store on PostgreSQL: the handlers\' writes, the HTTP cache, budgets, enqueueing' },
   { prefix: 'analysis/migrations.ts', why: 'the analysis tables themselves' },
   { prefix: 'analysis/pg-migrations.ts', why: 'the analysis tables themselves, on PostgreSQL' },
 ];

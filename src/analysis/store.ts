@@ -441,6 +441,41 @@ export function analysesOn(db: Database): AnalysisStore {
 }
 
 /**
+ * The analysis room's statements on PostgreSQL, as texts: ./pg-store.ts runs them (it is
+ * loaded only for a postgres:// database). Kept here so that this file stays the one place
+ * that knows the analysis tables, on both engines.
+ */
+export const PG_SQL = {
+  /** Serialise the creation of analyses in this schema (held to the transaction's end). */
+  createLock: `SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':gitroast-analyses'))`,
+  setStage: `UPDATE analyses SET stage = $1, status = CASE WHEN $1 = 'queued' THEN status ELSE 'processing' END,
+    updated_at = $2 WHERE id = $3 AND status NOT IN ('completed', 'failed')`,
+  reopen: REOPEN.replace('updated_at = ? WHERE id = ?', 'updated_at = $1 WHERE id = $2'),
+  saveCollected: `UPDATE analyses SET username = $2, status = 'processing', stage = 'writing',
+      overall = $3, score_profile = $4, score_projects = $5, score_consistency = $6, score_technical = $7, score_community = $8,
+      formula_version = $9, snapshot = $10, signals = $11, updated_at = $12, rest_requests = $13, graphql_cost = $14
+    WHERE id = $1 AND status NOT IN ('completed', 'failed')`,
+  complete: `UPDATE analyses SET status = 'completed', stage = 'done', report = $2, prompt_tokens = $3,
+      completion_tokens = $4, model = $5, error = NULL, completed_at = $6, updated_at = $6 WHERE id = $1`,
+  fail: `UPDATE analyses SET status = 'failed', error = $2, completed_at = $3, updated_at = $3 WHERE id = $1`,
+  pruneAnalyses: `DELETE FROM analyses WHERE kept = 0 AND status IN ('completed', 'failed') AND created_at < $1`,
+  pruneCache: 'DELETE FROM http_cache WHERE fetched_at < $1',
+  cacheGet: 'SELECT etag, body FROM http_cache WHERE key = $1',
+  cachePut: `INSERT INTO http_cache (key, etag, body, fetched_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (key) DO UPDATE SET etag = excluded.etag, body = excluded.body, fetched_at = excluded.fetched_at`,
+  budgetRecord: `INSERT INTO github_budget (fingerprint, resource, lim, remaining, reset_at, used, updated_at)
+    SELECT $1, r, l, rem, rs, u, $7 FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) AS t(r, l, rem, rs, u)
+    ON CONFLICT (fingerprint, resource) DO UPDATE SET lim = excluded.lim, remaining = excluded.remaining,
+      reset_at = excluded.reset_at, used = excluded.used, updated_at = excluded.updated_at`,
+  /** The newest analysis of each of a list of lower-cased logins, among the statuses of a list. */
+  newestByLogin: `SELECT DISTINCT ON (lower(username)) * FROM analyses WHERE lower(username) = ANY($1::text[]) AND status = ANY($2::text[])
+    ORDER BY lower(username), created_at DESC, id DESC`,
+  create: `INSERT INTO analyses (id, username, status, stage, created_at, updated_at) VALUES ($1, $2, 'pending', 'queued', $3, $3) RETURNING *`,
+  createMany: `INSERT INTO analyses (id, username, status, stage, batch_id, created_at, updated_at)
+    SELECT i, u, 'pending', 'queued', $3, $4, $4 FROM unnest($1::text[], $2::text[]) AS t(i, u)`,
+} as const;
+
+/**
  * The AnalysisStore over a PostgreSQL database (the analysis room's tables there,
  * ./pg-migrations.ts). PostgreSQL has no rowid: rows created in the same millisecond are
  * ordered by id where SQLite orders them by insertion.

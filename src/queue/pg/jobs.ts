@@ -4,8 +4,8 @@ import { LEASE_MS } from '../defaults.js';
 import { ValidationError } from '../errors.js';
 import { cancelledCatch, type Cancelled } from '../cancel.js';
 import { assertBatchHead, type BatchHead } from '../batches.js';
-import { DEFAULT_MAX_RATE_LIMIT_WAIT_MS, mergePayload } from '../jobs.js';
-import { chainCatchJob, delayPlan, failedOptions, retryPlan, withError } from '../rules.js';
+import { DEFAULT_MAX_RATE_LIMIT_WAIT_MS, mergePayload, type FinalFailure } from '../jobs.js';
+import { chainCatchJob, delayPlan, failedOptions, retryPlan, withError, type LeasedFacts } from '../rules.js';
 import type { ChainState, ClaimedJob, JobSpec, Lease, Outcome } from '../types.js';
 import { assertChain, assertJobName, toJobRow, type JobRow } from '../validate.js';
 import { REASON_LIMIT } from '../holds.js';
@@ -416,23 +416,10 @@ export async function pgExtendLease(q: pg.Pool | Q, lease: Lease, leaseMs: numbe
 // Release, delay, fail
 // ---------------------------------------------------------------------------------------
 
-interface LeasedRow {
-  id: number;
-  queue: string;
-  name: string;
+/** A leased job's row as the rules read it (../rules.ts), with what the engine needs besides. */
+interface LeasedRow extends LeasedFacts {
   payload: string;
-  attempts: number;
-  max_attempts: number;
-  backoff: string | null;
-  retry_until: number | null;
-  unique_key: string | null;
-  tags: string | null;
-  chain: string | null;
   batch_id: string | null;
-  errors: string | null;
-  priority: number;
-  timeout_ms: number | null;
-  created_at: number;
   now: number;
 }
 
@@ -513,26 +500,13 @@ export async function pgFailReservedInTx(c: Q, id: number, reason: string): Prom
   return true;
 }
 
-/** What a PostgreSQL failure hook learns (as ../jobs.ts FinalFailure). */
-export interface PgFinalFailure {
-  jobId: number;
-  name: string;
-  queue: string;
-  tags: string[];
-  error: string;
-  attempt: number;
-  failedUuid: string;
-  failedAt: number;
-  handledByChain: boolean;
-}
-
-const failureHooks = new WeakMap<PgDb, (f: PgFinalFailure) => JobSpec | undefined>();
+const failureHooks = new WeakMap<PgDb, (f: FinalFailure) => JobSpec | undefined>();
 
 /**
  * Enqueue the job `hook` returns whenever a job fails for good in a transaction of `db`
  * (pgTx), in that transaction (as ../jobs.ts setFailureHook). `undefined` removes it.
  */
-export function setPgFailureHook(db: PgDb, hook: ((f: PgFinalFailure) => JobSpec | undefined) | undefined): void {
+export function setPgFailureHook(db: PgDb, hook: ((f: FinalFailure) => JobSpec | undefined) | undefined): void {
   if (hook) failureHooks.set(db, hook);
   else failureHooks.delete(db);
 }
