@@ -36,6 +36,35 @@ interface Row {
   model: string | null;
 }
 
+/**
+ * SIGSTOP the daemon at a moment it holds no write transaction. SQLite has one writer: a process
+ * stopped inside its write transaction holds the lock until it runs again, and every other daemon
+ * on the file waits for it (they log `database is locked` and go on once it is released). That is
+ * not what this test is about, so if the stop caught the daemon mid-write, let it run on a moment
+ * and stop it again.
+ */
+async function stopOutsideWrite(child: ChildProcess, db: string): Promise<void> {
+  const probe = new Database(db);
+  probe.pragma('busy_timeout = 0');
+  try {
+    for (let i = 0; ; i++) {
+      child.kill('SIGSTOP');
+      await sleep(20);
+      try {
+        probe.exec('BEGIN IMMEDIATE');
+        probe.exec('ROLLBACK');
+        return;
+      } catch (e) {
+        if (i >= 100 || !String(e).includes('locked')) throw e;
+        child.kill('SIGCONT');
+        await sleep(5);
+      }
+    }
+  } finally {
+    probe.close();
+  }
+}
+
 describe('a paused daemon that comes back late', () => {
   it('changes nothing: its handlers\' writes are fenced by the lease like its results (SIGSTOP / SIGCONT)', async () => {
     const list = users(N);
@@ -60,13 +89,16 @@ describe('a paused daemon that comes back late', () => {
     ai.setLatency(4_000);
     const a = startDaemon(db, env, path.join(logs, 'a.log'));
     await waitFor(() => count(`SELECT count(*) AS n FROM jobs WHERE name = 'write-review' AND state = 'reserved'`) === N, 30_000, 'A to run every write-review');
-    a.child.kill('SIGSTOP');
+    await stopOutsideWrite(a.child, db);
     try {
       // Daemon B prunes A, recovers its leases and finishes every analysis (and notifies it).
       ai.setLatency(0);
       const b = startDaemon(db, env, path.join(logs, 'b.log'));
       await waitFor(() => count(`SELECT count(*) AS n FROM jobs WHERE state <> 'completed'`) === 0 && count(`SELECT count(*) AS n FROM analyses WHERE status = 'completed'`) === N,
-        60_000, 'B to finish every analysis');
+        60_000, 'B to finish every analysis').catch((e: Error) => {
+        const states = conn.prepare(`SELECT name, state, reserved_by, count(*) AS n FROM jobs GROUP BY 1, 2, 3`).all();
+        throw new Error(`${e.message}\njobs: ${JSON.stringify(states)}\nB's log ends:\n${fs.readFileSync(b.log, 'utf8').slice(-3000)}`);
+      });
       const before = conn.prepare(`SELECT id, status, completed_at, updated_at, report, model FROM analyses ORDER BY id`).all() as Row[];
       expect(before).toHaveLength(N);
       expect(hook.posts.filter((p) => p.event === 'analysis.completed')).toHaveLength(N);
