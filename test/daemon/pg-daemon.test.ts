@@ -101,7 +101,8 @@ describe('gitroast daemon on PostgreSQL', () => {
       kills++;
       start(slot);
     }
-    expect(await states(schema, 'pg-record')).toEqual({ completed: 1000 });
+    const why = async () => JSON.stringify((await adminQuery(`SELECT id, attempts, errors FROM "${schema}".jobs WHERE name = 'pg-record' AND state <> 'completed' LIMIT 3`)).rows);
+    expect(await states(schema, 'pg-record'), await why()).toEqual({ completed: 1000 });
     expect(kills).toBeGreaterThanOrEqual(3);
     // Completed exactly once each (the completions table is written only with an accepted completion) …
     const times = await completedTimes(schema);

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { Waker, type WakeHost } from '../../src/daemon/waker.js';
 import { createSqliteStore, enqueue, openDatabase, type ClaimedJob, type Store } from '../../src/queue/index.js';
 import { openTestDb } from '../support/db.js';
-import { QUEUE_JS, tempDbPath } from '../support/tmp.js';
+import { QUEUE_JS, tempDbPath, waitFor } from '../support/tmp.js';
 
 const takeAll = (queues: readonly string[], limit: number) => ({ free: limit, workerId: 'w_test', leaseMs: 1_000, plan: (take: (q: readonly string[], l: number) => { jobs: ClaimedJob[] }) => take(queues, limit).jobs });
 
@@ -37,8 +37,9 @@ describe('the waker', () => {
     waker.nothingVisible();
     await turn();
     expect(host.pumps).toEqual([true]); // re-reading for a moment, nothing ready yet
-    await new Promise((r) => setTimeout(r, 20));
-    expect(host.pumps).toEqual([true, false]); // then one claim, which takes the write lock
+    // then one claim, which takes the write lock (waited for: a loaded machine runs timers late)
+    await waitFor(() => host.pumps.length > 1, 5_000, 'the claim');
+    expect(host.pumps).toEqual([true, false]);
     waker.close();
   });
 
@@ -72,7 +73,7 @@ describe('the waker', () => {
     expect(host.pumps).toEqual([true]); // no claim for an echo
     // The later look claims only when something is ready: enqueue a ready job, and it claims.
     enqueue(db, { name: 'x' });
-    await new Promise((r) => setTimeout(r, 30));
+    await waitFor(() => host.pumps.length > 1, 5_000, 'the later look');
     expect(host.pumps).toEqual([true, false]);
     waker.close();
   });
