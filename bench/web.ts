@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { pathToFileURL } from 'node:url';
+import { analysisViews } from '../src/analysis/store.js';
 import { openAppDb } from '../src/cli/db.js';
 import { isLoopback, silentLogger, startHttp, WalWatcher } from '../src/daemon/index.js';
 import { createReadModel, enqueue, type Db } from '../src/queue/index.js';
@@ -68,7 +69,7 @@ async function serveDashboard(file: string) {
   const model = createReadModel({ open: ({ readonly }) => openAppDb(file, { readonly }) });
   model.header(Date.now());
   const dashboard = createDashboard({
-    model, isLoopback,
+    model: { ...model, ...analysisViews((fn) => model.read(fn)) }, isLoopback,
     subscribe: (onChange) => {
       const w = new WalWatcher(file, onChange).start();
       return () => w.close();

@@ -349,16 +349,53 @@ export function hasAnalysesTable(db: Database): boolean {
   return stmt(db, `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'analyses'`).get() !== undefined;
 }
 
-/** Return the newest `limit` analyses, light, read backwards on analyses_created; none before the table exists. */
+/** The columns of an AnalysisHead, on both engines. */
+const HEAD_COLUMNS = 'id, username, status, stage, overall, created_at, updated_at, error';
+
+/** An AnalysisHead's row as either engine returns it. */
+type HeadRow = Pick<Row, 'id' | 'username' | 'status' | 'stage' | 'overall' | 'created_at' | 'updated_at' | 'error'>;
+
+function toHead(r: HeadRow): AnalysisHead {
+  return { id: String(r.id), username: r.username, status: r.status, stage: r.stage, overall: r.overall, createdAt: r.created_at, updatedAt: r.updated_at, error: r.error };
+}
+
+/**
+ * Return the newest `limit` analyses, light, read backwards on analyses_created (ties newest
+ * row first, as listAnalyses); none before the table exists.
+ */
 export function listAnalysisHeads(db: Database, limit: number): AnalysisHead[] {
   if (!hasAnalysesTable(db)) return [];
-  const rows = stmt(db, `SELECT id, username, status, stage, overall, created_at, updated_at, error
-                           FROM analyses ORDER BY created_at DESC LIMIT ?`).all(limit) as {
-    id: string; username: string; status: string; stage: string; overall: number | null; created_at: number; updated_at: number; error: string | null;
-  }[];
-  return rows.map((r) => ({
-    id: String(r.id), username: r.username, status: r.status, stage: r.stage, overall: r.overall, createdAt: r.created_at, updatedAt: r.updated_at, error: r.error,
-  }));
+  const rows = stmt(db, `SELECT ${HEAD_COLUMNS} FROM analyses ORDER BY created_at DESC, rowid DESC LIMIT ?`).all(limit) as HeadRow[];
+  return rows.map(toHead);
+}
+
+/**
+ * What the analyses screens read (the Ink monitor's list; the web dashboard's list and
+ * report), synchronously, whatever the engine: over SQLite by analysisViews, over any
+ * AnalysisStore (PostgreSQL) by replaying analysisStoreViews (src/queue/store-model.ts
+ * replayModel). The screens are the same on both.
+ */
+export interface AnalysisViews {
+  /** The newest `limit` analyses, light (no report, snapshot or signals); none before the analyses table exists. */
+  analyses(limit: number): AnalysisHead[];
+  /** One analysis with its report; undefined when there is none (or no analyses table). */
+  analysis(id: string): Analysis | undefined;
+}
+
+/** The AnalysisViews over SQLite, each run by `read` (a read model's: one short read transaction on its connection). */
+export function analysisViews(read: <T>(fn: (db: Database) => T) => T): AnalysisViews {
+  return {
+    analyses: (limit) => read((db) => listAnalysisHeads(db, limit)),
+    analysis: (id) => read((db) => (hasAnalysesTable(db) ? getAnalysis(db, id) : undefined)),
+  };
+}
+
+/** The AnalysisViews over an AnalysisStore, each returning a promise: to be replayed (either engine; PostgreSQL's use). */
+export function analysisStoreViews(store: AnalysisStore): { analyses(limit: number): Promise<AnalysisHead[]>; analysis(id: string): Promise<Analysis | undefined> } {
+  return {
+    analyses: (limit) => store.heads(limit),
+    analysis: (id) => store.get(id),
+  };
 }
 
 /** Return the cached ETag and body of an HTTP request key, or undefined. */
@@ -417,6 +454,8 @@ export interface AnalysisStore {
   /** The newest analysis of a login (any case, any status). */
   latestByUsername(username: string): Promise<Analysis | undefined>;
   list(opts: { status?: AnalysisStatus; limit?: number }): Promise<Analysis[]>;
+  /** The newest `limit` analyses, light (as listAnalysisHeads). */
+  heads(limit: number): Promise<AnalysisHead[]>;
   /** A batch's analyses in creation order. */
   listBatch(batchId: string): Promise<Analysis[]>;
   keep(id: string, kept: boolean, now: number): Promise<boolean>;
@@ -432,6 +471,7 @@ export function analysesOn(db: Database): AnalysisStore {
     get: async (id) => getAnalysis(db, id),
     latestByUsername: async (username) => findLatestByUsername(db, username),
     list: async (opts) => listAnalyses(db, opts),
+    heads: async (limit) => listAnalysisHeads(db, limit),
     listBatch: async (batchId) => listBatchAnalyses(db, batchId),
     keep: async (id, kept, now) => keepAnalysis(db, id, kept, now),
     fail: async (id, reason, now) => failAnalysis(db, id, reason, now),
@@ -471,6 +511,8 @@ export const PG_SQL = {
   newestByLogin: `SELECT DISTINCT ON (lower(username)) * FROM analyses WHERE lower(username) = ANY($1::text[]) AND status = ANY($2::text[])
     ORDER BY lower(username), created_at DESC, id DESC`,
   create: `INSERT INTO analyses (id, username, status, stage, created_at, updated_at) VALUES ($1, $2, 'pending', 'queued', $3, $3) RETURNING *`,
+  /** As listAnalysisHeads: ties by id, PostgreSQL having no rowid. */
+  heads: `SELECT ${HEAD_COLUMNS} FROM analyses ORDER BY created_at DESC, id DESC LIMIT $1`,
   createMany: `INSERT INTO analyses (id, username, status, stage, batch_id, created_at, updated_at)
     SELECT i, u, 'pending', 'queued', $3, $4, $4 FROM unnest($1::text[], $2::text[]) AS t(i, u)`,
 } as const;
@@ -490,6 +532,7 @@ export function pgAnalyses(db: PgDb): AnalysisStore {
     list: async ({ status, limit = 20 }) => status === undefined
       ? rows(`SELECT * FROM analyses ${newest} LIMIT $1`, [limit])
       : rows(`SELECT * FROM analyses WHERE status = $1 ${newest} LIMIT $2`, [status, limit]),
+    heads: async (limit) => (await db.pool.query<HeadRow>(PG_SQL.heads, [limit])).rows.map(toHead),
     listBatch: (batchId) => rows('SELECT * FROM analyses WHERE batch_id = $1 ORDER BY created_at, id', [batchId]),
     keep: (id, kept, now) => changed('UPDATE analyses SET kept = $1, updated_at = $2 WHERE id = $3', [kept ? 1 : 0, now, id]),
     fail: (id, reason, now) => changed(`UPDATE analyses SET status = 'failed', error = $1, completed_at = $2, updated_at = $2 WHERE id = $3`, [reason.slice(0, ERROR_LIMIT), now, id]),

@@ -29,41 +29,11 @@ export function registerMonitor(program: Command, ctx: Context, run: Runner): vo
       }
       const aliveMs = await ctx.aliveMs();
       const silenced = (await ctx.config()).silenced;
-      const { listBudgets, describeBudget, budgetsFrom } = await import('../analysis/budget.js');
-      let source: DataSource & { close?: () => void };
-      let replay: (<T>(fn: (s: DataSource) => T) => Promise<T>) | undefined;
-      let clock: { now(): number };
-      if (ctx.engine === 'postgres') {
-        // Over the Store, on the database's clock; the screens run by replay (src/queue/store-model.ts).
-        const store = await ctx.store();
-        const analyses = await ctx.analyses();
-        const { createStoreReadModel, replayModel } = await import('../queue/store-model.js');
-        const views = createStoreReadModel(store, {
-          configured, aliveMs, readonly: opts.readonly ?? false, silenced,
-          // GitHub's budget per token fingerprint, under the daemons.
-          notes: async () => {
-            const now = store.now();
-            return budgetsFrom(await analyses.budgetRows(), now).map((b) => `GitHub ${describeBudget(b, now)}`);
-          },
-        });
-        ({ model: source, run: replay } = replayModel<DataSource>(views));
-        clock = { now: () => store.now() };
-      } else {
-        const { openAppDb } = await import('./db.js');
-        const file = ctx.dbPath;
-        // Fail early with one line (exit 3) when there is no usable database yet.
-        openAppDb(file, { readonly: true }).close();
-        const { createDbSource } = await import('../tui/source.js');
-        const { readAnalyses } = await import('./monitor-analyses.js');
-        const db = createDbSource({
-          open: ({ readonly }) => openAppDb(file, { readonly }), configured, aliveMs, readonly: opts.readonly ?? false, silenced,
-          // GitHub's budget per token fingerprint, under the daemons.
-          notes: (d, now) => listBudgets(d, now).map((b) => `GitHub ${describeBudget(b, now)}`),
-        });
-        db.analyses = (limit) => db.read((d) => readAnalyses(d, limit));
-        source = db;
-        clock = { now: () => Date.now() };
-      }
+      const m = await import('./monitor-source.js');
+      const options = { configured, aliveMs, readonly: opts.readonly ?? false, silenced };
+      const { source, run: replay, clock } = ctx.engine === 'postgres'
+        ? m.pgMonitorSource(await ctx.store(), await ctx.analyses(), options)
+        : m.sqliteMonitorSource(ctx.dbPath, options);
       try {
         // React's development build costs about twice the CPU per refresh (measured: 25 % against
         // 13 % of a core at --refresh 300); the monitor is not a place to debug React.

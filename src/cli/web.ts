@@ -4,10 +4,10 @@
  * daemon's WAL watcher, so a commit from any process pushes a refresh down the event stream).
  */
 import type { Listen } from '../daemon/index.js';
-import type { Db, ReadModel } from '../queue/index.js';
+import type { Db } from '../queue/index.js';
 import type { PgDb } from '../queue/pg/connect.js';
 import type { CliStore } from './context.js';
-import type { Dashboard } from '../web/index.js';
+import type { Dashboard, DashboardModel } from '../web/index.js';
 import { UsageError } from './context.js';
 
 /**
@@ -47,11 +47,13 @@ export async function webDashboard(options: WebDashboardOptions): Promise<Dashbo
   const { WalWatcher, isLoopback } = await import('../daemon/index.js');
   const { createReadModel, onEnqueued } = await import('../queue/index.js');
   const { createDashboard } = await import('../web/index.js');
+  const { analysisViews } = await import('../analysis/store.js');
   const model = createReadModel({ open: options.open, configured: options.configured, aliveMs: options.aliveMs, readonly: options.readonly, silenced: options.silenced });
   // Open the reader now: SQLite keeps -wal in place while a connection is open, so the watcher holds on to it.
   model.header(Date.now());
   const dashboard = createDashboard({
-    model, readonly: options.readonly, token: options.token, isLoopback,
+    // The analyses screens read on the same connection, each in its own short read transaction.
+    model: { ...model, ...analysisViews((fn) => model.read(fn)) }, readonly: options.readonly, token: options.token, isLoopback,
     subscribe: (onChange) => {
       const watcher = new WalWatcher(options.dbPath, onChange).start();
       const off = options.db ? onEnqueued(options.db, onChange) : () => {};
@@ -83,18 +85,18 @@ export interface PgWebDashboardOptions extends Omit<WebDashboardOptions, 'dbPath
 const PG_REFRESH_MS = 2000;
 
 /**
- * The dashboard over a PostgreSQL database: the read model over the Store, its pages run by
- * replay (src/queue/store-model.ts), woken by the installation's NOTIFY (LISTEN on its own
- * connection) and every PG_REFRESH_MS.
+ * The dashboard over a PostgreSQL database: the read model over the Store and the analysis
+ * store, its pages run by replay (src/queue/store-model.ts), woken by the installation's
+ * NOTIFY (LISTEN on its own connection) and every PG_REFRESH_MS.
  */
 export async function pgWebDashboard(options: PgWebDashboardOptions): Promise<Dashboard & { close(): void }> {
   const { isLoopback } = await import('../daemon/index.js');
   const { createStoreReadModel, replayModel } = await import('../queue/store-model.js');
   const { PgListener } = await import('../queue/pg/listen.js');
   const { createDashboard } = await import('../web/index.js');
+  const { analysisStoreViews, pgAnalyses } = await import('../analysis/store.js');
   const views = createStoreReadModel(options.store, { configured: options.configured, aliveMs: options.aliveMs, readonly: options.readonly, silenced: options.silenced });
-  // The analyses screens read the analysis room's tables through `read`, SQLite only for now: they answer 500 with this line.
-  const { model, run } = replayModel<ReadModel>({ ...views, read: async () => Promise.reject(new Error('the analyses view does not run on PostgreSQL yet')) });
+  const { model, run } = replayModel<DashboardModel>({ ...views, ...analysisStoreViews(pgAnalyses(options.db)) });
   const dashboard = createDashboard({
     model, run, readonly: options.readonly, token: options.token, isLoopback,
     subscribe: (onChange) => {

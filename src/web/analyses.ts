@@ -4,10 +4,9 @@
  * category titles as src/analysis/report.ts, drawn as HTML). Everything in a report came
  * from GitHub or a model: all of it goes through `text`, links only when http(s).
  */
-import type { Database } from 'better-sqlite3';
 import { TITLES } from '../analysis/report.js';
 import { CATEGORIES } from '../analysis/score.js';
-import { getAnalysis, hasAnalysesTable, listAnalyses, type Analysis } from '../analysis/store.js';
+import type { AnalysisHead } from '../analysis/store.js';
 import { ago, esc, externalLink, iso, meter, table, text } from './html.js';
 import { LIST_LIMIT, type Page, type PageContext } from './pages.js';
 
@@ -19,18 +18,10 @@ function points(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(1);
 }
 
-/** Read analyses, or none when the table does not exist yet (a database made by an older version). */
-function safely<T>(ctx: PageContext, fn: (db: Database) => T, none: T): T {
-  return ctx.model.read((db) => {
-    if (!hasAnalysesTable(db)) return none;
-    return fn(db);
-  });
-}
-
-/** The newest analyses. */
+/** The newest analyses (none, and the empty state, on a database without the analyses table). */
 export function analysesPage(ctx: PageContext): Page {
-  const rows = safely(ctx, (db) => listAnalyses(db, { limit: LIST_LIMIT }), [] as Analysis[]);
-  const html = table<Analysis>([
+  const rows = ctx.model.analyses(LIST_LIMIT);
+  const html = table<AnalysisHead>([
     { title: 'User', cell: (a) => `<a href="/analyses/${esc(encodeURIComponent(a.id))}">${text(a.username)}</a>` },
     { title: 'Status', cell: (a) => `<span class="pill ${esc(a.status)}">${esc(a.status)}</span>` },
     { title: 'Stage', cell: (a) => esc(a.stage) },
@@ -43,7 +34,7 @@ export function analysesPage(ctx: PageContext): Page {
 
 /** One analysis report: scores, every signal, the review. */
 export function analysisPage(ctx: PageContext, id: string): Page {
-  const a = safely(ctx, (db) => getAnalysis(db, id), undefined);
+  const a = ctx.model.analysis(id);
   if (!a) return { title: 'Not found', body: `<h1>Analysis</h1><p class="empty">No analysis ${text(id)}.</p>`, status: 404 };
   const user = a.snapshot?.user;
   const name = user?.name ? ` <span class="muted">(${text(user.name)})</span>` : '';

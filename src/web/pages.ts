@@ -4,6 +4,7 @@
  * live region; `layout` wraps it. Untrusted strings go through `text`, the rest through `esc`.
  */
 import { fingerprint, groupFailed, type Batch, type BatchDetail, type BatchFailureRow, type BatchJob, type FailedJob, type Job, type JobsTab, type MetricRow, type MetricsWindow, type ReadModel } from '../queue/index.js';
+import type { AnalysisViews } from '../analysis/store.js';
 import { ago, columnChart, count, duration, esc, meter, rate, table, text } from './html.js';
 
 /** The screens, in menu order: path, title. */
@@ -12,9 +13,15 @@ export const SCREENS = [
   ['/workers', 'Workers'], ['/batches', 'Batches'], ['/analyses', 'Analyses'],
 ] as const;
 
+/**
+ * What the screens draw from: the queue's read model (its views and actions, not its
+ * connection) and the analysis room's views (src/analysis/store.ts), on either engine.
+ */
+export type DashboardModel = Omit<ReadModel, 'read' | 'close'> & AnalysisViews;
+
 /** What every screen gets. */
 export interface PageContext {
-  model: ReadModel;
+  model: DashboardModel;
   now: number;
   /** Actions are drawn (the server also refuses them when read-only). */
   canAct: boolean;

@@ -14,18 +14,18 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import zlib from 'node:zlib';
-import { ValidationError, type ReadModel } from '../queue/index.js';
+import { ValidationError } from '../queue/index.js';
 import { analysesPage, analysisPage } from './analyses.js';
 import { assetVersion, CSS, JS } from './assets.js';
 import { esc } from './html.js';
 import {
   SCREENS, batchPage, batchesPage, failedPage, headerStatus, jobPage, jobsPage, metricsPage, overviewPage, queuesPage, workersPage,
-  type Page, type PageContext,
+  type DashboardModel, type Page, type PageContext,
 } from './pages.js';
 
 /** Options of createDashboard. */
 export interface DashboardOptions {
-  model: ReadModel;
+  model: DashboardModel;
   /** Refuse every action and draw none. Default false. */
   readonly?: boolean;
   /** The token a browser signs in with (and scripts send as Bearer); none on loopback. */
@@ -34,7 +34,7 @@ export interface DashboardOptions {
    * Run a screen or an action over the model: by default directly; over an asynchronous
    * model (PostgreSQL), by replay (src/queue/store-model.ts replayModel), `model` being its stand-in.
    */
-  run?: <T>(fn: (model: ReadModel) => T) => Promise<T>;
+  run?: <T>(fn: (model: DashboardModel) => T) => Promise<T>;
   /** Call `onChange` whenever the database may have changed; returns an unsubscribe. */
   subscribe(onChange: () => void): () => void;
   /** Tell a loopback host name or address (the CLI passes the daemon's rule). */
@@ -93,7 +93,7 @@ function hostName(hostHeader: string): string {
 export function createDashboard(options: DashboardOptions): Dashboard {
   const now = options.now ?? Date.now;
   const canAct = !options.readonly && options.model.actions !== undefined;
-  const run = options.run ?? (async <T>(fn: (model: ReadModel) => T): Promise<T> => fn(options.model));
+  const run = options.run ?? (async <T>(fn: (model: DashboardModel) => T): Promise<T> => fn(options.model));
   const want = options.token ? digest(options.token) : undefined;
   const sessions = new Map<string, number>();
   const sessionMs = options.sessionMs ?? 12 * 3_600_000;
@@ -195,7 +195,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     return site === undefined || site === 'same-origin' || site === 'none';
   };
 
-  const runAction = (model: ReadModel, name: string, form: URLSearchParams): string => {
+  const runAction = (model: DashboardModel, name: string, form: URLSearchParams): string => {
     const actions = model.actions!;
     const uuids = form.getAll('uuid').filter(Boolean);
     const queue = form.get('queue') ?? '';

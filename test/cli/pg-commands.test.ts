@@ -5,16 +5,15 @@
  * name aside). Then the environment's refusals: a malformed URL is exit 2, an unreachable
  * server, a refused login and another application's schema are exit 3, one line each.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { openAppDb } from '../../src/cli/db.js';
 import { createSqliteStore, type ClaimPlan, type Store, type Take } from '../../src/queue/index.js';
 import { pgQueueRoom } from '../../src/queue/pg/migrations.js';
 import { createPgStore } from '../../src/queue/pg/store.js';
 import { pgAnalysisRoom } from '../../src/analysis/pg-migrations.js';
-import { gitroast, type CliResult } from '../support/cli.js';
+import { gitroast, serveHttp as serve, type CliResult } from '../support/cli.js';
 import { adminQuery, pgSchemas, pgUrl } from '../support/pg.js';
-import { BIN, tempDbPath, tempDir, waitFor } from '../support/tmp.js';
+import { tempDbPath } from '../support/tmp.js';
 
 const pgs = pgSchemas('pgcli');
 
@@ -85,19 +84,6 @@ async function same(dbs: Engines, args: string[], code = 0): Promise<unknown> {
   const parsed = { sqlite: JSON.parse(r.sqlite.stdout) as unknown, postgres: JSON.parse(r.postgres.stdout) as unknown };
   expect(normal(parsed.postgres), args.join(' ')).toEqual(normal(parsed.sqlite));
   return parsed.postgres;
-}
-
-/** Start `gitroast dashboard` (or `command`) on `db` with --http on a port of its own, and resolve once it listens. */
-async function serve(db: string, command: string[] = ['dashboard']): Promise<{ child: ChildProcess; base: string; exited: Promise<unknown> }> {
-  const child = spawn(process.execPath, [BIN, '--db', db, ...command, '--http', '127.0.0.1:0'], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GITROAST_CONFIG: '', XDG_CONFIG_HOME: tempDir(), GITROAST_LOG_FORMAT: 'json' },
-  });
-  const exited = new Promise((r) => child.once('close', r));
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const port = await waitFor(() => /"event":"http\.listening"[^\n]*"port":(\d+)/.exec(out)?.[1], 20_000, `the dashboard to listen (output: ${out.slice(-300)})`);
-  return { child, base: `http://127.0.0.1:${port}`, exited };
 }
 
 async function engines(): Promise<Engines> {
@@ -207,7 +193,8 @@ describe('the queue commands on PostgreSQL give what they give on SQLite', () =>
     const servers = await Promise.all([serve(dbs.sqlite), serve(dbs.postgres)]);
     try {
       const [lite, pg] = servers;
-      for (const path of ['/', '/jobs', '/jobs?tab=failed', '/failed', '/queues', '/charts', '/charts?kind=queue&key=fq', '/workers', '/batches', '/batches/batch-cli-1', '/batches/nope', '/jobs/1', '/jobs/999']) {
+      for (const path of ['/', '/jobs', '/jobs?tab=failed', '/failed', '/queues', '/charts', '/charts?kind=queue&key=fq', '/workers', '/batches', '/batches/batch-cli-1', '/batches/nope', '/jobs/1', '/jobs/999',
+        '/analyses', '/analyses/11111111-1111-4111-8111-111111111111', '/analyses/33333333-3333-4333-8333-333333333333']) {
         const [a, b] = await Promise.all([fetch(lite!.base + path), fetch(pg!.base + path)]);
         expect(b.status, `${path} on PostgreSQL`).toBe(a.status);
         const [ta, tb] = [await a.text(), await b.text()];
@@ -224,10 +211,8 @@ describe('the queue commands on PostgreSQL give what they give on SQLite', () =>
       const health = await fetch(`${pg!.base}/health`);
       expect(health.status).toBe(200);
       expect(await health.json()).toMatchObject({ status: 'ok', mode: 'dashboard', database: { ok: true, schemaVersion: 12 } });
-      // The analyses screens read the analysis room's tables, SQLite only for now: one line.
-      const analyses = await fetch(`${pg!.base}/analyses`);
-      expect(analyses.status).toBe(500);
-      expect(await analyses.text()).toBe('error: the analyses view does not run on PostgreSQL yet\n');
+      // The analyses screens too (test/cli/analyses-screens.test.tsx draws full reports on both engines).
+      expect(await (await fetch(`${pg!.base}/analyses`)).text()).toMatch(/>dog<.*>cat<.*>Octo</s);
     } finally {
       for (const s of servers) s.child.kill('SIGTERM');
       await Promise.all(servers.map((s) => s.exited));

@@ -13,9 +13,8 @@
 import { describe, expect, it } from 'vitest';
 import { enqueueBatch } from '../../src/analysis/batch.js';
 import { enqueueAnalysis } from '../../src/analysis/jobs.js';
-import { completeAnalysis, createAnalysis, findActive, findLatestByUsername, findLatestCompleted, listAnalyses } from '../../src/analysis/store.js';
+import { analysisViews, completeAnalysis, createAnalysis, findActive, findLatestByUsername, findLatestCompleted, listAnalyses } from '../../src/analysis/store.js';
 import { openAppDb } from '../../src/cli/db.js';
-import { readAnalyses } from '../../src/cli/monitor-analyses.js';
 import * as q from '../../src/queue/index.js';
 import { createDbSource } from '../../src/tui/source.js';
 import { tempDbPath } from '../support/tmp.js';
@@ -125,7 +124,10 @@ describe('EXPLAIN QUERY PLAN of every hot-path statement', () => {
       for (const w of ['1h', '24h', '7d'] as const) source.metrics(w, now);
       source.workers(now);
       source.batches(q.MONITOR_LIST_LIMIT);
-      source.read((db) => readAnalyses(db, q.MONITOR_LIST_LIMIT));
+      // The analyses screens (the monitor's list; the dashboard's list and report).
+      const analyses = analysisViews((fn) => source.read(fn));
+      analyses.analyses(q.MONITOR_LIST_LIMIT);
+      analyses.analysis('no-such-analysis');
       // Tags, charts and silenced jobs (issue 15).
       source.tags?.(10);
       source.jobs('completed', { tag: 't' }, q.MONITOR_LIST_LIMIT, now);

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { BIN } from './tmp.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { BIN, tempDir, waitFor } from './tmp.js';
 
 export interface CliResult {
   code: number | null;
@@ -26,4 +26,20 @@ export function gitroast(args: readonly string[], options: { env?: NodeJS.Proces
     });
     child.stdin.end(options.input ?? '');
   });
+}
+
+/**
+ * Start `gitroast dashboard` (or `command`) on `db` with --http on a port of its own, and
+ * resolve once it listens; kill `child` (SIGTERM) and await `exited` after.
+ */
+export async function serveHttp(db: string, command: string[] = ['dashboard']): Promise<{ child: ChildProcess; base: string; exited: Promise<unknown> }> {
+  const child = spawn(process.execPath, [BIN, '--db', db, ...command, '--http', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GITROAST_CONFIG: '', XDG_CONFIG_HOME: tempDir(), GITROAST_LOG_FORMAT: 'json' },
+  });
+  const exited = new Promise((r) => child.once('close', r));
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const port = await waitFor(() => /"event":"http\.listening"[^\n]*"port":(\d+)/.exec(out)?.[1], 20_000, `the dashboard to listen (output: ${out.slice(-300)})`);
+  return { child, base: `http://127.0.0.1:${port}`, exited };
 }

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import { analysisViews } from '../../src/analysis/store.js';
 import { openAppDb } from '../../src/cli/db.js';
 import { isLoopback, silentLogger, startHttp, WalWatcher } from '../../src/daemon/index.js';
 import * as q from '../../src/queue/index.js';
@@ -31,7 +32,7 @@ async function serve(options: { token?: string; readonly?: boolean; host?: strin
   const model = q.createReadModel({ open: ({ readonly }) => openAppDb(file, { readonly }), readonly: options.readonly });
   model.header(Date.now());
   const dashboard: Dashboard = createDashboard({
-    model, token: options.token, readonly: options.readonly, isLoopback, failedLoginDelayMs: 300, keepAliveMs: options.keepAliveMs,
+    model: { ...model, ...analysisViews((fn) => model.read(fn)) }, token: options.token, readonly: options.readonly, isLoopback, failedLoginDelayMs: 300, keepAliveMs: options.keepAliveMs,
     subscribe: (onChange) => {
       const w = new WalWatcher(file, onChange).start();
       return () => w.close();
