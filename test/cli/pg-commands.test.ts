@@ -102,7 +102,8 @@ async function engines(): Promise<Engines> {
   return { sqlite: file, postgres: pgUrl(schema) };
 }
 
-describe('the queue commands on PostgreSQL give what they give on SQLite', () => {
+// Each test spawns the built CLI a dozen times or more on each engine: the suite's 30 s is too short on a loaded machine.
+describe('the queue commands on PostgreSQL give what they give on SQLite', { timeout: 120_000 }, () => {
   it('status, queue list, failed list/show, batches, tags list and schedule list: the same --json', async () => {
     const dbs = await engines();
     const status = (await same(dbs, ['status', '--json'])) as { database: { path: string; schemaVersion: number }; queues: { queue: string; pending: number; reserved: number; failed: number; paused: boolean }[]; daemons: { id: string }[] };
