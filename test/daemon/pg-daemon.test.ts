@@ -89,7 +89,9 @@ describe('gitroast daemon on PostgreSQL', () => {
     await adminQuery(`CREATE TABLE "${schema}".completions (job_id BIGINT NOT NULL, pid INT NOT NULL)`);
     start(1);
     start(2);
-    const ids = await enqueueRecords(open, schema, 1000, file, 300, 'pg-record');
+    // A job whose daemon is killed spends an attempt; on a slow machine one job can be caught by
+    // three kills in a row and fail for good, as it should. Here each may be caught 20 times.
+    const ids = await enqueueRecords(open, schema, 1000, file, 300, 'pg-record', 20);
     let kills = 0;
     const deadline = Date.now() + 100_000;
     while (Date.now() < deadline) {

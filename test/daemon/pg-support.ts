@@ -36,10 +36,10 @@ export async function completedTimes(schema: string): Promise<Map<number, number
 }
 
 /** Enqueue `n` record jobs (each appends `pid id attempt start|done` to `file`) through the PostgreSQL store; returns their ids. */
-export async function enqueueRecords(open: (schema: string) => Promise<PgDb>, schema: string, n: number, file: string, ms: number, name = 'record'): Promise<number[]> {
+export async function enqueueRecords(open: (schema: string) => Promise<PgDb>, schema: string, n: number, file: string, ms: number, name = 'record', tries?: number): Promise<number[]> {
   const db = await open(schema);
   try {
-    const specs: JobSpec[] = Array.from({ length: n }, () => ({ name, queue: 'default', payload: { file, ms } }));
+    const specs: JobSpec[] = Array.from({ length: n }, () => ({ name, queue: 'default', payload: { file, ms }, ...(tries ? { tries } : {}) }));
     const out = await createPgStore(db).enqueueMany(specs);
     return out.map((e) => e.id);
   } finally {
