@@ -67,7 +67,8 @@ interface Window {
   added: number;
 }
 
-function hasAny(t: Throttles | undefined): boolean {
+/** True when `t` limits any queue or job name. */
+export function hasThrottles(t: Throttles | undefined): boolean {
   return t !== undefined && (Object.keys(t.queues ?? {}).length > 0 || Object.keys(t.jobs ?? {}).length > 0);
 }
 
@@ -86,7 +87,7 @@ export function claimThrottledInTx(db: Db, options: ClaimOptions & { throttles?:
   const holds = activeHoldsInTx(db, now);
   const heldNames = holds.map((h) => h.name);
   const holdEnds = holds.reduce((a, h) => Math.min(a, h.until), Infinity);
-  if (!hasAny(throttles)) {
+  if (!hasThrottles(throttles)) {
     if (holds.length === 0) return { jobs: claimInTx(db, options), throttledQueues: new Set(), retryAt: undefined };
     const jobs = claimInTx(db, { ...options, now, exceptNames: [...(options.exceptNames ?? []), ...heldNames] });
     return { jobs, throttledQueues: new Set(), retryAt: holdEnds };

@@ -97,6 +97,34 @@ describe('PostgreSQL queue operations', () => {
     expect((await one<{ n: number }>(db, `SELECT count(*)::int AS n FROM jobs WHERE state = 'reserved'`)).n).toBe(5);
   });
 
+  it('claims over several queues in one statement: in the queues\' order, a paused one skipped, held names left, and a later queue untouched once an earlier one had enough', async () => {
+    const db = await fresh();
+    await pgEnqueueMany(db, [
+      { name: 'x', queue: 'b' }, { name: 'x', queue: 'b', priority: 9 }, { name: 'held', queue: 'b', priority: 20 },
+      { name: 'x', queue: 'a' }, { name: 'x', queue: 'p' }, { name: 'x', queue: 'c' }, { name: 'x', queue: 'c' }, { name: 'x', queue: 'd' },
+    ]);
+    await db.pool.query(`INSERT INTO queues (name, paused, paused_at) VALUES ('p', 1, 0)`);
+    await db.pool.query(`INSERT INTO job_holds (name, until, reason, set_at) VALUES ('held', ${Number.MAX_SAFE_INTEGER}, 'test', 0)`);
+    // p is paused, 'held' is held: a (1), then b by priority (2), then c (1 of 2) for a limit of 4.
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const jobs = await pgClaim(client, { workerId: W, queues: ['p', 'a', 'b', 'c', 'd'], limit: 4 });
+      expect(jobs.map((j) => [j.queue, j.priority])).toEqual([['a', 0], ['b', 9], ['b', 0], ['c', 0]]);
+      // While that claim's transaction is open, the rows it did not need are not locked: the
+      // second job of c, and every job of a queue after the limit was reached.
+      const free = (q: string) => adminQuery(`SELECT id FROM "${db.schema}".jobs WHERE queue = $1 AND id <> ALL($2::bigint[]) FOR UPDATE NOWAIT`, [q, jobs.map((j) => j.id)]);
+      await expect(free('c')).resolves.toMatchObject({ rowCount: 1 });
+      await expect(free('d')).resolves.toMatchObject({ rowCount: 1 });
+      const more = await pgClaim(client, { workerId: W, queues: ['a', 'c'], limit: 1 });
+      expect(more.map((j) => j.queue)).toEqual(['c']);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    expect((await one<{ n: number }>(db, `SELECT count(*)::int AS n FROM jobs WHERE state = 'pending'`)).n).toBe(3);
+  });
+
   it('never hands one job to two concurrent claimers (SKIP LOCKED)', async () => {
     const db = await fresh();
     await pgEnqueueMany(db, Array.from({ length: 400 }, () => ({ name: 'x' })));

@@ -140,7 +140,9 @@ export async function openPg(target: PgTarget, options: PgOpenOptions = {}): Pro
   const rooms = options.rooms ?? [pgQueueRoom];
   const d = await loadDriver();
   const config = clientConfig(d, target, options.connectTimeoutMs);
-  const pool = new d.Pool({ ...config, max: options.max ?? 4 });
+  // Pipelined: statements sent together travel in one round trip (a commit sends its first
+  // statements at once, ./store.ts); statements awaited one by one behave as without it.
+  const pool = new d.Pool({ ...config, max: options.max ?? 4, pipeline: true });
   // An idle client's error (the server restarted) must not crash the process: the pool drops it.
   pool.on('error', () => {});
   const db: PgDb = { pool, schema: target.schema, channel: channelOf(target.schema), display: target.display, config, driver: d };

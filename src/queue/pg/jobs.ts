@@ -36,6 +36,9 @@ const INSERT_ONE = `
   ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending','delayed','reserved') DO NOTHING
   RETURNING id`;
 
+/** INSERT_ONE for a job without a unique key, and the installation's NOTIFY ($15, its channel), in one statement. */
+const INSERT_NOTIFY = `WITH j AS (${INSERT_ONE}) SELECT j.id, pg_notify($15, '') FROM j`;
+
 /** Insert many jobs (none with a unique key) from parallel arrays, in order. */
 const INSERT_MANY = `
   INSERT INTO jobs (${INSERT_COLUMNS})
@@ -55,12 +58,18 @@ const PROMOTE_DUE = `
    WHERE id = ANY (ARRAY(SELECT id FROM jobs WHERE state = 'delayed' AND available_at <= ${NOW_MS} FOR UPDATE SKIP LOCKED))`;
 
 /**
- * Claim up to $4 ready jobs of queue $1 in priority order unless it is paused, skipping rows
- * another claimer holds: one statement on the jobs_ready partial index. Counts the attempt,
- * takes a lease on the database clock and bumps the fencing token. $5: names held back.
- * The picked ids are an ARRAY(…) sub-select, an init plan run once: written as a plain
- * `IN (SELECT … LIMIT n)` joined with the clock, the planner rescanned the sub-select and
- * a claim of 1 took every pending row (test: "never hands one job …", "claims at most limit").
+ * Claim up to $4 ready jobs of the queues $1, tried in their order (a paused queue is
+ * skipped), each in priority order, skipping rows another claimer holds and jobs whose name
+ * is held (job_holds) or listed in $5: one statement, on the jobs_ready partial index, for
+ * any number of queues. Counts the attempt, takes a lease on the database clock and bumps
+ * the fencing token.
+ * - The queues are a LATERAL nested loop over `unnest … WITH ORDINALITY`, and the executor
+ *   pulls rows on demand: the outer LIMIT stops it once $4 rows are locked, so a later
+ *   queue is not read (nor its rows locked) when an earlier one had enough.
+ * - The picked ids are an ARRAY(…) sub-select, an init plan run once: written as a plain
+ *   `IN (SELECT … LIMIT n)` joined with the clock, the planner rescanned the sub-select and
+ *   a claim of 1 took every pending row (test: "never hands one job …", "claims at most limit").
+ * - RETURNING's order is not the claim order: pgClaim sorts the rows.
  */
 const CLAIM = `
   WITH c AS MATERIALIZED (SELECT ${NOW_MS} AS now)
@@ -68,11 +77,24 @@ const CLAIM = `
      SET state = 'reserved', attempts = attempts + 1, reserved_at = c.now, reserved_by = $2,
          lease_expires_at = c.now + $3::bigint, lease_token = lease_token + 1
     FROM c
-   WHERE jobs.id = ANY (ARRAY(SELECT id FROM jobs WHERE state = 'pending' AND queue = $1 AND name <> ALL($5::text[])
-                               ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED))
+   WHERE jobs.id = ANY (ARRAY(
+           SELECT p.id FROM unnest($1::text[]) WITH ORDINALITY AS q(queue, ord)
+           CROSS JOIN LATERAL (
+             SELECT j.id FROM jobs AS j
+              WHERE j.state = 'pending' AND j.queue = q.queue AND j.name <> ALL($5::text[])
+                AND NOT EXISTS (SELECT 1 FROM queues WHERE queues.name = q.queue AND queues.paused = 1)
+                AND NOT EXISTS (SELECT 1 FROM job_holds AS h WHERE h.name = j.name AND h.until > (SELECT now FROM c))
+              ORDER BY j.priority DESC, j.id LIMIT $4 FOR UPDATE SKIP LOCKED) AS p
+           LIMIT $4))
      AND jobs.state = 'pending'
-     AND NOT EXISTS (SELECT 1 FROM queues WHERE name = $1 AND paused = 1)
   RETURNING jobs.id, jobs.queue, jobs.name, jobs.payload, jobs.priority, jobs.attempts, jobs.max_attempts, jobs.timeout_ms, jobs.available_at, jobs.lease_token`;
+
+/**
+ * The statements a worker runs on every commit are prepared once per connection (a named
+ * statement): planning the claim cost more than running it (0.39 against 0.07 ms, measured
+ * on an empty queue). Each name belongs to one text.
+ */
+const PREPARED = { claim: 'gitroast_claim', promote: 'gitroast_promote_holds', completeAny: 'gitroast_complete_any', completePlain: 'gitroast_complete_plain', nextDue: 'gitroast_next_due' } as const;
 
 /**
  * Complete leases ($1 ids, $2 tokens) of jobs without chain or batch: nothing else to do, no
@@ -121,7 +143,12 @@ export interface PgEnqueueContext {
 
 /** Send the installation's wake-up inside the caller's transaction (delivered at COMMIT). */
 export async function notifyInTx(c: Q, db: PgDb): Promise<void> {
-  await c.query(`SELECT pg_notify($1, '')`, [db.channel]);
+  await c.query(pgNotifyStatement(db));
+}
+
+/** The statement that notifies the installation's channel (its name written as a literal, so it can go in a multi-statement query). */
+export function pgNotifyStatement(db: PgDb): string {
+  return `SELECT pg_notify(${db.driver.escapeLiteral(db.channel)}, '')`;
 }
 
 /**
@@ -131,6 +158,11 @@ export async function notifyInTx(c: Q, db: PgDb): Promise<void> {
  */
 export async function pgEnqueue(db: PgDb, spec: JobSpec, ctx: PgEnqueueContext = {}): Promise<PgEnqueued> {
   const row = validate(spec);
+  if (row.uniqueKey === null) {
+    // Nothing to look up: one statement (its own transaction), the NOTIFY delivered at its commit.
+    const r = await db.pool.query<{ id: number }>({ name: 'gitroast_enqueue_notify', text: INSERT_NOTIFY, values: [...insertParams(row, spec, ctx), db.channel] });
+    return { id: r.rows[0]!.id, existing: false };
+  }
   return pgTx(db, async (c) => {
     const out = await insertJob(c, row, spec, ctx);
     if (!out.existing) await notifyInTx(c, db);
@@ -175,9 +207,14 @@ function chainJson(spec: JobSpec, ctx: PgEnqueueContext): string | null {
   return null;
 }
 
-async function insertJob(c: Q, row: JobRow, spec: JobSpec, ctx: PgEnqueueContext): Promise<PgEnqueued> {
-  const params = [row.queue, row.name, row.payload, row.priority, row.maxAttempts, row.backoff, row.timeoutMs, row.uniqueKey,
+/** INSERT_ONE's parameters for a job. */
+function insertParams(row: JobRow, spec: JobSpec, ctx: PgEnqueueContext): unknown[] {
+  return [row.queue, row.name, row.payload, row.priority, row.maxAttempts, row.backoff, row.timeoutMs, row.uniqueKey,
     row.retryUntil, row.delayMs, row.retryForMs, row.tags, chainJson(spec, ctx), ctx.batchId ?? null];
+}
+
+async function insertJob(c: Q, row: JobRow, spec: JobSpec, ctx: PgEnqueueContext): Promise<PgEnqueued> {
+  const params = insertParams(row, spec, ctx);
   for (let i = 0; i < 3; i++) {
     const r = await c.query<{ id: number }>(INSERT_ONE, params);
     if (r.rows[0]) return { id: r.rows[0].id, existing: false };
@@ -239,41 +276,78 @@ export interface PgClaimOptions {
   promoted?: boolean;
 }
 
-/**
- * Promote due delayed jobs and read the job holds in force, in one statement (one round
- * trip of a claim fewer); returns the holds.
- */
-export async function pgPromoteAndHoldsInTx(c: Q, now: number): Promise<{ name: string; until: number }[]> {
-  const r = await c.query<{ name: string; until: string | number }>(`WITH promoted AS (${PROMOTE_DUE}) SELECT name, until FROM job_holds WHERE until > $1`, [now]);
+/** Promote due delayed jobs and read the job holds in force, in one statement on the database's clock. */
+const PROMOTE_HOLDS = `WITH promoted AS (${PROMOTE_DUE}) SELECT name, until FROM job_holds WHERE until > ${NOW_MS}`;
+
+/** The job holds a claim honours: what PROMOTE_HOLDS returned. */
+export type PgHolds = { name: string; until: number }[];
+
+/** The query that promotes due delayed jobs and reads the holds in force (send it, then read it with pgHoldsOf). */
+export function pgPromoteAndHoldsQuery(): pg.QueryConfig {
+  return { name: PREPARED.promote, text: PROMOTE_HOLDS };
+}
+
+/** The holds in a PROMOTE_HOLDS result. */
+export function pgHoldsOf(r: pg.QueryResult<{ name: string; until: string | number }>): PgHolds {
   return r.rows.map((h) => ({ name: h.name, until: Number(h.until) }));
 }
 
 /**
+ * Promote due delayed jobs and read the job holds in force, in one statement (one round
+ * trip of a claim fewer); returns the holds.
+ */
+export async function pgPromoteAndHoldsInTx(c: Q): Promise<PgHolds> {
+  return pgHoldsOf(await c.query(pgPromoteAndHoldsQuery()));
+}
+
+/** The claim statement for `options` (send it, then read it with pgClaimedOf). */
+export function pgClaimQuery(options: PgClaimOptions & { limit: number; queues: readonly string[] }): pg.QueryArrayConfig {
+  return { name: PREPARED.claim, text: CLAIM, values: [[...options.queues], options.workerId, options.leaseMs ?? LEASE_MS, options.limit, [...(options.exceptNames ?? [])]], rowMode: 'array' };
+}
+
+type ClaimRow = [number, string, string, string, number, number, number, number | null, number, number];
+
+/** The jobs of a CLAIM result, in claim order: the queues' order, then priority, then id. */
+export function pgClaimedOf(r: pg.QueryArrayResult, queues: readonly string[]): ClaimedJob[] {
+  const rows = r.rows as ClaimRow[];
+  if (rows.length > 1) {
+    const rank = new Map(queues.map((q, i) => [q, i]));
+    rows.sort((a, b) => rank.get(a[1])! - rank.get(b[1])! || b[4] - a[4] || a[0] - b[0]);
+  }
+  return rows.map((x) => ({ id: x[0], queue: x[1], name: x[2], payload: x[3], priority: x[4], attempts: x[5], maxAttempts: x[6], timeoutMs: x[7], availableAt: x[8], token: x[9] }));
+}
+
+/**
  * Claim the next ready jobs of these queues (tried in order, paused ones skipped), in
- * priority order: due delayed jobs are promoted first, then one claim statement per queue
- * until `limit` is reached. No transaction is held: each statement commits on its own, and
- * SKIP LOCKED keeps concurrent claimers off each other's rows.
+ * priority order: due delayed jobs are promoted first, then one claim statement for every
+ * queue. No transaction is held: each statement commits on its own, and SKIP LOCKED keeps
+ * concurrent claimers off each other's rows.
  */
 export async function pgClaim(q: pg.Pool | Q, options: PgClaimOptions): Promise<ClaimedJob[]> {
   const limit = options.limit ?? 1;
   if (limit < 1) return [];
-  if (!options.promoted) await q.query(PROMOTE_DUE);
-  const out: ClaimedJob[] = [];
-  const except = options.exceptNames ?? [];
-  for (const queue of options.queues ?? ['high', 'default', 'low']) {
-    const res = await q.query({ text: CLAIM, values: [queue, options.workerId, options.leaseMs ?? LEASE_MS, limit - out.length, except], rowMode: 'array' });
-    const rows = res.rows as [number, string, string, string, number, number, number, number | null, number, number][];
-    if (rows.length > 1) rows.sort((a, b) => b[4] - a[4] || a[0] - b[0]);
-    for (const r of rows) out.push({ id: r[0], queue: r[1], name: r[2], payload: r[3], priority: r[4], attempts: r[5], maxAttempts: r[6], timeoutMs: r[7], availableAt: r[8], token: r[9] });
-    if (out.length >= limit) break;
-  }
-  return out;
+  if (!options.promoted) await q.query({ name: PREPARED.promote, text: PROMOTE_HOLDS });
+  const queues = options.queues ?? ['high', 'default', 'low'];
+  return pgClaimedOf(await q.query(pgClaimQuery({ ...options, limit, queues })), queues);
 }
 
 /** The earliest time a delayed job becomes due (database clock, ms), or undefined. */
 export async function pgNextDueAt(q: pg.Pool | Q): Promise<number | undefined> {
-  const r = await q.query<{ at: number | null }>(`SELECT MIN(available_at) AS at FROM jobs WHERE state = 'delayed'`);
-  return r.rows[0]?.at ?? undefined;
+  return pgNextDueOf(await q.query(pgNextDueQuery()));
+}
+
+/** The earliest due time of a delayed job, on the jobs_delayed index. */
+export const PG_NEXT_DUE = `SELECT MIN(available_at) AS at FROM jobs WHERE state = 'delayed'`;
+
+/** The statement reading the earliest due time of a delayed job (send it, then read it with pgNextDueOf). */
+export function pgNextDueQuery(): pg.QueryConfig {
+  return { name: PREPARED.nextDue, text: PG_NEXT_DUE };
+}
+
+/** The due time in a pgNextDueQuery result, or undefined. */
+export function pgNextDueOf(r: pg.QueryResult<{ at: number | string | null }>): number | undefined {
+  const at = r.rows[0]?.at;
+  return at === null || at === undefined ? undefined : Number(at);
 }
 
 /** The database's clock, ms since the epoch. */
@@ -295,7 +369,7 @@ export async function pgCompleteMany(db: PgDb, leases: readonly Lease[]): Promis
   if (leases.length === 0) return 0;
   const ids = leases.map((l) => l.id);
   const toks = leases.map((l) => l.token);
-  const plain = await db.pool.query<{ id: number }>({ text: COMPLETE_PLAIN, values: [ids, toks] });
+  const plain = await db.pool.query<{ id: number }>({ name: PREPARED.completePlain, text: COMPLETE_PLAIN, values: [ids, toks] });
   if (plain.rows.length === leases.length) return leases.length;
   const done = new Set(plain.rows.map((r) => r.id));
   const rest = leases.filter((l) => !done.has(l.id));
@@ -318,7 +392,16 @@ export async function pgComplete(db: PgDb, lease: Lease): Promise<boolean> {
  */
 export async function pgCompleteLeasesInTx(c: Q, leases: readonly Lease[]): Promise<{ ids: string[]; followUp: boolean }> {
   if (leases.length === 0) return { ids: [], followUp: false };
-  const res = await c.query<{ id: number; token: number; chain: string | null; batch_id: string | null; now: number }>(COMPLETE_ANY, [leases.map((l) => l.id), leases.map((l) => l.token)]);
+  return pgAfterCompleteInTx(c, await c.query(pgCompleteAnyQuery(leases)));
+}
+
+/** The statement that completes `leases` whatever their chain and batch (send it, then finish with pgAfterCompleteInTx). */
+export function pgCompleteAnyQuery(leases: readonly Lease[]): pg.QueryConfig {
+  return { name: PREPARED.completeAny, text: COMPLETE_ANY, values: [leases.map((l) => l.id), leases.map((l) => l.token)] };
+}
+
+/** Enqueue the chains' next links and count the batches of what a COMPLETE_ANY completed; the accepted `id:token`s, and whether any had a follow-up. */
+export async function pgAfterCompleteInTx(c: Q, res: pg.QueryResult<{ id: number; token: number; chain: string | null; batch_id: string | null; now: number }>): Promise<{ ids: string[]; followUp: boolean }> {
   let followUp = false;
   for (const r of res.rows) {
     if (r.chain !== null || r.batch_id !== null) {

@@ -28,17 +28,18 @@ import { FIRST_SNAPSHOT_WINDOW_MS, metricsOf, seriesFrom, toSnapshot, trimBounds
 import { isSilenced, queueStatsTable, silencedOf, toJob, type JobFilter, type JobRow, type QueueStats, type Silenced } from '../queues.js';
 import { aggregateSnapshotList, CHART_BUCKETS, headerFrom, HOUR, METRICS_WINDOW_MS, overviewFrom, queueRowsFrom, sortMetrics, TAIL, type HeaderData, type JobEvent, type MetricsWindow } from '../read-model.js';
 import type { ClaimPlan, CommitBatch, CommitResult, Completion, Settlement, Store, Take } from '../store.js';
-import { throttleStates, type StoredThrottle, type ThrottledClaim } from '../throttles.js';
+import { hasThrottles, throttleStates, type StoredThrottle, type ThrottledClaim } from '../throttles.js';
 import { assertTag, tagSummaryFrom, type TagSummary } from '../tags.js';
 import type { Cancelled } from '../cancel.js';
-import { JOB_STATES, type Batch, type ClaimedJob, type JobState, type Lease, type Outcome } from '../types.js';
+import { JOB_STATES, type Batch, type ClaimedJob, type JobState, type Outcome } from '../types.js';
 import { parseJson } from '../jobs.js';
 import { assertQueueName } from '../validate.js';
 import { isAlive } from '../workers.js';
 import { NOW_MS, alive, connectOwned, pgTx, type PgDb } from './connect.js';
 import {
-  notifyInTx, pgCancelBatchInTx, pgCancelJobInTx, pgCompleteLeasesInTx, pgCompleteWithWritesInTx, pgDelayInTx, pgEnqueue, pgEnqueueInTx,
-  pgCreateBatchInTx, pgEnqueueMany, pgFailInTx, pgNextDueAt, pgReleaseInTx, pgWriteUnderLease, type PgEnqueued, type PgLeasedWrite,
+  notifyInTx, pgAfterCompleteInTx, pgCancelBatchInTx, pgCancelJobInTx, pgClaim, pgClaimedOf, pgClaimQuery, pgCompleteAnyQuery, pgCompleteWithWritesInTx, pgDelayInTx,
+  pgEnqueue, pgEnqueueInTx, pgCreateBatchInTx, pgEnqueueMany, pgFailInTx, pgHoldsOf, pgNextDueAt, pgNextDueOf, pgNextDueQuery, pgNotifyStatement, pgPromoteAndHoldsQuery,
+  pgReleaseInTx, pgWriteUnderLease, PG_NEXT_DUE, type PgEnqueued, type PgHolds, type PgLeasedWrite,
 } from './jobs.js';
 import { pgClaimThrottledInTx } from './throttles.js';
 import { pgDeregisterWorker, pgHeartbeat, pgListWorkers, pgLiveWorkers, pgRecoverLeases, pgRegisterWorker } from './workers.js';
@@ -71,16 +72,49 @@ async function settleInTx(c: Q, s: Settlement, now: number): Promise<Outcome> {
   }
 }
 
+/** A claim plan's first take (its queues and limit), or undefined when the plan takes nothing (no room). */
+function firstAsk(claim: ClaimPlan): Ask | undefined {
+  let ask: Ask | undefined;
+  try {
+    claim.plan((queues, limit) => {
+      ask = { queues: [...queues], limit };
+      throw UNANSWERED;
+    });
+  } catch (err) {
+    if (err !== UNANSWERED) throw err;
+  }
+  return ask;
+}
+
+interface Ask {
+  queues: readonly string[];
+  limit: number;
+}
+
+/** The first take of a plan, answered in the commit's first round trip, and the holds read with it. */
+interface Answered {
+  ask: Ask;
+  holds: PgHolds;
+  jobs: ClaimedJob[];
+}
+
 /**
  * Run a claim plan inside the open transaction by replay (see the module comment). A replay
  * that asks something else than the run before it (a plan that is not deterministic) throws.
+ * `answered`: its first take, claimed already (a claim without throttles); the later takes of
+ * such a plan claim with the same holds, promoted already.
  */
-async function runPlan(c: Q, claim: ClaimPlan, now: number, lockKey: string): Promise<ClaimedJob[]> {
-  const asked: { queues: readonly string[]; limit: number }[] = [];
+async function runPlan(c: Q, claim: ClaimPlan, now: number, lockKey: string, answered?: Answered): Promise<ClaimedJob[]> {
+  const asked: Ask[] = [];
   const answers: ThrottledClaim[] = [];
+  const holdEnds = answered?.holds.reduce<number | undefined>((a, h) => Math.min(a ?? Infinity, h.until), undefined);
+  if (answered) {
+    asked.push(answered.ask);
+    answers.push({ jobs: answered.jobs, throttledQueues: new Set(), retryAt: holdEnds });
+  }
   for (;;) {
     let i = 0;
-    let ask: { queues: readonly string[]; limit: number } | undefined;
+    let ask: Ask | undefined;
     const take: Take = (queues, limit) => {
       if (i < answers.length) {
         const before = asked[i]!;
@@ -98,43 +132,49 @@ async function runPlan(c: Q, claim: ClaimPlan, now: number, lockKey: string): Pr
       if (err !== UNANSWERED || ask === undefined) throw err;
     }
     asked.push(ask);
-    answers.push(await pgClaimThrottledInTx(c, { workerId: claim.workerId, leaseMs: claim.leaseMs, now, queues: ask.queues, limit: ask.limit, throttles: claim.throttles, lockKey }));
+    answers.push(answered
+      ? { jobs: await pgClaim(c, { workerId: claim.workerId, leaseMs: claim.leaseMs, queues: ask.queues, limit: ask.limit, promoted: true }), throttledQueues: new Set(), retryAt: holdEnds }
+      : await pgClaimThrottledInTx(c, { workerId: claim.workerId, leaseMs: claim.leaseMs, now, queues: ask.queues, limit: ask.limit, throttles: claim.throttles, lockKey }));
   }
 }
 
-/** Complete the finished jobs inside the open transaction: one statement for those without writes, a savepoint each for the rest. */
-async function completeInTx(
-  c: Q, completions: readonly Completion<PgLeasedWrite>[], now: number, onWriteError: CommitBatch<PgLeasedWrite>['onWriteError'],
-): Promise<{ results: CommitResult['completions']; wake: boolean }> {
-  const out: CommitResult['completions'] = new Array(completions.length);
-  let wake = false;
-  const plain: Lease[] = [];
-  const plainIdx: number[] = [];
-  for (let i = 0; i < completions.length; i++) {
-    const comp = completions[i]!;
-    if (comp.writes === undefined) {
-      plain.push(comp.lease);
-      plainIdx.push(i);
-      continue;
-    }
-    const r = await pgCompleteWithWritesInTx(c, comp.lease, comp.writes);
-    if (typeof r === 'boolean') {
-      out[i] = r;
-      wake ||= r;
-    } else {
-      const settle = onWriteError?.(comp, r) ?? { kind: 'retry', lease: comp.lease, error: { message: r.message, stack: r.stack } };
-      const outcome = await settleInTx(c, settle, now);
-      wake ||= outcome.kind !== 'lost';
-      out[i] = { error: r, outcome };
-    }
+/**
+ * A claim on its own, without throttles, in one round trip: BEGIN (its COMMIT not waiting
+ * for the WAL flush), the clock, the promotion with the holds, the plan's first take, the
+ * next due time and COMMIT are sent at once. A statement that fails leaves the transaction
+ * aborted, so that COMMIT rolls it back, and its error is thrown. A plan's later takes
+ * (several pools) claim after it, one statement each (a claim without throttles needs no
+ * transaction around it: SKIP LOCKED keeps claimers apart).
+ */
+async function claimAlone(c: Q, claim: ClaimPlan, first: Ask, seen: (serverNow: number) => number, lockKey: string): Promise<CommitResult> {
+  const flight = await Promise.allSettled([
+    c.query(`BEGIN; SET LOCAL synchronous_commit = off; SELECT ${NOW_MS} AS now`),
+    c.query(pgPromoteAndHoldsQuery()),
+    c.query(pgClaimQuery({ workerId: claim.workerId, leaseMs: claim.leaseMs, queues: first.queues, limit: first.limit, promoted: true })),
+    c.query(pgNextDueQuery()),
+    c.query('COMMIT'),
+  ]);
+  for (const r of flight) if (r.status === 'rejected') throw r.reason;
+  const [opened, promoted, claimed, due] = flight as PromiseFulfilledResult<pg.QueryResult>[];
+  const t = seen(Number((opened!.value as unknown as pg.QueryResult<{ now: number }>[]).at(-1)!.rows[0]!.now));
+  const jobs = await runPlan(c, claim, t, lockKey, { ask: first, holds: pgHoldsOf(promoted!.value), jobs: pgClaimedOf(claimed!.value as pg.QueryArrayResult, first.queues) });
+  const result: CommitResult = { now: t, completions: [], settlements: [], late: [], claimed: jobs };
+  if (jobs.length < claim.free) {
+    const at = pgNextDueOf(due!.value);
+    if (at !== undefined) result.nextDueAt = at;
   }
-  if (plain.length > 0) {
-    const done = await pgCompleteLeasesInTx(c, plain);
-    wake ||= done.followUp;
-    const accepted = new Set(done.ids);
-    for (let k = 0; k < plain.length; k++) out[plainIdx[k]!] = accepted.has(`${plain[k]!.id}:${plain[k]!.token}`);
-  }
-  return { results: out, wake };
+  return result;
+}
+
+/** Complete one finished job with its handler's writes, in a savepoint (a write that throws settles the job as onWriteError says). */
+async function completeWithWritesInTx(
+  c: Q, comp: Completion<PgLeasedWrite>, now: number, onWriteError: CommitBatch<PgLeasedWrite>['onWriteError'],
+): Promise<{ result: CommitResult['completions'][number]; wake: boolean }> {
+  const r = await pgCompleteWithWritesInTx(c, comp.lease, comp.writes ?? []);
+  if (typeof r === 'boolean') return { result: r, wake: r };
+  const settle = onWriteError?.(comp, r) ?? { kind: 'retry', lease: comp.lease, error: { message: r.message, stack: r.stack } };
+  const outcome = await settleInTx(c, settle, now);
+  return { result: { error: r, outcome }, wake: outcome.kind !== 'lost' };
 }
 
 /** Which failed jobs a filter names, as a WHERE clause from parameter `$first` on (as ../failed.ts where). */
@@ -360,30 +400,65 @@ export function createPgStore(db: PgDb, options: PgStoreOptions = {}): Store<PgL
       return () => listeners.delete(listener);
     },
 
-    // One transaction, in as few round trips as the work allows: BEGIN and the clock in one,
-    // the next due time and COMMIT in one (simple-protocol statements run in one round trip).
+    // One transaction in two round trips when nothing needs a follow-up (./connect.ts
+    // pipelines each connection's statements): first BEGIN with the clock, the plain
+    // completions, the promotion with the holds and the plan's first take, all sent at once;
+    // then the notification, the next due time and COMMIT in one simple-protocol query.
+    // Chains, batches, handler writes, settlements and further takes go between the two.
     commit: async (batch) => {
       const c = await connectOwned(db);
       let broken = false;
       try {
+        const completions = batch.completions ?? [];
+        const settlements = batch.settlements ?? [];
+        const late = batch.late ?? [];
         // A claim on its own need not be durable (as on SQLite, ../store.ts relaxedSync): after a
         // crash of the server the job is simply pending again. It commits without waiting for
         // the WAL flush; results, failures and enqueues keep synchronous_commit.
-        const claimOnly = batch.claim !== undefined && !batch.completions?.length && !batch.settlements?.length && !batch.late?.length;
-        const begin = claimOnly ? `BEGIN; SET LOCAL synchronous_commit = off; SELECT ${NOW_MS} AS now` : `BEGIN; SELECT ${NOW_MS} AS now`;
-        const opened = await c.query(begin).catch(async (err: unknown) => {
+        const claimOnly = batch.claim !== undefined && !completions.length && !settlements.length && !late.length;
+        const plain = completions.filter((x) => x.writes === undefined);
+        // A throttled claim reads and bumps its windows take by take (./throttles.ts).
+        const first = batch.claim && !hasThrottles(batch.claim.throttles) ? firstAsk(batch.claim) : undefined;
+        if (claimOnly && first) {
+          try {
+            return await claimAlone(c, batch.claim!, first, seen, lockKey);
+          } catch (err) {
+            await c.query('ROLLBACK').catch(() => (broken = true));
+            throw err;
+          }
+        }
+        const flight = await Promise.allSettled([
+          c.query(claimOnly ? `BEGIN; SET LOCAL synchronous_commit = off; SELECT ${NOW_MS} AS now` : `BEGIN; SELECT ${NOW_MS} AS now`),
+          plain.length > 0 ? c.query(pgCompleteAnyQuery(plain.map((x) => x.lease))) : undefined,
+          first ? c.query(pgPromoteAndHoldsQuery()) : undefined,
+          first ? c.query(pgClaimQuery({ workerId: batch.claim!.workerId, leaseMs: batch.claim!.leaseMs, queues: first.queues, limit: first.limit, promoted: true })) : undefined,
+        ]);
+        const [opened, completed, promoted, claimed] = flight;
+        if (opened.status === 'rejected') {
           broken = !(await alive(c));
-          throw err;
-        });
-        const clock = (opened as unknown as pg.QueryResult<{ now: number }>[]).at(-1);
+          throw opened.reason;
+        }
         try {
-          const t = seen(Number(clock!.rows[0]!.now));
-          const completions = batch.completions ?? [];
-          const settlements = batch.settlements ?? [];
-          const late = batch.late ?? [];
+          for (const r of flight) if (r.status === 'rejected') throw r.reason;
+          const clock = (opened.value as unknown as pg.QueryResult<{ now: number }>[]).at(-1)!;
+          const t = seen(Number(clock.rows[0]!.now));
           let wake = false;
-          let done: CommitResult['completions'] = [];
-          if (completions.length > 0) ({ results: done, wake } = await completeInTx(c, completions, t, batch.onWriteError));
+          const done: CommitResult['completions'] = new Array(completions.length);
+          if (plain.length > 0) {
+            const after = await pgAfterCompleteInTx(c, (completed as PromiseFulfilledResult<pg.QueryResult>).value);
+            wake ||= after.followUp;
+            const accepted = new Set(after.ids);
+            for (let i = 0; i < completions.length; i++) {
+              const l = completions[i]!.lease;
+              if (completions[i]!.writes === undefined) done[i] = accepted.has(`${l.id}:${l.token}`);
+            }
+          }
+          for (let i = 0; i < completions.length; i++) {
+            if (completions[i]!.writes === undefined) continue;
+            const r = await completeWithWritesInTx(c, completions[i]!, t, batch.onWriteError);
+            wake ||= r.wake;
+            done[i] = r.result;
+          }
           const settled: Outcome[] = [];
           for (const st of settlements) {
             const o = await settleInTx(c, st, t);
@@ -397,15 +472,20 @@ export function createPgStore(db: PgDb, options: PgStoreOptions = {}): Store<PgL
             lateOk.push(ok);
           }
           const result: CommitResult = { now: t, completions: done, settlements: settled, late: lateOk, claimed: [] };
-          if (batch.claim) result.claimed = await runPlan(c, batch.claim, t, lockKey);
+          if (batch.claim) {
+            const answered = first && {
+              ask: first,
+              holds: pgHoldsOf((promoted as PromiseFulfilledResult<pg.QueryResult<{ name: string; until: number }>>).value),
+              jobs: pgClaimedOf((claimed as PromiseFulfilledResult<pg.QueryArrayResult>).value, first.queues),
+            };
+            result.claimed = await runPlan(c, batch.claim, t, lockKey, answered);
+          }
           // Chains, batches, retries and failure callbacks may have made jobs ready for other hosts.
-          if (wake) await notifyInTx(c, db);
-          if (batch.claim && result.claimed.length < batch.claim.free) {
-            const [due] = (await c.query(`SELECT MIN(available_at) AS at FROM jobs WHERE state = 'delayed'; COMMIT`)) as unknown as pg.QueryResult<{ at: number | null }>[];
-            const at = due!.rows[0]?.at;
-            if (at !== null && at !== undefined) result.nextDueAt = Number(at);
-          } else {
-            await c.query('COMMIT');
+          const due = batch.claim !== undefined && result.claimed.length < batch.claim.free;
+          const last = (await c.query(`${wake ? `${pgNotifyStatement(db)}; ` : ''}${due ? `${PG_NEXT_DUE}; ` : ''}COMMIT`)) as unknown as pg.QueryResult<{ at: number | string | null }> | pg.QueryResult<{ at: number | string | null }>[];
+          if (due) {
+            const at = pgNextDueOf((last as pg.QueryResult<{ at: number | string | null }>[]).at(-2)!);
+            if (at !== undefined) result.nextDueAt = at;
           }
           return result;
         } catch (err) {

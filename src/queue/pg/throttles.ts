@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ThrottledClaim, ThrottleRule, Throttles } from '../throttles.js';
+import { hasThrottles, type ThrottledClaim, type ThrottleRule, type Throttles } from '../throttles.js';
 import type { ClaimedJob } from '../types.js';
 import { pgClaim, pgPromoteAndHoldsInTx } from './jobs.js';
 
@@ -45,18 +45,14 @@ interface Window {
   added: number;
 }
 
-function hasAny(t: Throttles | undefined): boolean {
-  return t !== undefined && (Object.keys(t.queues ?? {}).length > 0 || Object.keys(t.jobs ?? {}).length > 0);
-}
-
 /** Claim like pgClaim (queues in order, up to `limit`), honouring holds and throttles. Caller holds the transaction. */
 export async function pgClaimThrottledInTx(c: pg.ClientBase, o: PgThrottledClaimOptions): Promise<ThrottledClaim> {
   const { throttles, queues, limit, now } = o;
   const base = { workerId: o.workerId, leaseMs: o.leaseMs, promoted: true };
-  const holds = await pgPromoteAndHoldsInTx(c, now);
+  const holds = await pgPromoteAndHoldsInTx(c);
   const heldNames = holds.map((h) => h.name);
   const holdEnds = holds.reduce((a, h) => Math.min(a, h.until), Infinity);
-  if (!hasAny(throttles)) {
+  if (!hasThrottles(throttles)) {
     if (holds.length === 0) return { jobs: await pgClaim(c, { ...base, queues, limit }), throttledQueues: new Set(), retryAt: undefined };
     const jobs = await pgClaim(c, { ...base, queues, limit, exceptNames: heldNames });
     return { jobs, throttledQueues: new Set(), retryAt: holdEnds };
