@@ -390,7 +390,7 @@ export async function pgComplete(db: PgDb, lease: Lease): Promise<boolean> {
  * Complete leases inside the caller's transaction, with chains and batches: the leases
  * accepted (as `id:token`), and whether a chain or batch enqueued anything (the caller notifies).
  */
-export async function pgCompleteLeasesInTx(c: Q, leases: readonly Lease[]): Promise<{ ids: string[]; followUp: boolean }> {
+async function pgCompleteLeasesInTx(c: Q, leases: readonly Lease[]): Promise<{ ids: string[]; followUp: boolean }> {
   if (leases.length === 0) return { ids: [], followUp: false };
   return pgAfterCompleteInTx(c, await c.query(pgCompleteAnyQuery(leases)));
 }
