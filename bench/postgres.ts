@@ -24,9 +24,8 @@ import pg from 'pg';
 import { Registry, startWorker } from '../src/daemon/index.js';
 import { PgListener } from '../src/queue/pg/listen.js';
 import { createPgStore } from '../src/queue/pg/store.js';
-import type { Store } from '../src/queue/index.js';
 import { closePg, openPg, type PgDb } from '../src/queue/pg/connect.js';
-import { pgClaim, pgCompleteMany, pgEnqueue, pgEnqueueMany } from '../src/queue/pg/jobs.js';
+import { pgClaim, pgCompleteMany, pgEnqueue, pgEnqueueMany, type PgLeasedWrite } from '../src/queue/pg/jobs.js';
 import { pgQueueRoom } from '../src/queue/pg/migrations.js';
 import { parsePgUrl } from '../src/queue/pg/url.js';
 import type { Figures } from './queue.js';
@@ -99,8 +98,8 @@ async function library(db: PgDb): Promise<number> {
 /** The worker engine on the PostgreSQL store: drain JOBS no-op jobs with `slots` slots; jobs/s. */
 async function engineDrain(db: PgDb, slots: number): Promise<number> {
   await seed(db, JOBS);
-  const store = createPgStore(db) as unknown as Store;
-  const registry = new Registry().register('noop', { handle: () => undefined });
+  const store = createPgStore(db);
+  const registry = new Registry<PgLeasedWrite>().register('noop', { handle: () => undefined });
   const t0 = performance.now();
   const w = startWorker(undefined, registry, { store, queues: ['default'], concurrency: slots, stopWhenEmpty: true });
   await w.done;
@@ -119,11 +118,11 @@ function percentile(sorted: readonly number[], p: number): number {
 /** Enqueue→handler-start latency, the producer in another process, the worker woken by NOTIFY; sorted ms. */
 async function latency(db: PgDb, schemaUrl: string, n = 1000): Promise<number[]> {
   await db.pool.query(`TRUNCATE jobs`);
-  const store = createPgStore(db) as unknown as Store;
+  const store = createPgStore(db);
   const lat: number[] = [];
   let all!: () => void;
   const finished = new Promise<void>((r) => (all = r));
-  const registry = new Registry().register('ping', {
+  const registry = new Registry<PgLeasedWrite>().register('ping', {
     handle(p: { t: number }) {
       lat.push(hr() - p.t);
       if (lat.length === n) all();

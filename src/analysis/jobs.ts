@@ -109,9 +109,9 @@ interface AnalysisHandler<P, W = LeasedWrite> {
   timeoutMs?: number;
 }
 
-/** The part of the daemon's Registry this module uses. */
-export interface HandlerRegistry {
-  register<P>(name: string, handler: AnalysisHandler<P>): unknown;
+/** The part of the daemon's Registry this module uses (`W`: its engine's handler write). */
+export interface HandlerRegistry<W = LeasedWrite> {
+  register<P>(name: string, handler: AnalysisHandler<P, W>): unknown;
   schedule(name: string, cron: string, target: JobSpec, description?: string): unknown;
 }
 
@@ -167,12 +167,8 @@ function sqliteAnalysisEngine(getDb: () => Db): AnalysisEngine<LeasedWrite> {
   };
 }
 
-/** What the handlers work with: `db` (SQLite) or `engine` (either engine). */
+/** What the handlers work with besides the database (registerAnalysisOn); registerAnalysis adds `db`. */
 export interface AnalysisDeps {
-  /** The application database (with the analysis migrations applied), or a getter for one opened later. */
-  db?: Db | (() => Db);
-  /** The analysis room on the database's engine; default the SQLite one over `db`. */
-  engine?: AnalysisEngine<unknown>;
   /** The environment read when a job runs (tokens, API URLs, model). Default process.env. */
   env?: () => NodeJS.ProcessEnv;
   /** The deny list and webhook, read when a job runs (from src/cli/config.ts). */
@@ -223,22 +219,30 @@ class DeniedError extends Error {
 
 /**
  * Register the analysis handlers (fetch-github, write-review, notify, analysis-failed,
- * prune) and the daily prune schedule (`0 3 * * *`, on queue low) on `registry`.
+ * prune) and the daily prune schedule (`0 3 * * *`, on queue low) on `registry`, over the
+ * SQLite application database `deps.db` (with the analysis migrations applied), or a getter
+ * for one opened later.
  */
-export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps): void {
-  if (!deps?.db && !deps?.engine) throw new Error('registerAnalysis needs deps.db, the application database (or deps.engine)');
-  const engine: AnalysisEngine<unknown> = deps.engine ?? sqliteAnalysisEngine(typeof deps.db === 'function' ? deps.db : ((db: Db) => () => db)(deps.db!));
+export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps & { db: Db | (() => Db) }): void {
+  if (!deps?.db) throw new Error('registerAnalysis needs deps.db, the application database');
+  const db = deps.db;
+  registerAnalysisOn(registry, sqliteAnalysisEngine(typeof db === 'function' ? db : () => db), deps);
+}
+
+/**
+ * Like registerAnalysis, on the analysis room of any engine (PostgreSQL: ./pg-store.ts
+ * pgAnalysisEngine): the handlers hand the engine's writes W to ctx.commit / ctx.write, so
+ * they register only on a registry of that engine.
+ */
+export function registerAnalysisOn<W>(registry: HandlerRegistry<W>, engine: AnalysisEngine<W>, deps: AnalysisDeps): void {
   const env = deps.env ?? (() => process.env);
   const config = deps.config;
   const now = deps.now ?? Date.now;
   const stage = (id: string, s: AnalysisStage | 'failed') => deps.onStage?.(id, s);
-  const dropped = (ctx: AnalysisJobContext<unknown>, id: string) =>
+  const dropped = (ctx: AnalysisJobContext<W>, id: string) =>
     ctx.log('info', 'analysis.dropped', { analysis: id, reason: 'the analysis no longer exists' });
 
-  // The handlers take the engine's write type; the registry's structural type names SQLite's.
-  const register = <P>(name: string, handler: AnalysisHandler<P, unknown>) => registry.register<P>(name, handler as AnalysisHandler<P>);
-
-  register<FetchPayload>(JOB.fetch, {
+  registry.register<FetchPayload>(JOB.fetch, {
     timeoutMs: 60_000,
     async handle(p, ctx) {
       const a = await engine.get(p.analysisId);
@@ -283,7 +287,7 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
     },
   });
 
-  register<WritePayload>(JOB.write, {
+  registry.register<WritePayload>(JOB.write, {
     timeoutMs: 120_000,
     async handle(p, ctx) {
       const a = await engine.get(p.analysisId);
@@ -300,7 +304,7 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
     },
   });
 
-  register<NotifyPayload>(JOB.notify, {
+  registry.register<NotifyPayload>(JOB.notify, {
     timeoutMs: 30_000,
     async handle(p, ctx) {
       const url = config().webhookUrl;
@@ -316,7 +320,7 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
     },
   });
 
-  register<FailedPayload>(JOB.failed, {
+  registry.register<FailedPayload>(JOB.failed, {
     async handle(p, ctx) {
       const a = await engine.get(p.analysisId);
       if (!a) return dropped(ctx, p.analysisId);
@@ -329,7 +333,7 @@ export function registerAnalysis(registry: HandlerRegistry, deps: AnalysisDeps):
     },
   });
 
-  register<Record<string, never>>(JOB.prune, {
+  registry.register<Record<string, never>>(JOB.prune, {
     async handle(_p, ctx) {
       ctx.commit(engine.prune(now(), config().pruneDays ?? PRUNE_ANALYSES_DAYS, PRUNE_HTTP_CACHE_HOURS,
         (analyses, cached) => ctx.log('info', 'analysis.pruned', { analyses, httpCache: cached })));

@@ -11,7 +11,9 @@ import type { Command } from 'commander';
 import type { Analysis, AnalysisStatus } from '../analysis/store.js';
 import type { EnqueuedAnalysis } from '../analysis/jobs.js';
 import type { AnalysisConfig } from '../analysis/config.js';
-import type { JobSpec, Store } from '../queue/index.js';
+import type { JobSpec } from '../queue/index.js';
+import type { PgLeasedWrite } from '../queue/pg/jobs.js';
+import type { WorkerOptions } from '../daemon/index.js';
 import { colorEnabled, safeLine } from '../util/terminal.js';
 import { intOption, UsageError, WorkFailed, type Context } from './context.js';
 import { duration, info, plural, print, printJson, table } from './output.js';
@@ -133,19 +135,23 @@ async function waitForAnalyses(ctx: Context, ids: readonly string[], queue: stri
     a.status === 'failed' ? `failed: ${safeLine(a.error ?? 'unknown reason')}` : a.status === 'completed' ? `done (${a.overall}/100)` : a.stage;
   const mine = new Set(ids);
   // Progress of the in-process worker comes from its handlers and its events.
-  const registry = new Registry();
   const onStage = (id: string, stage: string) => {
     if (!mine.has(id)) return;
     if (stage !== 'failed' && stage !== 'done') return void show(id, stage);
     void analyses.get(id).then((a) => a && show(id, stageOf(a)));
   };
-  const pg = ctx.engine === 'postgres' ? await ctx.pgDb() : undefined;
-  if (pg) {
-    // PostgreSQL: the analysis room's PgLeasedWrites, on the database's clock.
-    const { pgAnalysisEngine } = await import('../analysis/pg-store.js');
-    jobs.registerAnalysis(registry, { engine: pgAnalysisEngine(pg), now: () => store.now(), config: () => settings, onStage });
+  /** Start the in-process worker on the database's engine, with that engine's analysis handlers. */
+  let startInline: (options: Omit<WorkerOptions, 'store'>) => ReturnType<typeof startWorker>;
+  if (ctx.engine === 'postgres') {
+    // PostgreSQL: the analysis room's PgLeasedWrites, on the database's clock, run by the command's PostgreSQL store.
+    const [pg, pgStore, { pgAnalysisEngine }] = await Promise.all([ctx.pgDb(), ctx.pgStore(), import('../analysis/pg-store.js')]);
+    const registry = new Registry<PgLeasedWrite>();
+    jobs.registerAnalysisOn(registry, pgAnalysisEngine(pg), { now: () => store.now(), config: () => settings, onStage });
+    startInline = (options) => startWorker(undefined, registry, { ...options, store: pgStore });
   } else {
+    const registry = new Registry();
     jobs.registerAnalysis(registry, { db: ctx.db(), config: () => settings, onStage });
+    startInline = (options) => startWorker(ctx.db(), registry, options);
   }
   /** A job of these analyses went back to its queue: say until when, and why. */
   const waiting = (e: { job: { id: number }; reason: string; availableAt: number }) => {
@@ -183,9 +189,7 @@ async function waitForAnalyses(ctx: Context, ids: readonly string[], queue: stri
       if (!done && !worker) {
         const serving = (await store.liveWorkers(aliveMs)).filter((w) => w.queues.includes(queue));
         if (serving.length === 0) {
-          const options = { queues: [...new Set([queue, 'high', 'default', 'low'])], concurrency: INLINE_CONCURRENCY, graceMs: 5_000, maxRateLimitWaitMs };
-          // On PostgreSQL the worker runs on the command's PostgreSQL store (its handler writes are PgLeasedWrites).
-          worker = pg ? startWorker(undefined, registry, { ...options, store: store as unknown as Store }) : startWorker(ctx.db(), registry, options);
+          worker = startInline({ queues: [...new Set([queue, 'high', 'default', 'low'])], concurrency: INLINE_CONCURRENCY, graceMs: 5_000, maxRateLimitWaitMs });
           worker.on('delayed', waiting);
           worker.on('released', waiting);
         } else {

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DatabaseError, ValidationError, type Db, type Store } from '../queue/index.js';
+import { DatabaseError, ValidationError, type AnyStore, type Db, type Store } from '../queue/index.js';
 import type { PgDb } from '../queue/pg/connect.js';
+import type { PgLeasedWrite } from '../queue/pg/jobs.js';
 import type { AnalysisStore } from '../analysis/store.js';
 import type { GitroastConfig, LoadedConfig, LoadOptions } from './config.js';
 import { describeDbTarget, openAppDb, resolveDbPath, resolveDbTarget, type DbTarget } from './db.js';
@@ -26,17 +27,15 @@ export class WorkFailed extends Error {
   }
 }
 
-/**
- * The queue store as the commands use it, on either engine: every operation but the
- * worker's hot path (commit, writeUnderLease), whose handler write type is the engine's own.
- */
-export type CliStore = Omit<Store, 'commit' | 'writeUnderLease'>;
+/** The queue store as the commands use it, on either engine (the queue's AnyStore). */
+export type CliStore = AnyStore;
 
 /** What every command action gets: the global options and a lazily opened database. */
 export class Context {
   private opened: Db | undefined;
   private pgOpened: Promise<PgDb> | undefined;
   private storeOpened: Promise<CliStore> | undefined;
+  private pgStoreOpened: Promise<Store<PgLeasedWrite>> | undefined;
   private loaded: LoadedConfig | undefined;
   constructor(readonly program: Command) {}
 
@@ -132,11 +131,19 @@ export class Context {
         const { createSqliteStore } = await import('../queue/store.js');
         return createSqliteStore(this.db());
       }
+      return this.pgStore();
+    })();
+    return this.storeOpened;
+  }
+
+  /** Open (once) the PostgreSQL queue store over pgDb(), whose handler writes are PgLeasedWrites (a worker runs on it). */
+  pgStore(): Promise<Store<PgLeasedWrite>> {
+    this.pgStoreOpened ??= (async () => {
       const db = await this.pgDb();
       const { createPgStore } = await import('../queue/pg/store.js');
       return createPgStore(db);
     })();
-    return this.storeOpened;
+    return this.pgStoreOpened;
   }
 
   /** The analysis room's operations on the database's engine (src/analysis/store.ts AnalysisStore). */
@@ -156,6 +163,7 @@ export class Context {
     const pg = this.pgOpened;
     this.pgOpened = undefined;
     this.storeOpened = undefined;
+    this.pgStoreOpened = undefined;
     if (pg) {
       const db = await pg.catch(() => undefined);
       if (db) await (await import('../queue/pg/connect.js')).closePg(db);

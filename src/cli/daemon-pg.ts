@@ -6,8 +6,9 @@
  * completions are batched) plus the LISTEN one.
  */
 import type { DaemonOptions, Registry } from '../daemon/index.js';
-import type { FailureHook, Store } from '../queue/index.js';
+import type { FailureHook } from '../queue/index.js';
 import type { PgDb } from '../queue/pg/connect.js';
+import type { PgLeasedWrite } from '../queue/pg/jobs.js';
 import type { PgTarget } from '../queue/pg/url.js';
 import type { CliStore } from './context.js';
 
@@ -23,8 +24,8 @@ const TEST_CLOCK_SKEW_ENV = 'GITROAST_TEST_CLOCK_SKEW_MS';
 /** The web dashboard a daemon serves at `/` with --http, made over its store and database (./web.ts pgWebDashboard). */
 export type PgDashboardFactory = (store: CliStore, db: PgDb) => Promise<{ handle: NonNullable<DaemonOptions['http']>['handler']; close(): void }>;
 
-/** Run the daemon on `target` until it stops; with `dashboard` and --http, the web dashboard is served too. */
-export async function runPgDaemon(target: PgTarget, registry: Registry, opened: { db?: PgDb; now?: () => number }, options: Omit<DaemonOptions, 'dbPath'>, failureHook: FailureHook | undefined, dashboard?: PgDashboardFactory): Promise<void> {
+/** Run the daemon on `target` with `registry`'s PostgreSQL handlers until it stops; with `dashboard` and --http, the web dashboard is served too. */
+export async function runPgDaemon(target: PgTarget, registry: Registry<PgLeasedWrite>, opened: { db?: PgDb; now?: () => number }, options: Omit<DaemonOptions<PgLeasedWrite>, 'dbPath' | 'store'>, failureHook: FailureHook | undefined, dashboard?: PgDashboardFactory): Promise<void> {
   const d = await import('../daemon/index.js');
   const { openPg, closePg } = await import('../queue/pg/connect.js');
   const { createPgStore } = await import('../queue/pg/store.js');
@@ -35,13 +36,10 @@ export async function runPgDaemon(target: PgTarget, registry: Registry, opened: 
   // Migrates what this gitroast adds; refuses (exit 3, nothing written) a schema a newer one migrated.
   const db = await openPg(target, { rooms: await roomsFor({ kind: 'postgres', target }), max: PG_DAEMON_POOL });
   const skew = Number(process.env[TEST_CLOCK_SKEW_ENV] ?? 0);
-  // The worker's handler writes (ctx.commit / ctx.write) run on the transaction's client here:
-  // handlers registered for PostgreSQL write through it (PgLeasedWrite).
-  const pgStore = createPgStore(db, skew ? { hostClock: () => Date.now() + skew } : {});
-  const store = pgStore as unknown as Store;
+  const store = createPgStore(db, skew ? { hostClock: () => Date.now() + skew } : {});
   // The rooms' handlers write through this database, on the store's (the database's) clock.
   opened.db = db;
-  opened.now = () => pgStore.now();
+  opened.now = () => store.now();
   setPgFailureHook(db, failureHook);
   const ref: { wake?: () => void } = {};
   const listener = new PgListener(db, () => ref.wake?.(), {

@@ -112,7 +112,7 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
       const logger = d.createLogger({ format: config.log.format ?? (process.stdout.isTTY ? 'pretty' : 'json'), level: config.log.level });
       const longWait = config.longWait;
       // What the daemon runs with on either engine.
-      const base: Omit<DaemonOptions, 'dbPath'> = {
+      const base: Omit<DaemonOptions, 'dbPath' | 'store'> = {
         logger, version: VERSION, hostname,
         queues: config.queues, concurrency: config.concurrency, balance: config.balance, supervisors, throttles: throttlesOf(config),
         leaseMs: config.leaseSeconds * 1000, heartbeatMs: config.heartbeatSeconds * 1000, staleMs: config.staleSeconds * 1000,
@@ -129,7 +129,7 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
       const failures = config.notify.failures;
       // Failures of the opted-in jobs and queues enqueue a notification in the transaction that fails them.
       const failureHook = d.failureNotifyHook({ jobs: failures.jobs, queues: failures.queues, queue: failures.queue, silenced: silencedOf(config.silenced) });
-      const { buildRegistry } = await import('./handlers.js');
+      const { buildRegistry, buildPgRegistry } = await import('./handlers.js');
       const target = ctx.dbTarget;
       if (target.kind === 'postgres') {
         const { runPgDaemon } = await import('./daemon-pg.js');
@@ -141,7 +141,7 @@ export function registerDaemon(program: Command, ctx: Context, run: Runner): voi
           if (v === undefined) throw new Error('the PostgreSQL database is not open yet');
           return v;
         };
-        const registry = await buildRegistry(config, undefined, process.env, { pg: { db: () => opened(pg.db), now: () => opened(pg.now)() } });
+        const registry = await buildPgRegistry(config, { db: () => opened(pg.db), now: () => opened(pg.now)() });
         const { budgetsFrom } = await import('../analysis/budget.js');
         const { pgAnalyses } = await import('../analysis/store.js');
         // GitHub's budget per token fingerprint, as on SQLite, from the schema's table.

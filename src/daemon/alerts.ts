@@ -1,4 +1,4 @@
-import { STALE_MS, type Store } from '../queue/index.js';
+import { STALE_MS, type AnyStore } from '../queue/index.js';
 import type { Logger } from './types.js';
 import { postWebhook } from './webhook.js';
 
@@ -62,7 +62,7 @@ function makeEvent(event: LongWaitEvent['event'], queue: string, waitMs: number,
  */
 export class LongWaitAlerts {
   private readonly sending = new Set<Promise<boolean>>();
-  constructor(private readonly store: Store, private readonly options: LongWaitOptions) {}
+  constructor(private readonly store: AnyStore, private readonly options: LongWaitOptions) {}
 
   /**
    * Check every queue now; returns the events this process raised. Paused queues and

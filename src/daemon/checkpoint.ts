@@ -5,7 +5,7 @@
  * claim or an enqueue (docs/wake-up.md: a checkpoint inside a claim made it take 4-10 ms).
  * A busy worker leaves checkpoints to SQLite.
  */
-import type { Store } from '../queue/index.js';
+import type { AnyStore } from '../queue/index.js';
 import type { Logger } from './types.js';
 
 export class IdleCheckpoint {
@@ -13,7 +13,7 @@ export class IdleCheckpoint {
   private scheduled = false;
 
   /** `every`: changes between checkpoints, 0 for none; `idle`: still idle when the checkpoint would run. */
-  constructor(private readonly store: Store, private readonly logger: Logger, private readonly every: number, private readonly idle: () => boolean) {}
+  constructor(private readonly store: AnyStore, private readonly logger: Logger, private readonly every: number, private readonly idle: () => boolean) {}
 
   /** Count row changes. */
   wrote(changes: number): void {

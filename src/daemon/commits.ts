@@ -17,8 +17,8 @@ import type { Handler, Logger } from './types.js';
  */
 export type EndKind = 'done' | 'retry' | 'fail' | 'delay' | 'return' | 'lost' | 'late';
 
-/** One finished job waiting for its commit (itself the store's Completion for done and late ones). */
-export interface Ended extends Completion {
+/** One finished job waiting for its commit (itself the store's Completion for done and late ones); `W`: the store's handler write. */
+export interface Ended<W = LeasedWrite> extends Completion<W> {
   kind: EndKind;
   job: ClaimedJob;
   /** The job again, as the lease the store fences the commit with. */
@@ -26,18 +26,18 @@ export interface Ended extends Completion {
   c: JobCounters;
   ms: number;
   payload: unknown;
-  handler: Handler | undefined;
+  handler: Handler<unknown, W> | undefined;
   /** Why it did not complete (every kind but done and late). */
   error?: Error;
   /** When a delayed job comes back. */
   until?: number;
   /** The handler's writes (ctx.commit), committed with the completion or not at all. */
-  writes?: LeasedWrite[];
+  writes?: W[];
 }
 
 /** What the buffer needs from its worker. */
-export interface CommitHost {
-  readonly store: Store;
+export interface CommitHost<W = LeasedWrite> {
+  readonly store: Store<W>;
   readonly logger: Logger;
   readonly events: WorkerEmitter;
   readonly hooks: Hooks;
@@ -52,7 +52,7 @@ export interface CommitHost {
 const REJECTED = 'the lease was lost (the job was recovered and may run elsewhere)';
 
 /** The writes of a completion threw: retry the job (or fail it when the error says so), inside the commit. */
-function onWriteError(c: Completion, err: Error): Settlement {
+function onWriteError<W>(c: Completion<W>, err: Error): Settlement {
   const error = new Error(`its writes failed: ${err.message}`, { cause: err });
   return { kind: classifyError(err).kind === 'fail' ? 'fail' : 'retry', lease: c.lease, error: { message: error.message, stack: error.stack } };
 }
@@ -62,13 +62,13 @@ function round(ms: number): number {
 }
 
 /** Finished jobs waiting for the next commit. */
-export class CommitBuffer {
-  private ended: Ended[] = [];
+export class CommitBuffer<W = LeasedWrite> {
+  private ended: Ended<W>[] = [];
 
-  constructor(private readonly host: CommitHost) {}
+  constructor(private readonly host: CommitHost<W>) {}
 
   /** Keep a finished job for the next commit. */
-  add(e: Ended): void {
+  add(e: Ended<W>): void {
     this.ended.push(e);
   }
 
@@ -85,9 +85,9 @@ export class CommitBuffer {
   async flush(claim: ClaimPlan | undefined): Promise<{ claimed: ClaimedJob[]; now: number; changes: number; nextDueAt: number | undefined }> {
     const ended = this.ended;
     this.ended = [];
-    let completions: Completion[] | undefined;
+    let completions: Completion<W>[] | undefined;
     let settlements: Settlement[] | undefined;
-    let late: Completion[] | undefined;
+    let late: Completion<W>[] | undefined;
     for (const e of ended) {
       if (e.kind === 'done') (completions ??= []).push(e);
       else if (e.kind === 'late') (late ??= []).push(e);
@@ -111,7 +111,7 @@ export class CommitBuffer {
     return { claimed: result.claimed, now: result.now, changes: ended.length + result.claimed.length, nextDueAt: result.nextDueAt };
   }
 
-  private settlement(e: Ended): Settlement {
+  private settlement(e: Ended<W>): Settlement {
     const error = { message: e.error!.message, stack: e.error!.stack };
     switch (e.kind) {
       case 'fail':
@@ -127,7 +127,7 @@ export class CommitBuffer {
   }
 
 
-  private afterCompletion(e: Ended, r: CommitResult['completions'][number], now: number): void {
+  private afterCompletion(e: Ended<W>, r: CommitResult['completions'][number], now: number): void {
     const { job, logger } = { job: e.job, logger: this.host.logger };
     if (r === true) {
       e.c.processed++;
@@ -141,7 +141,7 @@ export class CommitBuffer {
     }
   }
 
-  private afterLate(e: Ended, ok: boolean): void {
+  private afterLate(e: Ended<W>, ok: boolean): void {
     const job = e.job;
     const fields = { job: job.id, queue: job.queue, name: job.name, attempt: job.attempts, token: job.token };
     if (ok) {
@@ -152,7 +152,7 @@ export class CommitBuffer {
     }
   }
 
-  private afterSettlement(e: Ended, result: Outcome, now: number): void {
+  private afterSettlement(e: Ended<W>, result: Outcome, now: number): void {
     const { job, c } = e;
     const { logger, events } = this.host;
     const base = { job: job.id, queue: job.queue, name: job.name, attempt: job.attempts };

@@ -1,14 +1,14 @@
-import { CONCURRENCY, POLL_MS, STALE_MS, createSqliteStore, newWorkerId, type Db, type QueueStats, type Store } from '../queue/index.js';
+import { CONCURRENCY, POLL_MS, STALE_MS, createSqliteStore, newWorkerId, type AnyStore, type Db, type LeasedWrite, type QueueStats, type Store } from '../queue/index.js';
 import { LongWaitAlerts } from './alerts.js';
 import { PromText, startHttp, type HttpHandler, type HttpServer, type Listen } from './http.js';
 import type { Registry } from './registry.js';
 import { Scheduler } from './scheduler.js';
 import { quantile } from './stats.js';
 import type { Logger } from './types.js';
-import { startWorker, type WorkerHandle, type WorkerOptions } from './worker.js';
+import { startWorkerOn, type WorkerHandle, type WorkerOptions } from './worker.js';
 
-/** Options of runDaemon: the worker's, plus what only a long-running daemon does. */
-export interface DaemonOptions extends Omit<WorkerOptions, 'control' | 'onStopRequested' | 'logger'> {
+/** Options of runDaemon: the worker's, plus what only a long-running daemon does. `W`: the handler write of the store's engine. */
+export interface DaemonOptions<W = LeasedWrite> extends Omit<WorkerOptions<W>, 'control' | 'onStopRequested' | 'logger'> {
   logger: Logger;
   /** Database path, or a PostgreSQL URL without its password (for logs). */
   dbPath: string;
@@ -49,15 +49,24 @@ export interface DaemonHandle {
  * Run the daemon on `db` (SQLite), or on `options.store` without one (PostgreSQL): a worker with daemon control (pause / continue / stop through
  * the database), the registry's schedules (once across daemons), long-wait alerts, the
  * optional HTTP endpoint, recycling limits (--max-time, --memory-limit) and signal
- * handling. Resolves once everything has started.
+ * handling. Resolves once everything has started. The registry's handlers take the store's
+ * handler write, as startWorker's.
  */
-export async function runDaemon(db: Db | undefined, registry: Registry, options: DaemonOptions): Promise<DaemonHandle> {
+export function runDaemon<W>(db: undefined, registry: Registry<W>, options: DaemonOptions<W> & { store: Store<W> }): Promise<DaemonHandle>;
+export function runDaemon(db: Db, registry: Registry, options: DaemonOptions): Promise<DaemonHandle>;
+export async function runDaemon<W>(...[db, registry, options]: [Db, Registry, DaemonOptions] | [undefined, Registry<W>, DaemonOptions<W> & { store: Store<W> }]): Promise<DaemonHandle> {
+  if (db !== undefined) return runDaemonOn(db, registry, options, options.store ?? createSqliteStore(db));
+  if (!options?.store) throw new Error('runDaemon needs a SQLite database or options.store');
+  return runDaemonOn(undefined, registry, options, options.store);
+}
+
+/** runDaemon with the store resolved (`db`: the SQLite database under it, or undefined). */
+async function runDaemonOn<W>(db: Db | undefined, registry: Registry<W>, options: DaemonOptions<W>, store: Store<W>): Promise<DaemonHandle> {
   const logger = options.logger;
   const pollMs = options.pollMs ?? POLL_MS;
   let stopping: Promise<void> | undefined;
   let resolveDone!: (reason: string) => void;
   const done = new Promise<string>((r) => (resolveDone = r));
-  const store = options.store ?? createSqliteStore(db!);
   const alerts = new LongWaitAlerts(store, { thresholdMs: options.longWaitMs ?? (() => 60_000), webhookUrl: options.webhookUrl, logger, aliveMs: options.staleMs });
 
   let http: HttpServer | undefined;
@@ -77,7 +86,7 @@ export async function runDaemon(db: Db | undefined, registry: Registry, options:
     balance: options.balance ?? 'strict', schedules: registry.listSchedules().map((s) => s.name), handlers: registry.names(),
     supervisors: options.supervisors?.map((s) => s.name), throttles: options.throttles,
   });
-  const worker = startWorker(db, registry, { ...options, store, workerId, logger, control: true, onStopRequested: () => void stop('control') });
+  const worker = startWorkerOn(db, registry, { ...options, workerId, logger, control: true, onStopRequested: () => void stop('control') }, store);
   ref.worker = worker;
   const scheduler = options.scheduler === false ? undefined : new Scheduler(store, db, registry.listSchedules(), { workerId: worker.id, logger, idle: () => worker.busy() === 0 });
   scheduler?.start();
@@ -137,7 +146,7 @@ export async function runDaemon(db: Db | undefined, registry: Registry, options:
   return { worker, http: http?.address, stop: (reason) => stop(reason), done };
 }
 
-async function health(store: Store, worker: WorkerHandle | undefined, options: DaemonOptions, pollMs: number): Promise<{ ok: boolean; body: unknown }> {
+async function health<W>(store: AnyStore, worker: WorkerHandle | undefined, options: DaemonOptions<W>, pollMs: number): Promise<{ ok: boolean; body: unknown }> {
   const now = store.now();
   const reasons: string[] = [];
   let database: Record<string, unknown>;
@@ -167,7 +176,7 @@ async function health(store: Store, worker: WorkerHandle | undefined, options: D
   };
 }
 
-async function metrics(store: Store, worker: WorkerHandle | undefined, options: DaemonOptions): Promise<string> {
+async function metrics<W>(store: AnyStore, worker: WorkerHandle | undefined, options: DaemonOptions<W>): Promise<string> {
   const p = new PromText();
   let up = 1;
   let stats: QueueStats[] = [];
@@ -218,6 +227,6 @@ async function metrics(store: Store, worker: WorkerHandle | undefined, options: 
 }
 
 /** The daemon's slots: its supervisors' maxProcesses, or `concurrency` without supervisors. */
-function slotsOf(worker: WorkerHandle, options: DaemonOptions): number {
+function slotsOf<W>(worker: WorkerHandle, options: DaemonOptions<W>): number {
   return options.supervisors ? worker.supervisors().reduce((n, s) => n + s.maxProcesses, 0) : options.concurrency ?? CONCURRENCY;
 }

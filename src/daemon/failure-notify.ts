@@ -80,8 +80,8 @@ export interface FailureNotifyDeps {
   now?: () => number;
 }
 
-/** Register the notify-failure handler: POST the failure's message; retried on 5xx and network errors, delayed on 429. */
-export function registerFailureNotify(registry: Registry, deps: FailureNotifyDeps): void {
+/** Register the notify-failure handler (it writes nothing, so on either engine's registry): POST the failure's message; retried on 5xx and network errors, delayed on 429. */
+export function registerFailureNotify<W>(registry: Registry<W>, deps: FailureNotifyDeps): void {
   registry.register<FinalFailure>(NOTIFY_FAILURE_JOB, {
     timeoutMs: NOTIFY_FAILURE_OPTIONS.timeoutMs,
     async handle(f, ctx) {

@@ -28,9 +28,10 @@ export const HOUSEKEEPING_CRONS: Readonly<Record<string, string>> = {
 /**
  * Add the housekeeping Laravel put in cron: trim completed jobs, flush old failed jobs,
  * snapshot metrics every five minutes, and checkpoint the WAL (TRUNCATE when this daemon
- * is idle, PASSIVE otherwise, so a busy queue never waits on it).
+ * is idle, PASSIVE otherwise, so a busy queue never waits on it). Either engine's registry:
+ * the schedules work through the store.
  */
-export function addHousekeeping(registry: Registry, options: HousekeepingOptions = {}): void {
+export function addHousekeeping<W>(registry: Registry<W>, options: HousekeepingOptions = {}): void {
   const trim = { completedMinutes: options.completedMinutes ?? 60, failedMinutes: options.failedRowsMinutes ?? 10_080, snapshotMinutes: options.snapshotsMinutes ?? 10_080, monitoredMinutes: options.monitoredMinutes };
   const batchesHours = options.batchesHours ?? 48;
   const failedHours = options.failedJobsHours ?? 168;

@@ -3,16 +3,16 @@
  * extends the leases of the jobs it runs before they expire, hands back the runs whose
  * lease was lost, and recovers the jobs of workers that stopped heartbeating.
  */
-import type { Store, WorkerRegistration } from '../queue/index.js';
+import type { AnyStore, LeasedWrite, WorkerRegistration } from '../queue/index.js';
 import type { Registry } from './registry.js';
 import type { Hooks, Running, WorkerEmitter } from './run.js';
 import type { Logger } from './types.js';
 
-/** What the keeper needs from its worker. */
-export interface LeaseHost {
-  readonly store: Store;
+/** What the keeper needs from its worker (`W`: its store's handler write). */
+export interface LeaseHost<W = LeasedWrite> {
+  readonly store: AnyStore;
   readonly logger: Logger;
-  readonly registry: Registry;
+  readonly registry: Registry<W>;
   readonly hooks: Hooks;
   readonly events: WorkerEmitter;
   /** The registration, as of now (its supervisors move). */
@@ -20,7 +20,7 @@ export interface LeaseHost {
   /** Jobs running and the worker's status, for the heartbeat. */
   beatState(): { busy: number; status: string };
   /** The runs whose lease was lost: give them up. */
-  lost(runs: readonly Running[]): void;
+  lost(runs: readonly Running<W>[]): void;
   /** The worker wrote to the database (for the idle checkpoint and the WAL echo). */
   wrote(changes: number): void;
 }
@@ -32,13 +32,13 @@ export interface LeaseOptions {
   staleMs: number;
 }
 
-export class LeaseKeeper {
+export class LeaseKeeper<W = LeasedWrite> {
   /** The runs whose leases this keeper extends. */
-  readonly runs = new Set<Running>();
+  readonly runs = new Set<Running<W>>();
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> | undefined;
 
-  constructor(private readonly host: LeaseHost, private readonly options: LeaseOptions) {}
+  constructor(private readonly host: LeaseHost<W>, private readonly options: LeaseOptions) {}
 
   /** Register the worker, recover stale workers' jobs, then beat every heartbeatMs. */
   async start(): Promise<void> {
@@ -86,7 +86,7 @@ export class LeaseKeeper {
     const due = [...this.runs].filter((r) => r.leaseExpiresAt - now <= leaseMs / 2);
     if (due.length === 0) return;
     const ok = await this.host.store.extendLeases(due.map((r) => r.job), leaseMs);
-    const lost: Running[] = [];
+    const lost: Running<W>[] = [];
     due.forEach((run, i) => {
       if (ok[i]) run.leaseExpiresAt = now + leaseMs;
       else if (this.runs.has(run)) lost.push(run);

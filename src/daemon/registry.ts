@@ -1,28 +1,29 @@
 import nodeCron from 'node-cron';
-import { assertJobName } from '../queue/index.js';
+import { assertJobName, type LeasedWrite } from '../queue/index.js';
 import type { Handler, Schedule, ScheduleTarget } from './types.js';
 
 /**
  * Job name → handler, plus named schedules. The analysis room fills one at start-up
  * (`registry.register('fetch-github', …)`, `registry.schedule('prune', '0 3 * * *', …)`),
- * so the daemon never imports it.
+ * so the daemon never imports it. `W`: the handler write of its engine (JobContext): a
+ * worker runs only a registry of its store's engine.
  */
-export class Registry {
-  private readonly handlers = new Map<string, Handler<never>>();
+export class Registry<W = LeasedWrite> {
+  private readonly handlers = new Map<string, Handler<never, W>>();
   private readonly schedules = new Map<string, Schedule>();
 
   /** Register the handler of a job name; a second registration of the same name throws. */
-  register<P = unknown>(name: string, handler: Handler<P>): this {
+  register<P = unknown>(name: string, handler: Handler<P, W>): this {
     assertJobName(name);
     if (typeof handler?.handle !== 'function') throw new Error(`handler for ${name} must have a handle(payload, ctx) function`);
     if (this.handlers.has(name)) throw new Error(`a handler for ${name} is already registered`);
-    this.handlers.set(name, handler as Handler<never>);
+    this.handlers.set(name, handler as Handler<never, W>);
     return this;
   }
 
   /** The handler of a job name, or undefined. */
-  get(name: string): Handler<unknown> | undefined {
-    return this.handlers.get(name) as Handler<unknown> | undefined;
+  get(name: string): Handler<unknown, W> | undefined {
+    return this.handlers.get(name) as Handler<unknown, W> | undefined;
   }
 
   /** The registered job names, sorted. */
@@ -57,6 +58,6 @@ export class Registry {
 }
 
 /** The shape a handler module exports: `register(registry)`, called once at start-up. */
-export interface HandlerModule {
-  register(registry: Registry): void | Promise<void>;
+export interface HandlerModule<W = LeasedWrite> {
+  register(registry: Registry<W>): void | Promise<void>;
 }

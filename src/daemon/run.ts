@@ -6,23 +6,23 @@ import type { ClaimedJob, LeasedWrite, Store } from '../queue/index.js';
 import type { JobCounters } from './stats.js';
 import type { Handler, JobContext, Logger } from './types.js';
 
-/** What a context needs from its worker. */
-export interface RunHost {
+/** What a context needs from its worker (`W`: its store's handler write). */
+export interface RunHost<W = LeasedWrite> {
   readonly logger: Logger;
   readonly leaseMs: number;
-  readonly store: Store;
+  readonly store: Store<W>;
   /** Extend a lease now (ctx.extendLease returns a boolean); false when it was lost. `run`: the attempt, once it runs asynchronously. */
-  extendLeaseNow(job: ClaimedJob, ms: number, run?: Running): boolean;
+  extendLeaseNow(job: ClaimedJob, ms: number, run?: Running<W>): boolean;
 }
 
 /** One job whose handler returned a promise. */
-export class Running {
+export class Running<W = LeasedWrite> {
   timer: NodeJS.Timeout | undefined;
   /** The slot was given back (timeout, lost lease, shutdown): a late result is only logged and fenced. */
   abandoned = false;
   leaseExpiresAt: number;
   constructor(
-    readonly job: ClaimedJob, readonly ctx: Ctx, readonly payload: unknown, readonly handler: Handler, readonly c: JobCounters,
+    readonly job: ClaimedJob, readonly ctx: Ctx<W>, readonly payload: unknown, readonly handler: Handler<unknown, W>, readonly c: JobCounters,
     readonly t0: number, readonly timeoutMs: number, leaseExpiresAt: number,
   ) {
     this.leaseExpiresAt = leaseExpiresAt;
@@ -30,14 +30,14 @@ export class Running {
 }
 
 /** The JobContext of one attempt. */
-export class Ctx implements JobContext {
+export class Ctx<W = LeasedWrite> implements JobContext<W> {
   private controller: AbortController | undefined;
   private abortedWith: unknown;
   private aborted = false;
-  run: Running | undefined;
+  run: Running<W> | undefined;
   /** Writes handed back with ctx.commit, in order. */
-  writes: LeasedWrite[] | undefined;
-  constructor(private readonly host: RunHost, private readonly job: ClaimedJob) {}
+  writes: W[] | undefined;
+  constructor(private readonly host: RunHost<W>, private readonly job: ClaimedJob) {}
   get id(): number { return this.job.id; }
   get name(): string { return this.job.name; }
   get queue(): string { return this.job.queue; }
@@ -65,11 +65,11 @@ export class Ctx implements JobContext {
     if (ok && this.run) this.run.leaseExpiresAt = this.host.store.now() + len;
     return ok;
   }
-  commit(write: LeasedWrite): void {
+  commit(write: W): void {
     if (typeof write !== 'function') throw new Error('ctx.commit takes a function of the database');
     (this.writes ??= []).push(write);
   }
-  write(write: LeasedWrite): Promise<boolean> {
+  write(write: W): Promise<boolean> {
     if (this.aborted || this.run?.abandoned) return Promise.resolve(false);
     return this.host.store.writeUnderLease(this.job, write);
   }
@@ -136,7 +136,7 @@ export class Hooks {
   constructor(private readonly logger: Logger) {}
 
   /** Run `handler.failed` for a job that failed for good. */
-  run(handler: Handler, payload: unknown, error: Error, job: { id: number; name: string; queue: string }): void {
+  run<W>(handler: Handler<unknown, W>, payload: unknown, error: Error, job: { id: number; name: string; queue: string }): void {
     if (!handler.failed) return;
     const p = (async () => {
       try {

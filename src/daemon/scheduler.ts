@@ -1,5 +1,5 @@
 import nodeCron, { type ScheduledTask } from 'node-cron';
-import type { Db, Store } from '../queue/index.js';
+import type { AnyStore, Db, Store } from '../queue/index.js';
 import type { Logger, Schedule } from './types.js';
 
 /** How a schedule's last run went, as `schedule list` shows it. */
@@ -77,7 +77,7 @@ export class Scheduler {
   private readonly runs = new Set<Promise<void>>();
 
   /** `db` (SQLite) and the store are what scheduled functions get; the scheduler itself uses the store. */
-  constructor(private readonly store: Store, private readonly db: Db | undefined, private readonly schedules: readonly Schedule[], private readonly options: SchedulerOptions) {}
+  constructor(private readonly store: AnyStore, private readonly db: Db | undefined, private readonly schedules: readonly Schedule[], private readonly options: SchedulerOptions) {}
 
   start(): void {
     for (const s of this.schedules) {

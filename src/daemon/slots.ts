@@ -3,7 +3,7 @@
  * each running job holds a slot of, the counts, and the pause flags. It claims for the free
  * slots pool by pool, and moves balancing pools' slots by load.
  */
-import type { ClaimedJob, DaemonControl, Store, SupervisorState, Take } from '../queue/index.js';
+import type { ClaimedJob, AnyStore, DaemonControl, SupervisorState, Take } from '../queue/index.js';
 import { SupervisorPool, rebalancePools, type SupervisorSpec } from './supervisor.js';
 import type { Logger } from './types.js';
 
@@ -102,7 +102,7 @@ export class Slots {
    * balancing pools by load, recording them at once when they moved. Returns whether a
    * pause flag changed, whether slots moved, and when a stop was requested (or null).
    */
-  async poll(store: Store, workerId: string, control: boolean, avgRuntime: (queue: string) => number | undefined, logger: Logger): Promise<{ paused: boolean; moved: boolean; stopRequestedAt: number | null }> {
+  async poll(store: AnyStore, workerId: string, control: boolean, avgRuntime: (queue: string) => number | undefined, logger: Logger): Promise<{ paused: boolean; moved: boolean; stopRequestedAt: number | null }> {
     let paused = false;
     let stopRequestedAt: number | null = null;
     if (control) {

@@ -8,7 +8,7 @@
  * - schedule: a named cron expression whose ticks run once across every daemon on the
  *   database (a guarded UPDATE decides which daemon runs a tick).
  */
-import type { Db, JobSpec, LeasedWrite, Store } from '../queue/index.js';
+import type { AnyStore, Db, JobSpec, LeasedWrite } from '../queue/index.js';
 
 /** Log levels, most verbose first. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -22,8 +22,12 @@ export interface Logger {
   flush(): void;
 }
 
-/** What a handler gets besides the payload. */
-export interface JobContext {
+/**
+ * What a handler gets besides the payload. `W` is the engine's handler write (see the queue's
+ * Completion): a LeasedWrite on SQLite (a function of the Db), a PgLeasedWrite on PostgreSQL
+ * (src/queue/pg/jobs.ts: an async function of the transaction's client).
+ */
+export interface JobContext<W = LeasedWrite> {
   readonly id: number;
   readonly name: string;
   readonly queue: string;
@@ -45,22 +49,23 @@ export interface JobContext {
    * holds). A failed or rejected attempt's writes never run. Use it for everything a handler
    * records as its result, so a suspended worker that comes back late changes nothing.
    */
-  commit(write: LeasedWrite): void;
+  commit(write: W): void;
   /**
    * Run a write now, in its own transaction, only while this attempt holds its lease (a
    * progress stage); resolves false, with nothing written, once the lease was lost or the
    * attempt was given up (timeout, shutdown).
    */
-  write(write: LeasedWrite): Promise<boolean>;
+  write(write: W): Promise<boolean>;
 }
 
 /**
  * The code that runs jobs of one name. `handle` may return a value or a promise; throwing a
  * PermanentError fails the job now, a DelayError puts it back until its `until` without
- * spending an attempt, anything else is retried with the job's backoff.
+ * spending an attempt, anything else is retried with the job's backoff. `W`: the handler
+ * write its ctx takes (JobContext), so a handler registers only on a worker of its engine.
  */
-export interface Handler<P = unknown> {
-  handle(payload: P, ctx: JobContext): unknown;
+export interface Handler<P = unknown, W = LeasedWrite> {
+  handle(payload: P, ctx: JobContext<W>): unknown;
   /** Runs once, after the job failed for good (tries used up, permanent error, deadline). */
   failed?(payload: P, error: Error): unknown;
   /** Default timeout of this job name in ms, when neither the job nor the config sets one. */
@@ -75,7 +80,7 @@ export interface ScheduleEnv {
   /** The SQLite database, when the daemon runs on one; undefined on PostgreSQL (use `store`). */
   db?: Db;
   /** The queue's store (either engine). */
-  store: Store;
+  store: AnyStore;
   /** The tick's time (ms epoch). */
   at: number;
   logger: Logger;

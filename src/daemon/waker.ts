@@ -5,7 +5,7 @@
  * (docs/wake-up.md: the WAL event can come a hair before the commit is visible).
  */
 import { performance } from 'node:perf_hooks';
-import type { Store } from '../queue/index.js';
+import type { AnyStore } from '../queue/index.js';
 import { WalWatcher } from './wake.js';
 
 
@@ -14,7 +14,7 @@ const RECHECK_MS = 1.5;
 
 /** What the waker needs from the slot loop. */
 export interface WakeHost {
-  readonly store: Store;
+  readonly store: AnyStore;
   /** The queues a claim would read. */
   readonly queues: readonly string[];
   /** True while the worker claims (running, not stopping). */

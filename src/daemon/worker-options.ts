@@ -1,12 +1,12 @@
 /** What startWorker takes, and the handle it returns. */
-import type { Store, SupervisorState, Throttles } from '../queue/index.js';
+import type { LeasedWrite, Store, SupervisorState, Throttles } from '../queue/index.js';
 import type { WorkerEventName, WorkerEvents } from './run.js';
 import type { WorkerStats } from './stats.js';
 import type { SupervisorSpec } from './supervisor.js';
 import type { Logger } from './types.js';
 
-/** Options of startWorker. Every field has a default. */
-export interface WorkerOptions {
+/** Options of startWorker. Every field has a default. `W`: the handler write of the store's engine. */
+export interface WorkerOptions<W = LeasedWrite> {
   /** Queues in claim order. Default high, default, low. */
   queues?: readonly string[];
   /** Async slots: jobs running at once. Default 10. */
@@ -66,7 +66,7 @@ export interface WorkerOptions {
   /** How long a job may wait for rate limits, from its enqueue (config maxRateLimitWaitHours). Default 24 h. */
   maxRateLimitWaitMs?: number;
   /** The store the worker claims from and commits to. Default the SQLite store over `db`, on the process clock. */
-  store?: Store;
+  store?: Store<W>;
 }
 
 /** A running worker. */

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
   DEFAULT_QUEUES, TimeoutError, assertQueues, createSqliteStore, extendLease, newWorkerId,
-  type ClaimPlan, type ClaimedJob, type Db, type LeasedWrite, type Store, type WorkerRegistration,
+  type ClaimPlan, type ClaimedJob, type Db, type Store, type WorkerRegistration,
 } from '../queue/index.js';
 import { CONCURRENCY, HEARTBEAT_MS, JOB_TIMEOUT_MS, LEASE_MS, POLL_MS, STALE_MS } from '../queue/defaults.js';
 import { classifyError, type Disposition } from './classify.js';
@@ -29,10 +29,21 @@ export type { WorkerHandle, WorkerOptions } from './worker-options.js';
  * process's commit is seen through the -wal file, and a slow safety poll backs both up.
  * The `analyze` command uses it to process its own jobs when no daemon is alive. Without
  * `db` (PostgreSQL), `options.store` is the queue: no -wal watch, no idle checkpoint, and
- * ctx.extendLease extends through the store in the background.
+ * ctx.extendLease extends through the store in the background. The registry's handlers take
+ * the store's handler write (a registry of SQLite handlers on a PostgreSQL store does not
+ * compile).
  */
-export function startWorker(db: Db | undefined, registry: Registry, options: WorkerOptions = {}): WorkerHandle {
-  const engine = new Engine(db, registry, options);
+export function startWorker<W>(db: undefined, registry: Registry<W>, options: WorkerOptions<W> & { store: Store<W> }): WorkerHandle;
+export function startWorker(db: Db, registry: Registry, options?: WorkerOptions): WorkerHandle;
+export function startWorker<W>(...[db, registry, options]: [Db, Registry, WorkerOptions?] | [undefined, Registry<W>, WorkerOptions<W> & { store: Store<W> }]): WorkerHandle {
+  if (db !== undefined) return startWorkerOn(db, registry, options ?? {}, options?.store ?? createSqliteStore(db));
+  if (!options?.store) throw new Error('startWorker needs a SQLite database or options.store');
+  return startWorkerOn(undefined, registry, options, options.store);
+}
+
+/** Like startWorker, with the store resolved: `db` is the SQLite database under `store`, or undefined on PostgreSQL. */
+export function startWorkerOn<W>(db: Db | undefined, registry: Registry<W>, options: WorkerOptions<W>, store: Store<W>): WorkerHandle {
+  const engine = new Engine(db, registry, options, store);
   engine.start();
   return engine.handle;
 }
@@ -41,15 +52,16 @@ export function startWorker(db: Db | undefined, registry: Registry, options: Wor
  * The slot loop. Its parts: the lease keeper (leases.ts: heartbeat, lease extension,
  * recovery), the waker (waker.ts: when to claim), the commit buffer (commits.ts: one record
  * per finished job), the supervisors' pools (supervisor.ts: which queues get the slots).
+ * `W`: the handler write of the store's engine.
  */
-class Engine {
+class Engine<W> {
   readonly id: string;
   readonly logger: Logger;
   readonly leaseMs: number;
   readonly stats = new WorkerStats();
   readonly events = new WorkerEmitter();
   readonly hooks: Hooks;
-  readonly store: Store;
+  readonly store: Store<W>;
   readonly handle: WorkerHandle;
   readonly logJobs: boolean;
   readonly queues: readonly string[];
@@ -57,9 +69,9 @@ class Engine {
   private readonly slots: Slots;
   private readonly defaultTimeoutMs: number;
   private readonly graceMs: number;
-  private readonly keeper: LeaseKeeper;
+  private readonly keeper: LeaseKeeper<W>;
   private readonly waker: Waker;
-  private readonly buffer: CommitBuffer;
+  private readonly buffer: CommitBuffer<W>;
   private readonly claimPlan: ClaimPlan;
   private readonly checkpoint: IdleCheckpoint;
 
@@ -73,7 +85,7 @@ class Engine {
   private stopping: Promise<void> | undefined;
   private resolveDone!: () => void;
 
-  constructor(private readonly db: Db | undefined, readonly registry: Registry, private readonly options: WorkerOptions) {
+  constructor(private readonly db: Db | undefined, readonly registry: Registry<W>, private readonly options: WorkerOptions<W>, store: Store<W>) {
     const specs = options.supervisors ?? [legacySupervisor(options.queues ?? DEFAULT_QUEUES, options.concurrency ?? CONCURRENCY, options.balance)];
     for (const spec of specs) assertQueues(spec.queues);
     this.slots = new Slots(specs, options.maxJobs);
@@ -86,8 +98,7 @@ class Engine {
     this.logger = options.logger ?? silentLogger;
     this.logJobs = this.logger.enabled('info');
     this.hooks = new Hooks(this.logger);
-    if (!options.store && !db) throw new Error('startWorker needs a SQLite database or options.store');
-    this.store = options.store ?? createSqliteStore(db!);
+    this.store = store;
     this.keeper = new LeaseKeeper(this, { leaseMs: this.leaseMs, heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS, staleMs: options.staleMs ?? STALE_MS });
     const watch = (options.watch ?? true) && db && db.name && db.name !== ':memory:' && !db.memory;
     this.waker = new Waker(this, { pollMs: options.pollMs ?? POLL_MS, watchFile: watch ? db.name : undefined });
@@ -141,7 +152,7 @@ class Engine {
    * through the store in the background; a lease found lost there is given up as the
    * heartbeat's extension would.
    */
-  extendLeaseNow(job: ClaimedJob, ms: number, run?: Running): boolean {
+  extendLeaseNow(job: ClaimedJob, ms: number, run?: Running<W>): boolean {
     if (this.db) return extendLease(this.db, job, ms, this.store.now());
     // Given up (timeout, lost lease, shutdown): no extension. Before its run exists, the
     // handler is still in its first synchronous turn, right after the claim.
@@ -272,14 +283,14 @@ class Engine {
   }
 
   /** An attempt ended in its slot: count its runtime, give the slot back, buffer its commit (done when `d` is undefined). */
-  private ended(job: ClaimedJob, c: JobCounters, ms: number, payload: unknown, handler: Handler | undefined, d: Disposition | undefined, writes?: LeasedWrite[]): void {
+  private ended(job: ClaimedJob, c: JobCounters, ms: number, payload: unknown, handler: Handler<unknown, W> | undefined, d: Disposition | undefined, writes?: W[]): void {
     this.stats.runtime(c, ms);
     this.slots.release(job);
     if (d === undefined) this.buffer.add({ kind: 'done', job, lease: job, c, ms, payload, handler, writes });
     else this.buffer.add({ kind: d.kind, job, lease: job, c, ms, payload, handler, error: d.error, until: d.kind === 'delay' ? d.until : undefined });
   }
 
-  private settle(run: Running, err: unknown, failed: boolean): void {
+  private settle(run: Running<W>, err: unknown, failed: boolean): void {
     if (run.abandoned) {
       // The slot was given back already; a late success is sent with its old token and the
       // database rejects it (fencing); a late error is only logged.
@@ -300,7 +311,7 @@ class Engine {
    * the job (`retry` after a timeout, `lost` when its lease was lost, `return` at
    * shutdown). Its late result is fenced out by the lease token. The one copy of this.
    */
-  private abandon(run: Running, kind: Extract<EndKind, 'retry' | 'lost' | 'return'>, error: Error): void {
+  private abandon(run: Running<W>, kind: Extract<EndKind, 'retry' | 'lost' | 'return'>, error: Error): void {
     run.abandoned = true;
     clearTimeout(run.timer);
     this.keeper.runs.delete(run);
@@ -312,7 +323,7 @@ class Engine {
   }
 
   /** The job ran past its timeout: free the slot, fire its signal, retry it (its late result is fenced). */
-  timeout(run: Running): void {
+  timeout(run: Running<W>): void {
     if (run.abandoned || !this.keeper.runs.has(run)) return;
     const job = run.job;
     run.c.timedOut++;
@@ -323,7 +334,7 @@ class Engine {
   }
 
   /** The lease keeper found these runs' leases lost (another worker recovered their jobs). */
-  lost(runs: readonly Running[]): void {
+  lost(runs: readonly Running<W>[]): void {
     for (const run of runs) {
       const job = run.job;
       this.logger.log('warn', 'job.lease_lost', { job: job.id, queue: job.queue, name: job.name, attempt: job.attempts });
@@ -404,6 +415,6 @@ class Engine {
   }
 }
 
-function onTimeout(engine: Engine, run: Running): void {
+function onTimeout<W>(engine: Engine<W>, run: Running<W>): void {
   engine.timeout(run);
 }

@@ -38,5 +38,5 @@ export {
 } from './read-model.js';
 export { monitorTag, unmonitorTag, listMonitoredTags, jobsByTag, tagSummaries, assertTag, type MonitoredTag, type TagSummary } from './tags.js';
 export { claimTick, raiseAlert, resolveAlert, raisedAlerts, oldestPendingByQueue } from './signals.js';
-export { createSqliteStore, type Store, type SqliteStoreOptions, type ClaimPlan, type Take, type Completion, type Settlement, type CommitBatch, type CommitResult } from './store.js';
+export { createSqliteStore, type Store, type AnyStore, type SqliteStoreOptions, type ClaimPlan, type Take, type Completion, type Settlement, type CommitBatch, type CommitResult } from './store.js';
 export { Staging, type Staged } from './staging.js';

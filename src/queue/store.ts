@@ -218,6 +218,13 @@ export interface Store<W = LeasedWrite> {
   snapshotMetrics(at?: number): Promise<number>;
 }
 
+/**
+ * A store of either engine, for code that never hands it a handler write: every operation
+ * but the two whose argument is the engine's write (commit, writeUnderLease). A Store<W> of
+ * any W is one; the monitors, the commands, the scheduler and the alerts take this.
+ */
+export type AnyStore = Omit<Store<never>, 'commit' | 'writeUnderLease'>;
+
 /** Options of createSqliteStore. */
 export interface SqliteStoreOptions {
   /** The store's clock, ms epoch. Default Date.now. */

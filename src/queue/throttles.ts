@@ -1,7 +1,8 @@
 import { stmt, type Db } from './db.js';
 import { activeHoldsInTx } from './holds.js';
 import { claimInTx, type ClaimOptions } from './jobs.js';
-import type { ClaimedJob } from './types.js';
+import { hasThrottles, planThrottledClaim, throttleKeys, throttleStates, type StoredThrottle } from './throttle-rules.js';
+import { DEFAULT_QUEUES, type ClaimedJob } from './types.js';
 
 /**
  * Throttles (BullMQ's limiter, Laravel's RateLimited middleware): at most `max` jobs of a
@@ -49,7 +50,7 @@ export interface ThrottleState {
   waiting: number;
 }
 
-/** Read a throttle's starts in the window holding `now`. */
+/** Read a throttle's stored window. */
 const READ = `SELECT window_start, count FROM throttles WHERE key = ?`;
 
 /** Add starts to a throttle's window (a new window restarts the count). */
@@ -59,98 +60,28 @@ const BUMP = `
     count = CASE WHEN throttles.window_start = excluded.window_start THEN throttles.count + excluded.count ELSE excluded.count END,
     window_start = excluded.window_start, max = excluded.max, per_ms = excluded.per_ms`;
 
-interface Window {
-  key: string;
-  rule: ThrottleRule;
-  windowStart: number;
-  used: number;
-  added: number;
-}
-
-/** True when `t` limits any queue or job name. */
-export function hasThrottles(t: Throttles | undefined): boolean {
-  return t !== undefined && (Object.keys(t.queues ?? {}).length > 0 || Object.keys(t.jobs ?? {}).length > 0);
-}
-
 /**
  * Claim like claimInTx (queues in order, up to `limit`), never starting more jobs of a
- * throttled queue or job name than its window has left, and count the starts. Jobs of a
- * used-up job name are skipped (other names of the queue are claimed); a used-up queue is
- * skipped (the next queues are claimed). Caller holds the transaction.
+ * throttled queue or job name than its window has left, and count the starts: the rule is
+ * throttle-rules.ts planThrottledClaim; this runs its claims and writes its counts. Held job
+ * names (holds.ts) stay pending. Caller holds the transaction.
  */
-export function claimThrottledInTx(db: Db, options: ClaimOptions & { throttles?: Throttles }): ThrottledClaim {
+export function claimThrottledInTx(db: Db, options: Omit<ClaimOptions, 'exceptNames'> & { throttles?: Throttles }): ThrottledClaim {
   const throttles = options.throttles;
-  const queues = options.queues ?? ['high', 'default', 'low'];
-  const limit = options.limit ?? 1;
+  const queues = options.queues ?? DEFAULT_QUEUES;
   const now = options.now ?? Date.now();
-  // Held job names (holds.ts) are skipped like a used-up throttle, until their hold ends.
-  const holds = activeHoldsInTx(db, now);
-  const heldNames = holds.map((h) => h.name);
-  const holdEnds = holds.reduce((a, h) => Math.min(a, h.until), Infinity);
-  if (!hasThrottles(throttles)) {
-    if (holds.length === 0) return { jobs: claimInTx(db, options), throttledQueues: new Set(), retryAt: undefined };
-    const jobs = claimInTx(db, { ...options, now, exceptNames: [...(options.exceptNames ?? []), ...heldNames] });
-    return { jobs, throttledQueues: new Set(), retryAt: holdEnds };
-  }
-  const windows = new Map<string, Window>();
-  const win = (key: string, rule: ThrottleRule): Window => {
-    let w = windows.get(key);
-    if (!w) {
-      const windowStart = Math.floor(now / rule.perMs) * rule.perMs;
+  const stored = new Map<string, { window_start: number; count: number }>();
+  if (hasThrottles(throttles)) {
+    for (const key of throttleKeys(throttles, queues)) {
       const row = stmt(db, READ).get(key) as { window_start: number; count: number } | undefined;
-      w = { key, rule, windowStart, used: row && row.window_start === windowStart ? row.count : 0, added: 0 };
-      windows.set(key, w);
-    }
-    return w;
-  };
-  const left = (w: Window) => w.rule.max - w.used - w.added;
-  const jobRules = Object.entries(throttles!.jobs ?? {});
-  const out: ClaimedJob[] = [];
-  const throttledQueues = new Set<string>();
-  let retryAt = holdEnds;
-  const held = (w: Window) => {
-    retryAt = Math.min(retryAt, w.windowStart + w.rule.perMs);
-  };
-  for (const queue of queues) {
-    if (out.length >= limit) break;
-    const qRule = throttles!.queues?.[queue];
-    const qw = qRule ? win(`queue:${queue}`, qRule) : undefined;
-    for (;;) {
-      const room = limit - out.length;
-      if (qw && left(qw) <= 0) {
-        throttledQueues.add(queue);
-        held(qw);
-        break;
-      }
-      const except: string[] = [...heldNames];
-      let nameLeft = Infinity;
-      for (const [name, rule] of jobRules) {
-        const w = win(`job:${name}`, rule);
-        if (left(w) <= 0) {
-          except.push(name);
-          held(w);
-        } else nameLeft = Math.min(nameLeft, left(w));
-      }
-      const n = Math.min(room, qw ? left(qw) : Infinity, nameLeft);
-      if (n <= 0) break;
-      const got = claimInTx(db, { ...options, queues: [queue], limit: n, now, exceptNames: except });
-      for (const job of got) {
-        out.push(job);
-        if (qw) qw.added++;
-        const rule = throttles!.jobs?.[job.name];
-        if (rule) win(`job:${job.name}`, rule).added++;
-      }
-      if (got.length < n) {
-        if (except.length > heldNames.length) throttledQueues.add(queue);
-        break;
-      }
-      if (out.length >= limit) break;
+      if (row) stored.set(key, row);
     }
   }
-  for (const w of windows.values()) {
-    if (w.added > 0) stmt(db, BUMP).run({ key: w.key, max: w.rule.max, perMs: w.rule.perMs, windowStart: w.windowStart, n: w.added });
-  }
-  return { jobs: out, throttledQueues, retryAt: retryAt === Infinity ? undefined : retryAt };
+  const plan = planThrottledClaim({ queues, limit: options.limit ?? 1, now, throttles, holds: activeHoldsInTx(db, now), stored });
+  let step = plan.next();
+  while (!step.done) step = plan.next(claimInTx(db, { workerId: options.workerId, leaseMs: options.leaseMs, now, ...step.value }));
+  for (const count of step.value.counts) stmt(db, BUMP).run(count);
+  return step.value.claim;
 }
 
 /**
@@ -164,40 +95,4 @@ export function listThrottles(db: Db, now = Date.now(), throttles?: Throttles): 
     const sql = kind === 'queue' ? `SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending' AND queue = ?` : `SELECT COUNT(*) AS n FROM jobs WHERE state = 'pending' AND name = ?`;
     return (stmt(db, sql).get(name) as { n: number }).n;
   });
-}
-
-/** A row of the throttles table. */
-export interface StoredThrottle {
-  key: string;
-  max: number;
-  per_ms: number;
-  window_start: number;
-  count: number;
-}
-
-/**
- * The throttle states from the stored rows (ordered by key) at `now` (both engines): the
- * rules of `throttles`, or the stored ones when none is given; `waiting` counts a throttled
- * one's pending jobs (engine-specific, synchronous here; the PostgreSQL store fills it after).
- */
-export function throttleStates(rows: readonly StoredThrottle[], now: number, throttles: Throttles | undefined, waiting: (kind: 'queue' | 'job', name: string) => number): ThrottleState[] {
-  const stored = new Map(rows.map((r) => [r.key, r]));
-  const rules = new Map<string, ThrottleRule>();
-  if (throttles) {
-    for (const [name, rule] of Object.entries(throttles.queues ?? {})) rules.set(`queue:${name}`, rule);
-    for (const [name, rule] of Object.entries(throttles.jobs ?? {})) rules.set(`job:${name}`, rule);
-  } else {
-    for (const r of rows) rules.set(r.key, { max: r.max, perMs: r.per_ms });
-  }
-  const out: ThrottleState[] = [];
-  for (const [key, rule] of rules) {
-    const kind = key.startsWith('queue:') ? 'queue' : 'job';
-    const name = key.slice(kind.length + 1);
-    const windowStart = Math.floor(now / rule.perMs) * rule.perMs;
-    const r = stored.get(key);
-    const used = r && r.window_start === windowStart ? r.count : 0;
-    const throttled = used >= rule.max;
-    out.push({ kind, name, max: rule.max, perSeconds: rule.perMs / 1000, used, windowEndsAt: windowStart + rule.perMs, throttled, waiting: throttled ? waiting(kind, name) : 0 });
-  }
-  return out;
 }

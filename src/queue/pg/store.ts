@@ -28,7 +28,8 @@ import { FIRST_SNAPSHOT_WINDOW_MS, metricsOf, seriesFrom, toSnapshot, trimBounds
 import { isSilenced, queueStatsTable, silencedOf, toJob, type JobFilter, type JobRow, type QueueStats, type Silenced } from '../queues.js';
 import { aggregateSnapshotList, CHART_BUCKETS, headerFrom, HOUR, METRICS_WINDOW_MS, overviewFrom, queueRowsFrom, sortMetrics, TAIL, type HeaderData, type JobEvent, type MetricsWindow } from '../read-model.js';
 import type { ClaimPlan, CommitBatch, CommitResult, Completion, Settlement, Store, Take } from '../store.js';
-import { hasThrottles, throttleStates, type StoredThrottle, type ThrottledClaim } from '../throttles.js';
+import { hasThrottles, throttleStates, type StoredThrottle } from '../throttle-rules.js';
+import type { ThrottledClaim } from '../throttles.js';
 import { assertTag, tagSummaryFrom, type TagSummary } from '../tags.js';
 import type { Cancelled } from '../cancel.js';
 import { JOB_STATES, type Batch, type ClaimedJob, type JobState, type Outcome } from '../types.js';
