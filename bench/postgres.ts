@@ -11,7 +11,8 @@
  *   a drain at 16 and at 128 slots, as ratios to the 1-connection floor (the engine commits
  *   one batch at a time, so it uses one connection at a time);
  * - cross-process enqueue→start latency: a producer process enqueues one job at a time,
- *   1–2 ms apart; the worker here is woken by LISTEN/NOTIFY;
+ *   1–2 ms apart; the worker here is woken by LISTEN/NOTIFY; next to it, the p50 of one
+ *   durable commit (the disk's floor under the enqueue);
  * - idle CPU of a spawned `gitroast daemon` on a PostgreSQL schema, over 30 s.
  */
 import { spawn } from 'node:child_process';
@@ -156,6 +157,28 @@ async function latency(db: PgDb, schemaUrl: string, n = 1000): Promise<number[]>
   return lat.sort((a, b) => a - b);
 }
 
+/**
+ * The disk's floor under every durable commit: p50 ms of a one-row INSERT committed with
+ * synchronous_commit on (its WAL flush), on one connection. An enqueue must pay it before a
+ * worker can see the job, so the cross-process latency cannot be lower.
+ */
+async function durableCommitMs(db: PgDb, n = 500): Promise<number> {
+  const c = await db.pool.connect();
+  try {
+    await c.query(`CREATE TABLE commit_floor (x int)`);
+    const t: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await c.query(`INSERT INTO commit_floor VALUES (1)`);
+      t.push(performance.now() - t0);
+    }
+    await c.query(`DROP TABLE commit_floor`);
+    return percentile(t.sort((a, b) => a - b), 50);
+  } finally {
+    c.release();
+  }
+}
+
 /** CPU % of a spawned idle `gitroast daemon` on the schema, over `seconds` after start-up settles. */
 async function idleDaemonCpu(schemaUrl: string, seconds = 30): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitroast-bench-'));
@@ -227,6 +250,7 @@ export async function benchPostgres(log: (line: string) => void = () => {}): Pro
     const lat = await latency(one, url(schema));
     figures.pg_latency_cross_p50_ms = percentile(lat, 50);
     figures.pg_latency_cross_p99_ms = percentile(lat, 99);
+    figures.pg_commit_durable_p50_ms = await durableCommitMs(one);
     log('postgres: idle daemon CPU (30 s)…');
     figures.pg_idle_cpu_pct = await idleDaemonCpu(url(schema));
   } finally {
