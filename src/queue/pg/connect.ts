@@ -31,8 +31,14 @@ export interface PgOpenOptions {
   connectTimeoutMs?: number;
 }
 
-/** The SQL expression for the database's clock in ms since the epoch: every "now" on PostgreSQL is this, never a host's clock. */
-export const NOW_MS = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
+/**
+ * The SQL expression for the database's clock in ms since the epoch: every "now" on
+ * PostgreSQL is this, never a host's clock. A scalar sub-select, so it is read once per
+ * statement (an init plan) and compares like a parameter: `available_at <= NOW_MS` walks
+ * the index to the due rows, where a bare clock_timestamp() (volatile) read every delayed
+ * row to test it (test/queue/pg-plans.test.ts).
+ */
+export const NOW_MS = `(SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint)`;
 
 /** The NOTIFY channel of a schema's installation. */
 function channelOf(schema: string): string {
@@ -55,7 +61,9 @@ export function clientConfig(d: typeof pg, target: PgTarget, connectTimeoutMs = 
   const int8 = (v: string) => Number(v);
   return {
     connectionString: target.connectionString,
-    options: `-c search_path=${target.schema}`,
+    // Prepared statements are planned for each execution's parameters: a generic plan cannot
+    // see a claim's LIMIT and sorts the whole backlog instead of walking the index (./jobs.ts CLAIM).
+    options: `-c search_path=${target.schema} -c plan_cache_mode=force_custom_plan`,
     connectionTimeoutMillis: connectTimeoutMs,
     // Per schema, so an operator (and the tests) can count one installation's connections.
     application_name: `gitroast:${target.schema}`,

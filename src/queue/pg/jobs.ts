@@ -60,7 +60,7 @@ const PROMOTE_DUE = `
 /**
  * Claim up to $4 ready jobs of the queues $1, tried in their order (a paused queue is
  * skipped), each in priority order, skipping rows another claimer holds and jobs whose name
- * is held (job_holds) or listed in $5: one statement, on the jobs_ready partial index, for
+ * is listed in $5 (held or throttled): one statement, on the jobs_ready partial index, for
  * any number of queues. Counts the attempt, takes a lease on the database clock and bumps
  * the fencing token.
  * - The queues are a LATERAL nested loop over `unnest … WITH ORDINALITY`, and the executor
@@ -69,6 +69,10 @@ const PROMOTE_DUE = `
  * - The picked ids are an ARRAY(…) sub-select, an init plan run once: written as a plain
  *   `IN (SELECT … LIMIT n)` joined with the clock, the planner rescanned the sub-select and
  *   a claim of 1 took every pending row (test: "never hands one job …", "claims at most limit").
+ * - The names left out come as a parameter, known when the statement is planned: read from
+ *   job_holds inside the statement (NOT EXISTS, or an ARRAY sub-select), they made the
+ *   planner sort the queue's whole backlog for a claim of 16 (test/queue/pg-plans.test.ts).
+ *   For the same reason the pool plans every execution for its parameters (./connect.ts).
  * - RETURNING's order is not the claim order: pgClaim sorts the rows.
  */
 const CLAIM = `
@@ -83,7 +87,6 @@ const CLAIM = `
              SELECT j.id FROM jobs AS j
               WHERE j.state = 'pending' AND j.queue = q.queue AND j.name <> ALL($5::text[])
                 AND NOT EXISTS (SELECT 1 FROM queues WHERE queues.name = q.queue AND queues.paused = 1)
-                AND NOT EXISTS (SELECT 1 FROM job_holds AS h WHERE h.name = j.name AND h.until > (SELECT now FROM c))
               ORDER BY j.priority DESC, j.id LIMIT $4 FOR UPDATE SKIP LOCKED) AS p
            LIMIT $4))
      AND jobs.state = 'pending'
@@ -319,16 +322,20 @@ export function pgClaimedOf(r: pg.QueryArrayResult, queues: readonly string[]): 
 
 /**
  * Claim the next ready jobs of these queues (tried in order, paused ones skipped), in
- * priority order: due delayed jobs are promoted first, then one claim statement for every
- * queue. No transaction is held: each statement commits on its own, and SKIP LOCKED keeps
+ * priority order: due delayed jobs are promoted first (held names are then left pending),
+ * then one claim statement for every queue. No transaction is held: each statement commits on its own, and SKIP LOCKED keeps
  * concurrent claimers off each other's rows.
  */
 export async function pgClaim(q: pg.Pool | Q, options: PgClaimOptions): Promise<ClaimedJob[]> {
   const limit = options.limit ?? 1;
   if (limit < 1) return [];
-  if (!options.promoted) await q.query({ name: PREPARED.promote, text: PROMOTE_HOLDS });
+  let exceptNames = options.exceptNames;
+  if (!options.promoted) {
+    const held = pgHoldsOf(await q.query(pgPromoteAndHoldsQuery())).map((h) => h.name);
+    if (held.length > 0) exceptNames = [...(exceptNames ?? []), ...held];
+  }
   const queues = options.queues ?? ['high', 'default', 'low'];
-  return pgClaimedOf(await q.query(pgClaimQuery({ ...options, limit, queues })), queues);
+  return pgClaimedOf(await q.query(pgClaimQuery({ ...options, limit, queues, exceptNames })), queues);
 }
 
 /** The earliest time a delayed job becomes due (database clock, ms), or undefined. */

@@ -134,31 +134,36 @@ async function runPlan(c: Q, claim: ClaimPlan, now: number, lockKey: string, ans
     }
     asked.push(ask);
     answers.push(answered
-      ? { jobs: await pgClaim(c, { workerId: claim.workerId, leaseMs: claim.leaseMs, queues: ask.queues, limit: ask.limit, promoted: true }), throttledQueues: new Set(), retryAt: holdEnds }
+      ? { jobs: await pgClaim(c, { workerId: claim.workerId, leaseMs: claim.leaseMs, queues: ask.queues, limit: ask.limit, promoted: true, exceptNames: answered.holds.map((h) => h.name) }), throttledQueues: new Set(), retryAt: holdEnds }
       : await pgClaimThrottledInTx(c, { workerId: claim.workerId, leaseMs: claim.leaseMs, now, queues: ask.queues, limit: ask.limit, throttles: claim.throttles, lockKey }));
   }
 }
 
 /**
- * A claim on its own, without throttles, in one round trip: BEGIN (its COMMIT not waiting
- * for the WAL flush), the clock, the promotion with the holds, the plan's first take, the
- * next due time and COMMIT are sent at once. A statement that fails leaves the transaction
- * aborted, so that COMMIT rolls it back, and its error is thrown. A plan's later takes
- * (several pools) claim after it, one statement each (a claim without throttles needs no
- * transaction around it: SKIP LOCKED keeps claimers apart).
+ * A claim on its own, without throttles, in two round trips: BEGIN (its COMMIT not waiting
+ * for the WAL flush) with the clock, and the promotion with the holds; then the plan's first
+ * take (the held names left out), the next due time and COMMIT, sent at once. A statement
+ * that fails leaves the transaction aborted, so that COMMIT rolls it back, and its error is
+ * thrown. A plan's later takes (several pools) claim after it, one statement each (a claim
+ * without throttles needs no transaction around it: SKIP LOCKED keeps claimers apart).
  */
 async function claimAlone(c: Q, claim: ClaimPlan, first: Ask, seen: (serverNow: number) => number, lockKey: string): Promise<CommitResult> {
-  const flight = await Promise.allSettled([
+  const opening = await Promise.allSettled([
     c.query(`BEGIN; SET LOCAL synchronous_commit = off; SELECT ${NOW_MS} AS now`),
     c.query(pgPromoteAndHoldsQuery()),
-    c.query(pgClaimQuery({ workerId: claim.workerId, leaseMs: claim.leaseMs, queues: first.queues, limit: first.limit, promoted: true })),
+  ]);
+  for (const r of opening) if (r.status === 'rejected') throw r.reason;
+  const [opened, promoted] = opening as PromiseFulfilledResult<pg.QueryResult>[];
+  const t = seen(Number((opened!.value as unknown as pg.QueryResult<{ now: number }>[]).at(-1)!.rows[0]!.now));
+  const holds = pgHoldsOf(promoted!.value);
+  const closing = await Promise.allSettled([
+    c.query(pgClaimQuery({ workerId: claim.workerId, leaseMs: claim.leaseMs, queues: first.queues, limit: first.limit, exceptNames: holds.map((h) => h.name) })),
     c.query(pgNextDueQuery()),
     c.query('COMMIT'),
   ]);
-  for (const r of flight) if (r.status === 'rejected') throw r.reason;
-  const [opened, promoted, claimed, due] = flight as PromiseFulfilledResult<pg.QueryResult>[];
-  const t = seen(Number((opened!.value as unknown as pg.QueryResult<{ now: number }>[]).at(-1)!.rows[0]!.now));
-  const jobs = await runPlan(c, claim, t, lockKey, { ask: first, holds: pgHoldsOf(promoted!.value), jobs: pgClaimedOf(claimed!.value as pg.QueryArrayResult, first.queues) });
+  for (const r of closing) if (r.status === 'rejected') throw r.reason;
+  const [claimed, due] = closing as PromiseFulfilledResult<pg.QueryResult>[];
+  const jobs = await runPlan(c, claim, t, lockKey, { ask: first, holds, jobs: pgClaimedOf(claimed!.value as pg.QueryArrayResult, first.queues) });
   const result: CommitResult = { now: t, completions: [], settlements: [], late: [], claimed: jobs };
   if (jobs.length < claim.free) {
     const at = pgNextDueOf(due!.value);
@@ -401,11 +406,12 @@ export function createPgStore(db: PgDb, options: PgStoreOptions = {}): Store<PgL
       return () => listeners.delete(listener);
     },
 
-    // One transaction in two round trips when nothing needs a follow-up (./connect.ts
-    // pipelines each connection's statements): first BEGIN with the clock, the plain
-    // completions, the promotion with the holds and the plan's first take, all sent at once;
-    // then the notification, the next due time and COMMIT in one simple-protocol query.
-    // Chains, batches, handler writes, settlements and further takes go between the two.
+    // One transaction in three round trips when nothing needs a follow-up (./connect.ts
+    // pipelines each connection's statements): BEGIN with the clock, the plain completions
+    // and the promotion with the holds, all sent at once; the plan's first take (the held
+    // names left out); then the notification, the next due time and COMMIT in one
+    // simple-protocol query. Chains, batches, handler writes, settlements and further takes
+    // go before the take.
     commit: async (batch) => {
       const c = await connectOwned(db);
       let broken = false;
@@ -432,9 +438,8 @@ export function createPgStore(db: PgDb, options: PgStoreOptions = {}): Store<PgL
           c.query(claimOnly ? `BEGIN; SET LOCAL synchronous_commit = off; SELECT ${NOW_MS} AS now` : `BEGIN; SELECT ${NOW_MS} AS now`),
           plain.length > 0 ? c.query(pgCompleteAnyQuery(plain.map((x) => x.lease))) : undefined,
           first ? c.query(pgPromoteAndHoldsQuery()) : undefined,
-          first ? c.query(pgClaimQuery({ workerId: batch.claim!.workerId, leaseMs: batch.claim!.leaseMs, queues: first.queues, limit: first.limit, promoted: true })) : undefined,
         ]);
-        const [opened, completed, promoted, claimed] = flight;
+        const [opened, completed, promoted] = flight;
         if (opened.status === 'rejected') {
           broken = !(await alive(c));
           throw opened.reason;
@@ -474,11 +479,12 @@ export function createPgStore(db: PgDb, options: PgStoreOptions = {}): Store<PgL
           }
           const result: CommitResult = { now: t, completions: done, settlements: settled, late: lateOk, claimed: [] };
           if (batch.claim) {
-            const answered = first && {
-              ask: first,
-              holds: pgHoldsOf((promoted as PromiseFulfilledResult<pg.QueryResult<{ name: string; until: number }>>).value),
-              jobs: pgClaimedOf((claimed as PromiseFulfilledResult<pg.QueryArrayResult>).value, first.queues),
-            };
+            let answered: Answered | undefined;
+            if (first) {
+              const holds = pgHoldsOf((promoted as PromiseFulfilledResult<pg.QueryResult<{ name: string; until: number }>>).value);
+              const q = pgClaimQuery({ workerId: batch.claim.workerId, leaseMs: batch.claim.leaseMs, queues: first.queues, limit: first.limit, exceptNames: holds.map((h) => h.name) });
+              answered = { ask: first, holds, jobs: pgClaimedOf(await c.query(q), first.queues) };
+            }
             result.claimed = await runPlan(c, batch.claim, t, lockKey, answered);
           }
           // Chains, batches, retries and failure callbacks may have made jobs ready for other hosts.
