@@ -43,7 +43,7 @@ export interface WebDashboardOptions {
 }
 
 /** Build the dashboard over the database at `dbPath`; close() ends its streams and its connection. */
-export async function webDashboard(options: WebDashboardOptions): Promise<Dashboard & { close(): void }> {
+export async function webDashboard(options: WebDashboardOptions): Promise<Dashboard> {
   const { WalWatcher, isLoopback } = await import('../daemon/index.js');
   const { createReadModel, onEnqueued } = await import('../queue/index.js');
   const { createDashboard } = await import('../web/index.js');
@@ -89,7 +89,7 @@ const PG_REFRESH_MS = 2000;
  * store, its pages run by replay (src/queue/store-model.ts), woken by the installation's
  * NOTIFY (LISTEN on its own connection) and every PG_REFRESH_MS.
  */
-export async function pgWebDashboard(options: PgWebDashboardOptions): Promise<Dashboard & { close(): void }> {
+export async function pgWebDashboard(options: PgWebDashboardOptions): Promise<Dashboard> {
   const { isLoopback } = await import('../daemon/index.js');
   const { createStoreReadModel, replayModel } = await import('../queue/store-model.js');
   const { PgListener } = await import('../queue/pg/listen.js');
@@ -97,7 +97,7 @@ export async function pgWebDashboard(options: PgWebDashboardOptions): Promise<Da
   const { analysisStoreViews, pgAnalyses } = await import('../analysis/store.js');
   const views = createStoreReadModel(options.store, { configured: options.configured, aliveMs: options.aliveMs, readonly: options.readonly, silenced: options.silenced });
   const { model, run } = replayModel<DashboardModel>({ ...views, ...analysisStoreViews(pgAnalyses(options.db)) });
-  const dashboard = createDashboard({
+  return createDashboard({
     model, run, readonly: options.readonly, token: options.token, isLoopback,
     subscribe: (onChange) => {
       const listener = new PgListener(options.db, onChange);
@@ -110,13 +110,4 @@ export async function pgWebDashboard(options: PgWebDashboardOptions): Promise<Da
       };
     },
   });
-  return {
-    handle: dashboard.handle,
-    get streams() {
-      return dashboard.streams;
-    },
-    close() {
-      dashboard.close();
-    },
-  };
 }

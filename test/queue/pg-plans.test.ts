@@ -63,6 +63,9 @@ describe('PostgreSQL hot statements on a grown jobs table', () => {
     expect(reserved).toHaveLength(2);
     const c = await db.pool.connect();
     try {
+      // The pool's connections plan each execution for its parameters: a generic plan of a
+      // prepared claim cannot see its LIMIT (./connect.ts).
+      expect((await c.query<{ plan_cache_mode: string }>('SHOW plan_cache_mode')).rows[0]!.plan_cache_mode).toBe('force_custom_plan');
       const statements = {
         // A held name left out, as a commit passes it (an empty list would be folded away).
         claim: pgClaimQuery({ workerId: 'w_plan', leaseMs: 60_000, queues: ['high', 'default', 'low'], limit: 16, exceptNames: ['held'] }),
