@@ -60,22 +60,33 @@ const PROMOTE_DUE = `
 /**
  * Claim up to $4 ready jobs of the queues $1, tried in their order (a paused queue is
  * skipped), each in priority order, skipping rows another claimer holds and jobs whose name
- * is listed in $5 (held or throttled): one statement, on the jobs_ready partial index, for
- * any number of queues. Counts the attempt, takes a lease on the database clock and bumps
- * the fencing token.
+ * is left out (held or throttled): one statement, on the jobs_ready partial index, for any
+ * number of queues. Counts the attempt, takes a lease on the database clock and bumps the
+ * fencing token.
  * - The queues are a LATERAL nested loop over `unnest … WITH ORDINALITY`, and the executor
  *   pulls rows on demand: the outer LIMIT stops it once $4 rows are locked, so a later
  *   queue is not read (nor its rows locked) when an earlier one had enough.
  * - The picked ids are an ARRAY(…) sub-select, an init plan run once: written as a plain
  *   `IN (SELECT … LIMIT n)` joined with the clock, the planner rescanned the sub-select and
  *   a claim of 1 took every pending row (test: "never hands one job …", "claims at most limit").
- * - The names left out come as a parameter, known when the statement is planned: read from
- *   job_holds inside the statement (NOT EXISTS, or an ARRAY sub-select), they made the
- *   planner sort the queue's whole backlog for a claim of 16 (test/queue/pg-plans.test.ts).
- *   For the same reason the pool plans every execution for its parameters (./connect.ts).
- * - RETURNING's order is not the claim order: pgClaim sorts the rows.
+ * - The statement is prepared once and run on its generic plan (pgClaimQuery), since
+ *   planning it cost more than running it. So nothing that decides the plan may be a
+ *   parameter (test/queue/pg-plans.test.ts holds each case):
+ *   - the per-queue LIMIT is a constant, the limit rounded up to a power of two (a generic
+ *     plan of `LIMIT $n` guesses a tenth of the rows); the outer LIMIT $4 is exact;
+ *   - names left out are literals in a statement of their own, planned for them: as a
+ *     parameter, a generic plan guessed that `name <> ALL($5)` keeps one row in a thousand
+ *     when a table holds two job names, and sorted the queue's whole backlog for a claim
+ *     of 16. Likewise read from job_holds inside the statement.
+ * - A job whose name is held (job_holds) is never taken, whatever names the caller left
+ *   out: the last filter checks each picked row (a few, by primary key; the plan of the
+ *   pick does not change). So a claim may leave out the names held when it last looked,
+ *   and be sent in the same flight as the read of the holds in force (../store.ts
+ *   claimAlone); the picked rows of a name held since are locked until COMMIT, not taken.
+ * - RETURNING's order is not the claim order: pgClaimedOf sorts the rows.
  */
-const CLAIM = `
+function claimText(perQueue: number, except: string): string {
+  return `
   WITH c AS MATERIALIZED (SELECT ${NOW_MS} AS now)
   UPDATE jobs
      SET state = 'reserved', attempts = attempts + 1, reserved_at = c.now, reserved_by = $2,
@@ -85,19 +96,41 @@ const CLAIM = `
            SELECT p.id FROM unnest($1::text[]) WITH ORDINALITY AS q(queue, ord)
            CROSS JOIN LATERAL (
              SELECT j.id FROM jobs AS j
-              WHERE j.state = 'pending' AND j.queue = q.queue AND j.name <> ALL($5::text[])
+              WHERE j.state = 'pending' AND j.queue = q.queue${except}
                 AND NOT EXISTS (SELECT 1 FROM queues WHERE queues.name = q.queue AND queues.paused = 1)
-              ORDER BY j.priority DESC, j.id LIMIT $4 FOR UPDATE SKIP LOCKED) AS p
-           LIMIT $4))
+              ORDER BY j.priority DESC, j.id LIMIT ${perQueue} FOR UPDATE SKIP LOCKED) AS p
+           LIMIT $4::int))
      AND jobs.state = 'pending'
+     AND NOT EXISTS (SELECT 1 FROM job_holds AS h WHERE h.name = jobs.name AND h.until > c.now)
   RETURNING jobs.id, jobs.queue, jobs.name, jobs.payload, jobs.priority, jobs.attempts, jobs.max_attempts, jobs.timeout_ms, jobs.available_at, jobs.lease_token`;
+}
+
+/** Past this, a claim's per-queue limit is its own (a claim this large is rare, and plans once per connection). */
+const CLAIM_BUCKET_MAX = 1024;
+
+/** A claim's per-queue limit: `limit` rounded up to a power of two, so a few prepared statements serve every limit. */
+function claimBucket(limit: number): number {
+  if (limit > CLAIM_BUCKET_MAX) return limit;
+  let b = 1;
+  while (b < limit) b *= 2;
+  return b;
+}
+
+/** A string as an SQL literal, whatever standard_conforming_strings says (as pg's escapeLiteral). */
+function sqlLiteral(s: string): string {
+  const quoted = `'${s.replaceAll("'", "''")}'`;
+  return s.includes('\\') ? ` E${quoted.replaceAll('\\', '\\\\')}` : quoted;
+}
+
+/** Sent in the flight of a claim: the claim's transaction runs its prepared statements on their generic plans (see claimText). */
+export const PG_GENERIC_PLANS = 'SET LOCAL plan_cache_mode = force_generic_plan';
 
 /**
  * The statements a worker runs on every commit are prepared once per connection (a named
  * statement): planning the claim cost more than running it (0.39 against 0.07 ms, measured
  * on an empty queue). Each name belongs to one text.
  */
-const PREPARED = { claim: 'gitroast_claim', promote: 'gitroast_promote_holds', completeAny: 'gitroast_complete_any', completePlain: 'gitroast_complete_plain', nextDue: 'gitroast_next_due' } as const;
+const PREPARED = { claim: 'gitroast_claim_', promote: 'gitroast_promote_holds', completeAny: 'gitroast_complete_any', completePlain: 'gitroast_complete_plain', nextDue: 'gitroast_next_due' } as const;
 
 /**
  * Complete leases ($1 ids, $2 tokens) of jobs without chain or batch: nothing else to do, no
@@ -110,6 +143,11 @@ const COMPLETE_PLAIN = `
     FROM unnest($1::bigint[], $2::bigint[]) AS l(id, tok), c
    WHERE jobs.id = l.id AND jobs.lease_token = l.tok AND jobs.state = 'reserved' AND jobs.chain IS NULL AND jobs.batch_id IS NULL
   RETURNING jobs.id`;
+
+/** The statement completing leases of jobs without chain or batch (send it; its rows are the ids it completed). */
+export function pgCompletePlainQuery(leases: readonly Lease[]): pg.QueryConfig {
+  return { name: PREPARED.completePlain, text: COMPLETE_PLAIN, values: [leases.map((l) => l.id), leases.map((l) => l.token)] };
+}
 
 /** Complete leases whatever their chain and batch; returns what chains and batches need. */
 const COMPLETE_ANY = `
@@ -303,9 +341,17 @@ export async function pgPromoteAndHoldsInTx(c: Q): Promise<PgHolds> {
   return pgHoldsOf(await c.query(pgPromoteAndHoldsQuery()));
 }
 
-/** The claim statement for `options` (send it, then read it with pgClaimedOf). */
+/**
+ * The claim statement for `options` (send it, then read it with pgClaimedOf): prepared, one
+ * per per-queue limit, when no name is left out; otherwise a statement of its own, planned
+ * for its names (see claimText).
+ */
 export function pgClaimQuery(options: PgClaimOptions & { limit: number; queues: readonly string[] }): pg.QueryArrayConfig {
-  return { name: PREPARED.claim, text: CLAIM, values: [[...options.queues], options.workerId, options.leaseMs ?? LEASE_MS, options.limit, [...(options.exceptNames ?? [])]], rowMode: 'array' };
+  const perQueue = claimBucket(options.limit);
+  const values = [[...options.queues], options.workerId, options.leaseMs ?? LEASE_MS, options.limit];
+  const except = options.exceptNames ?? [];
+  if (except.length === 0) return { name: `${PREPARED.claim}${perQueue}`, text: claimText(perQueue, ''), values, rowMode: 'array' };
+  return { text: claimText(perQueue, ` AND j.name NOT IN (${except.map(sqlLiteral).join(', ')})`), values, rowMode: 'array' };
 }
 
 type ClaimRow = [number, string, string, string, number, number, number, number | null, number, number];
@@ -374,9 +420,7 @@ export async function pgNow(q: pg.Pool | Q): Promise<number> {
  */
 export async function pgCompleteMany(db: PgDb, leases: readonly Lease[]): Promise<number> {
   if (leases.length === 0) return 0;
-  const ids = leases.map((l) => l.id);
-  const toks = leases.map((l) => l.token);
-  const plain = await db.pool.query<{ id: number }>({ name: PREPARED.completePlain, text: COMPLETE_PLAIN, values: [ids, toks] });
+  const plain = await db.pool.query<{ id: number }>(pgCompletePlainQuery(leases));
   if (plain.rows.length === leases.length) return leases.length;
   const done = new Set(plain.rows.map((r) => r.id));
   const rest = leases.filter((l) => !done.has(l.id));

@@ -38,9 +38,9 @@ import { assertQueueName } from '../validate.js';
 import { isAlive } from '../workers.js';
 import { NOW_MS, alive, connectOwned, pgTx, type PgDb } from './connect.js';
 import {
-  notifyInTx, pgAfterCompleteInTx, pgCancelBatchInTx, pgCancelJobInTx, pgClaim, pgClaimedOf, pgClaimQuery, pgCompleteAnyQuery, pgCompleteWithWritesInTx, pgDelayInTx,
+  notifyInTx, pgAfterCompleteInTx, pgCancelBatchInTx, pgCancelJobInTx, pgClaim, pgClaimedOf, pgClaimQuery, pgCompleteAnyQuery, pgCompletePlainQuery, pgCompleteWithWritesInTx, pgDelayInTx,
   pgEnqueue, pgEnqueueInTx, pgCreateBatchInTx, pgEnqueueMany, pgFailInTx, pgHoldsOf, pgNextDueAt, pgNextDueOf, pgNextDueQuery, pgNotifyStatement, pgPromoteAndHoldsQuery,
-  pgReleaseInTx, pgWriteUnderLease, PG_NEXT_DUE, type PgEnqueued, type PgHolds, type PgLeasedWrite,
+  pgReleaseInTx, pgWriteUnderLease, PG_GENERIC_PLANS, PG_NEXT_DUE, type PgEnqueued, type PgHolds, type PgLeasedWrite,
 } from './jobs.js';
 import { pgClaimThrottledInTx } from './throttles.js';
 import { pgDeregisterWorker, pgHeartbeat, pgListWorkers, pgLiveWorkers, pgRecoverLeases, pgRegisterWorker } from './workers.js';
@@ -139,34 +139,43 @@ async function runPlan(c: Q, claim: ClaimPlan, now: number, lockKey: string, ans
   }
 }
 
+/** True when both hold the same names. */
+function sameNames(a: PgHolds, b: PgHolds): boolean {
+  if (a.length !== b.length) return false;
+  const names = new Set(a.map((h) => h.name));
+  return b.every((h) => names.has(h.name));
+}
+
 /**
- * A claim on its own, without throttles, in two round trips: BEGIN (its COMMIT not waiting
- * for the WAL flush) with the clock, and the promotion with the holds; then the plan's first
- * take (the held names left out), the next due time and COMMIT, sent at once. A statement
- * that fails leaves the transaction aborted, so that COMMIT rolls it back, and its error is
- * thrown. A plan's later takes (several pools) claim after it, one statement each (a claim
- * without throttles needs no transaction around it: SKIP LOCKED keeps claimers apart).
+ * A claim on its own, without throttles, in one round trip: BEGIN (its COMMIT not waiting
+ * for the WAL flush) with the clock, the promotion with the holds, the plan's first take,
+ * the next due time and COMMIT, sent at once. The take leaves out the names held at the
+ * store's last look (`known.holds`); the claim statement itself never takes a held job
+ * (./jobs.ts claimText). When the holds read in this flight differ, the take may have left
+ * jobs that are claimable: the result asks for another claim at once (nextDueAt = now).
+ * A statement that fails leaves the transaction aborted, so that COMMIT rolls it back, and
+ * its error is thrown. A plan's later takes (several pools) claim after it, one statement
+ * each (a claim without throttles needs no transaction around it: SKIP LOCKED keeps
+ * claimers apart).
  */
-async function claimAlone(c: Q, claim: ClaimPlan, first: Ask, seen: (serverNow: number) => number, lockKey: string): Promise<CommitResult> {
-  const opening = await Promise.allSettled([
-    c.query(`BEGIN; SET LOCAL synchronous_commit = off; SELECT ${NOW_MS} AS now`),
+async function claimAlone(c: Q, claim: ClaimPlan, first: Ask, seen: (serverNow: number) => number, lockKey: string, known: { holds: PgHolds }): Promise<CommitResult> {
+  const asked = known.holds;
+  const flight = await Promise.allSettled([
+    c.query(`BEGIN; SET LOCAL synchronous_commit = off; ${PG_GENERIC_PLANS}; SELECT ${NOW_MS} AS now`),
     c.query(pgPromoteAndHoldsQuery()),
-  ]);
-  for (const r of opening) if (r.status === 'rejected') throw r.reason;
-  const [opened, promoted] = opening as PromiseFulfilledResult<pg.QueryResult>[];
-  const t = seen(Number((opened!.value as unknown as pg.QueryResult<{ now: number }>[]).at(-1)!.rows[0]!.now));
-  const holds = pgHoldsOf(promoted!.value);
-  const closing = await Promise.allSettled([
-    c.query(pgClaimQuery({ workerId: claim.workerId, leaseMs: claim.leaseMs, queues: first.queues, limit: first.limit, exceptNames: holds.map((h) => h.name) })),
+    c.query(pgClaimQuery({ workerId: claim.workerId, leaseMs: claim.leaseMs, queues: first.queues, limit: first.limit, exceptNames: asked.map((h) => h.name) })),
     c.query(pgNextDueQuery()),
     c.query('COMMIT'),
   ]);
-  for (const r of closing) if (r.status === 'rejected') throw r.reason;
-  const [claimed, due] = closing as PromiseFulfilledResult<pg.QueryResult>[];
+  for (const r of flight) if (r.status === 'rejected') throw r.reason;
+  const [opened, promoted, claimed, due] = flight as PromiseFulfilledResult<pg.QueryResult>[];
+  const t = seen(Number((opened!.value as unknown as pg.QueryResult<{ now: number }>[]).at(-1)!.rows[0]!.now));
+  const holds = pgHoldsOf(promoted!.value);
+  known.holds = holds;
   const jobs = await runPlan(c, claim, t, lockKey, { ask: first, holds, jobs: pgClaimedOf(claimed!.value as pg.QueryArrayResult, first.queues) });
   const result: CommitResult = { now: t, completions: [], settlements: [], late: [], claimed: jobs };
   if (jobs.length < claim.free) {
-    const at = pgNextDueOf(due!.value);
+    const at = sameNames(asked, holds) ? pgNextDueOf(due!.value) : t;
     if (at !== undefined) result.nextDueAt = at;
   }
   return result;
@@ -395,9 +404,113 @@ export function createPgStore(db: PgDb, options: PgStoreOptions = {}): Store<PgL
     });
   };
   const lockKey = `gitroast-throttles:${db.schema}`;
+  // The job holds in force at the last claim: the next one leaves their names out (claimAlone).
+  const known = { holds: [] as PgHolds };
   const tx = <T>(fn: (c: Q) => Promise<T>) => pgTx(db, fn);
   const view = <T>(fn: (c: Q, now: number) => Promise<T>) => pgTx(db, async (c) => fn(c, seen(await nowIn(c))), VIEW);
   const q = db.pool;
+
+  // One transaction in three round trips when nothing needs a follow-up (./connect.ts
+  // pipelines each connection's statements): BEGIN with the clock, the plain completions
+  // and the promotion with the holds, all sent at once; the plan's first take (the held
+  // names left out); then the notification, the next due time and COMMIT in one
+  // simple-protocol query. Chains, batches, handler writes, settlements and further takes
+  // go before the take. A claim alone is one round trip (claimAlone).
+  const commitInTx = async (batch: CommitBatch<PgLeasedWrite>): Promise<CommitResult> => {
+    const c = await connectOwned(db);
+    let broken = false;
+    try {
+      const completions = batch.completions ?? [];
+      const settlements = batch.settlements ?? [];
+      const late = batch.late ?? [];
+      // A claim on its own need not be durable (as on SQLite, ../store.ts relaxedSync): after a
+      // crash of the server the job is simply pending again. It commits without waiting for
+      // the WAL flush; results, failures and enqueues keep synchronous_commit.
+      const claimOnly = batch.claim !== undefined && !completions.length && !settlements.length && !late.length;
+      const plain = completions.filter((x) => x.writes === undefined);
+      // A throttled claim reads and bumps its windows take by take (./throttles.ts).
+      const first = batch.claim && !hasThrottles(batch.claim.throttles) ? firstAsk(batch.claim) : undefined;
+      if (claimOnly && first) {
+        try {
+          return await claimAlone(c, batch.claim!, first, seen, lockKey, known);
+        } catch (err) {
+          await c.query('ROLLBACK').catch(() => (broken = true));
+          throw err;
+        }
+      }
+      const flight = await Promise.allSettled([
+        c.query(claimOnly ? `BEGIN; SET LOCAL synchronous_commit = off; SELECT ${NOW_MS} AS now` : `BEGIN; SELECT ${NOW_MS} AS now`),
+        plain.length > 0 ? c.query(pgCompleteAnyQuery(plain.map((x) => x.lease))) : undefined,
+        first ? c.query(pgPromoteAndHoldsQuery()) : undefined,
+      ]);
+      const [opened, completed, promoted] = flight;
+      if (opened.status === 'rejected') {
+        broken = !(await alive(c));
+        throw opened.reason;
+      }
+      try {
+        for (const r of flight) if (r.status === 'rejected') throw r.reason;
+        const clock = (opened.value as unknown as pg.QueryResult<{ now: number }>[]).at(-1)!;
+        const t = seen(Number(clock.rows[0]!.now));
+        let wake = false;
+        const done: CommitResult['completions'] = new Array(completions.length);
+        if (plain.length > 0) {
+          const after = await pgAfterCompleteInTx(c, (completed as PromiseFulfilledResult<pg.QueryResult>).value);
+          wake ||= after.followUp;
+          const accepted = new Set(after.ids);
+          for (let i = 0; i < completions.length; i++) {
+            const l = completions[i]!.lease;
+            if (completions[i]!.writes === undefined) done[i] = accepted.has(`${l.id}:${l.token}`);
+          }
+        }
+        for (let i = 0; i < completions.length; i++) {
+          if (completions[i]!.writes === undefined) continue;
+          const r = await completeWithWritesInTx(c, completions[i]!, t, batch.onWriteError);
+          wake ||= r.wake;
+          done[i] = r.result;
+        }
+        const settled: Outcome[] = [];
+        for (const st of settlements) {
+          const o = await settleInTx(c, st, t);
+          wake ||= o.kind !== 'lost';
+          settled.push(o);
+        }
+        const lateOk: boolean[] = [];
+        for (const l of late) {
+          const ok = (await pgCompleteWithWritesInTx(c, l.lease, l.writes ?? [])) === true;
+          wake ||= ok;
+          lateOk.push(ok);
+        }
+        const result: CommitResult = { now: t, completions: done, settlements: settled, late: lateOk, claimed: [] };
+        if (batch.claim) {
+          let answered: Answered | undefined;
+          const generic = c.query(PG_GENERIC_PLANS);
+          if (first) {
+            const holds = pgHoldsOf((promoted as PromiseFulfilledResult<pg.QueryResult<{ name: string; until: number }>>).value);
+            known.holds = holds;
+            const q = pgClaimQuery({ workerId: batch.claim.workerId, leaseMs: batch.claim.leaseMs, queues: first.queues, limit: first.limit, exceptNames: holds.map((h) => h.name) });
+            const [, claimed] = await Promise.all([generic, c.query(q)]);
+            answered = { ask: first, holds, jobs: pgClaimedOf(claimed, first.queues) };
+          } else await generic;
+          result.claimed = await runPlan(c, batch.claim, t, lockKey, answered);
+        }
+        // Chains, batches, retries and failure callbacks may have made jobs ready for other hosts.
+        const due = batch.claim !== undefined && result.claimed.length < batch.claim.free;
+        const last = (await c.query(`${wake ? `${pgNotifyStatement(db)}; ` : ''}${due ? `${PG_NEXT_DUE}; ` : ''}COMMIT`)) as unknown as pg.QueryResult<{ at: number | string | null }> | pg.QueryResult<{ at: number | string | null }>[];
+        if (due) {
+          const at = pgNextDueOf((last as pg.QueryResult<{ at: number | string | null }>[]).at(-2)!);
+          if (at !== undefined) result.nextDueAt = at;
+        }
+        return result;
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => (broken = true));
+        throw err;
+      }
+    } finally {
+      // A connection that cannot roll back (the server went away) is not given back.
+      c.release(broken);
+    }
+  };
 
   return {
     now,
@@ -406,103 +519,21 @@ export function createPgStore(db: PgDb, options: PgStoreOptions = {}): Store<PgL
       return () => listeners.delete(listener);
     },
 
-    // One transaction in three round trips when nothing needs a follow-up (./connect.ts
-    // pipelines each connection's statements): BEGIN with the clock, the plain completions
-    // and the promotion with the holds, all sent at once; the plan's first take (the held
-    // names left out); then the notification, the next due time and COMMIT in one
-    // simple-protocol query. Chains, batches, handler writes, settlements and further takes
-    // go before the take.
+    // Completions alone, none with handler writes (a worker that claims apart, ../../daemon/worker.ts):
+    // those of jobs without chain or batch in one statement, its own transaction, one round
+    // trip; the rest (chains, batches, lost leases) in a transaction of their own.
     commit: async (batch) => {
-      const c = await connectOwned(db);
-      let broken = false;
-      try {
-        const completions = batch.completions ?? [];
-        const settlements = batch.settlements ?? [];
-        const late = batch.late ?? [];
-        // A claim on its own need not be durable (as on SQLite, ../store.ts relaxedSync): after a
-        // crash of the server the job is simply pending again. It commits without waiting for
-        // the WAL flush; results, failures and enqueues keep synchronous_commit.
-        const claimOnly = batch.claim !== undefined && !completions.length && !settlements.length && !late.length;
-        const plain = completions.filter((x) => x.writes === undefined);
-        // A throttled claim reads and bumps its windows take by take (./throttles.ts).
-        const first = batch.claim && !hasThrottles(batch.claim.throttles) ? firstAsk(batch.claim) : undefined;
-        if (claimOnly && first) {
-          try {
-            return await claimAlone(c, batch.claim!, first, seen, lockKey);
-          } catch (err) {
-            await c.query('ROLLBACK').catch(() => (broken = true));
-            throw err;
-          }
-        }
-        const flight = await Promise.allSettled([
-          c.query(claimOnly ? `BEGIN; SET LOCAL synchronous_commit = off; SELECT ${NOW_MS} AS now` : `BEGIN; SELECT ${NOW_MS} AS now`),
-          plain.length > 0 ? c.query(pgCompleteAnyQuery(plain.map((x) => x.lease))) : undefined,
-          first ? c.query(pgPromoteAndHoldsQuery()) : undefined,
-        ]);
-        const [opened, completed, promoted] = flight;
-        if (opened.status === 'rejected') {
-          broken = !(await alive(c));
-          throw opened.reason;
-        }
-        try {
-          for (const r of flight) if (r.status === 'rejected') throw r.reason;
-          const clock = (opened.value as unknown as pg.QueryResult<{ now: number }>[]).at(-1)!;
-          const t = seen(Number(clock.rows[0]!.now));
-          let wake = false;
-          const done: CommitResult['completions'] = new Array(completions.length);
-          if (plain.length > 0) {
-            const after = await pgAfterCompleteInTx(c, (completed as PromiseFulfilledResult<pg.QueryResult>).value);
-            wake ||= after.followUp;
-            const accepted = new Set(after.ids);
-            for (let i = 0; i < completions.length; i++) {
-              const l = completions[i]!.lease;
-              if (completions[i]!.writes === undefined) done[i] = accepted.has(`${l.id}:${l.token}`);
-            }
-          }
-          for (let i = 0; i < completions.length; i++) {
-            if (completions[i]!.writes === undefined) continue;
-            const r = await completeWithWritesInTx(c, completions[i]!, t, batch.onWriteError);
-            wake ||= r.wake;
-            done[i] = r.result;
-          }
-          const settled: Outcome[] = [];
-          for (const st of settlements) {
-            const o = await settleInTx(c, st, t);
-            wake ||= o.kind !== 'lost';
-            settled.push(o);
-          }
-          const lateOk: boolean[] = [];
-          for (const l of late) {
-            const ok = (await pgCompleteWithWritesInTx(c, l.lease, l.writes ?? [])) === true;
-            wake ||= ok;
-            lateOk.push(ok);
-          }
-          const result: CommitResult = { now: t, completions: done, settlements: settled, late: lateOk, claimed: [] };
-          if (batch.claim) {
-            let answered: Answered | undefined;
-            if (first) {
-              const holds = pgHoldsOf((promoted as PromiseFulfilledResult<pg.QueryResult<{ name: string; until: number }>>).value);
-              const q = pgClaimQuery({ workerId: batch.claim.workerId, leaseMs: batch.claim.leaseMs, queues: first.queues, limit: first.limit, exceptNames: holds.map((h) => h.name) });
-              answered = { ask: first, holds, jobs: pgClaimedOf(await c.query(q), first.queues) };
-            }
-            result.claimed = await runPlan(c, batch.claim, t, lockKey, answered);
-          }
-          // Chains, batches, retries and failure callbacks may have made jobs ready for other hosts.
-          const due = batch.claim !== undefined && result.claimed.length < batch.claim.free;
-          const last = (await c.query(`${wake ? `${pgNotifyStatement(db)}; ` : ''}${due ? `${PG_NEXT_DUE}; ` : ''}COMMIT`)) as unknown as pg.QueryResult<{ at: number | string | null }> | pg.QueryResult<{ at: number | string | null }>[];
-          if (due) {
-            const at = pgNextDueOf((last as pg.QueryResult<{ at: number | string | null }>[]).at(-2)!);
-            if (at !== undefined) result.nextDueAt = at;
-          }
-          return result;
-        } catch (err) {
-          await c.query('ROLLBACK').catch(() => (broken = true));
-          throw err;
-        }
-      } finally {
-        // A connection that cannot roll back (the server went away) is not given back.
-        c.release(broken);
-      }
+      const completions = batch.completions ?? [];
+      const plainOnly = !batch.claim && completions.length > 0 && !batch.settlements?.length && !batch.late?.length && completions.every((x) => x.writes === undefined);
+      if (!plainOnly) return commitInTx(batch);
+      const taken = new Set((await q.query<{ id: number }>(pgCompletePlainQuery(completions.map((x) => x.lease)))).rows.map((r) => r.id));
+      const result: CommitResult = { now: now(), completions: completions.map((x) => taken.has(x.lease.id)), settlements: [], late: [], claimed: [] };
+      const rest = completions.filter((x) => !taken.has(x.lease.id));
+      if (rest.length === 0) return result;
+      const more = await commitInTx({ ...batch, completions: rest });
+      let k = 0;
+      for (let i = 0; i < completions.length; i++) if (!taken.has(completions[i]!.lease.id)) result.completions[i] = more.completions[k++]!;
+      return result;
     },
     readyToClaim: async (queues) => {
       const r = await q.query<{ ready: boolean }>(`
