@@ -80,6 +80,20 @@ class Engine<W> {
   private readonly startedAt = Date.now();
   private inPump = false;
   private again = false;
+  /**
+   * Claims apart from results (PostgreSQL, a store without a Db): a claim goes in its own
+   * transaction, on its own connection, beside the commit of finished jobs, and never waits
+   * for that commit's WAL flush (a job enqueued while the previous one's result commits
+   * starts at once). Each lane runs one transaction at a time. On SQLite, with one writer,
+   * a commit carries both (group commit).
+   */
+  private readonly apart: boolean;
+  private inClaim = false;
+  private claimAgain = false;
+  private inFlush = false;
+  private flushAgain = false;
+  /** Claims apart: finished jobs in the results commit in flight. */
+  private committing = 0;
   private lastClaimEmpty = false;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -99,6 +113,7 @@ class Engine<W> {
     this.logJobs = this.logger.enabled('info');
     this.hooks = new Hooks(this.logger);
     this.store = store;
+    this.apart = db === undefined;
     this.keeper = new LeaseKeeper(this, { leaseMs: this.leaseMs, heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS, staleMs: options.staleMs ?? STALE_MS });
     const watch = (options.watch ?? true) && db && db.name && db.name !== ':memory:' && !db.memory;
     this.waker = new Waker(this, { pollMs: options.pollMs ?? POLL_MS, watchFile: watch ? db.name : undefined });
@@ -180,6 +195,11 @@ class Engine<W> {
   pump(check: boolean): void {
     // After stop, late results are dropped: the database would refuse them anyway.
     if (this.state === 'stopped') return;
+    if (this.apart) {
+      this.pumpResults();
+      this.pumpClaims(check);
+      return;
+    }
     if (this.inPump) {
       this.again = true;
       return;
@@ -232,6 +252,119 @@ class Engine<W> {
         return;
       }
     }
+  }
+
+  /** Claims apart: commit what finished, one commit at a time, until nothing waits. */
+  private pumpResults(): void {
+    if (this.buffer.size === 0) return;
+    if (this.inFlush) {
+      this.flushAgain = true;
+      return;
+    }
+    this.inFlush = true;
+    void this.resultTurns().catch((err: unknown) => this.logger.log('error', 'worker.error', { error: err as Error })).then(() => {
+      this.inFlush = false;
+      if (this.flushAgain) {
+        this.flushAgain = false;
+        this.waker.soon();
+      }
+      this.lanesIdle();
+    });
+  }
+
+  private async resultTurns(): Promise<void> {
+    for (let turn = 0; this.buffer.size > 0; turn++) {
+      let r;
+      this.committing = this.buffer.size;
+      try {
+        r = await this.buffer.flush(undefined);
+      } catch (err) {
+        this.logger.log('error', 'worker.database_error', { error: err as Error });
+        this.waker.retryLater();
+        return;
+      } finally {
+        this.committing = 0;
+      }
+      if (r.changes > 0) this.wrote(r.changes);
+      // Their slots count as free again (claimable).
+      this.pumpClaims(false);
+      if (turn >= 15) {
+        this.waker.soon();
+        return;
+      }
+    }
+  }
+
+  /**
+   * Claims apart: the slots a claim may fill. A finished job keeps its slot until its result
+   * is committed: so a worker never holds more leases than slots, however far its results
+   * commits fall behind (its jobs would all be run again if it died).
+   */
+  private claimable(): number {
+    return this.running() ? Math.max(0, this.slots.free() - this.buffer.size - this.committing) : 0;
+  }
+
+  /** Claims apart: claim for the free slots, one claim at a time, while claims find jobs. `check`: as pump's. */
+  private pumpClaims(check: boolean): void {
+    if (this.claimable() === 0) return;
+    if (this.inClaim) {
+      this.claimAgain = true;
+      return;
+    }
+    this.inClaim = true;
+    void this.claimTurns(check).catch((err: unknown) => this.logger.log('error', 'worker.error', { error: err as Error })).then(() => {
+      this.inClaim = false;
+      if (this.claimAgain) {
+        this.claimAgain = false;
+        this.waker.soon();
+      }
+      this.lanesIdle();
+    });
+  }
+
+  private async claimTurns(check: boolean): Promise<void> {
+    for (let turn = 0; ; turn++) {
+      let free = this.claimable();
+      if (free === 0) return;
+      let r;
+      try {
+        if (check && turn === 0) {
+          if (!(await this.store.readyToClaim(this.queues))) {
+            this.lastClaimEmpty = true;
+            this.waker.nothingVisible();
+            return;
+          }
+          free = this.claimable();
+          if (free === 0) return;
+        }
+        this.claimPlan.free = free;
+        r = await this.store.commit({ claim: this.claimPlan });
+      } catch (err) {
+        this.logger.log('error', 'worker.database_error', { error: err as Error });
+        this.waker.retryLater();
+        return;
+      }
+      const { claimed, now, nextDueAt } = r;
+      if (claimed.length > 0) this.wrote(claimed.length);
+      for (let i = 0; i < claimed.length; i++) this.startJob(claimed[i]!, now);
+      this.lastClaimEmpty = claimed.length === 0;
+      if (nextDueAt !== undefined) this.waker.dueAt(Math.max(nextDueAt, now));
+      // Jobs whose handler returned at once are done: commit them beside the next claim.
+      this.pumpResults();
+      if (claimed.length === 0 && this.slots.running === 0 && this.buffer.size === 0) this.checkpoint.idleNow();
+      // Fewer than asked: nothing more was ready. A job enqueued since wakes the worker again
+      // (claimAgain), so an empty claim to make sure would only hold the lane.
+      if (claimed.length < free) return;
+      if (turn >= 15) {
+        this.waker.soon();
+        return;
+      }
+    }
+  }
+
+  /** Claims apart: when neither lane runs, see whether the worker is done. */
+  private lanesIdle(): void {
+    if (!this.inFlush && !this.inClaim) this.checkEnd();
   }
 
   /** Count row changes (for the idle checkpoint). */
