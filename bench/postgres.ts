@@ -12,7 +12,9 @@
  *   one batch at a time, so it uses one connection at a time);
  * - cross-process enqueue→start latency: a producer process enqueues one job at a time,
  *   1–2 ms apart; the worker here is woken by LISTEN/NOTIFY; next to it, the p50 of one
- *   durable commit (the disk's floor under the enqueue);
+ *   durable commit (the disk's floor under the enqueue), and the raw wake-up floor: the
+ *   same producer and pacing straight through `pg`, a durable INSERT with its NOTIFY, heard
+ *   here and taken by one SKIP LOCKED UPDATE;
  * - idle CPU of a spawned `gitroast daemon` on a PostgreSQL schema, over 30 s.
  */
 import { spawn } from 'node:child_process';
@@ -158,6 +160,68 @@ async function latency(db: PgDb, schemaUrl: string, n = 1000): Promise<number[]>
 }
 
 /**
+ * The raw floor under the cross-process latency, straight through `pg`, paced as the
+ * producer above: a child process commits one row at a time (a durable INSERT that NOTIFYs
+ * in the same statement, as an enqueue does); here a LISTEN connection hears it and a second
+ * connection takes the row with one SKIP LOCKED UPDATE (no WAL flush, as a claim). Sorted ms
+ * from before the INSERT to the row in hand.
+ */
+async function rawWake(db: PgDb, schemaUrl: string, n = 1000): Promise<number[]> {
+  await db.pool.query(`CREATE TABLE wake_floor (id bigserial PRIMARY KEY, t double precision NOT NULL, taken boolean NOT NULL DEFAULT false)`);
+  const listen = new db.driver.Client(db.config);
+  const claimer = new db.driver.Client(db.config);
+  await listen.connect();
+  await claimer.connect();
+  await claimer.query(`SET synchronous_commit = off`);
+  const lat: number[] = [];
+  let all!: () => void;
+  const finished = new Promise<void>((r) => (all = r));
+  let busy = false;
+  let again = false;
+  const take = async (): Promise<void> => {
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
+    do {
+      again = false;
+      const r = await claimer.query<{ t: number }>(`UPDATE wake_floor SET taken = true
+        WHERE id = (SELECT id FROM wake_floor WHERE NOT taken ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING t`);
+      const at = hr();
+      for (const row of r.rows) lat.push(at - row.t);
+      if (r.rows.length > 0) again = true;
+    } while (again);
+    busy = false;
+    if (lat.length >= n) all();
+  };
+  listen.on('notification', () => void take().catch(() => {}));
+  await listen.query(`LISTEN wake_floor`);
+  const target = parsePgUrl(schemaUrl);
+  const producer = `
+    const { default: pg } = await import(${JSON.stringify(import.meta.resolve('pg'))});
+    const c = new pg.Client({ connectionString: ${JSON.stringify(target.connectionString)}, options: ${JSON.stringify(`-c search_path=${target.schema}`)} });
+    await c.connect();
+    const hr = () => Number(process.hrtime.bigint()) / 1e6;
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    for (let i = 0; i < ${n}; i++) {
+      await c.query({ name: 'w', text: "WITH i AS (INSERT INTO wake_floor (t) VALUES ($1)) SELECT pg_notify('wake_floor', '')", values: [hr()] });
+      await sleep(1 + (i % 2));
+    }
+    await c.end();`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', producer], { stdio: ['ignore', 'inherit', 'inherit'] });
+  try {
+    await Promise.race([finished, new Promise((_, rej) => setTimeout(() => rej(new Error(`postgres raw wake: only ${lat.length} of ${n} taken in 60 s`)), 60_000))]);
+  } finally {
+    child.kill();
+    await listen.end();
+    await claimer.end();
+    await db.pool.query(`DROP TABLE wake_floor`);
+  }
+  return lat.sort((a, b) => a - b);
+}
+
+/**
  * The disk's floor under every durable commit: p50 ms of a one-row INSERT committed with
  * synchronous_commit on (its WAL flush), on one connection. An enqueue must pay it before a
  * worker can see the job, so the cross-process latency cannot be lower.
@@ -251,6 +315,12 @@ export async function benchPostgres(log: (line: string) => void = () => {}): Pro
     figures.pg_latency_cross_p50_ms = percentile(lat, 50);
     figures.pg_latency_cross_p99_ms = percentile(lat, 99);
     figures.pg_commit_durable_p50_ms = await durableCommitMs(one);
+    log('postgres: raw wake-up floor…');
+    const raw = await rawWake(one, url(schema));
+    figures.pg_raw_wake_p50_ms = percentile(raw, 50);
+    figures.pg_raw_wake_p99_ms = percentile(raw, 99);
+    figures.pg_ratio_latency_cross_p50_to_raw_wake = figures.pg_latency_cross_p50_ms / figures.pg_raw_wake_p50_ms;
+    figures.pg_ratio_latency_cross_p99_to_raw_wake = figures.pg_latency_cross_p99_ms / figures.pg_raw_wake_p99_ms;
     log('postgres: idle daemon CPU (30 s)…');
     figures.pg_idle_cpu_pct = await idleDaemonCpu(url(schema));
   } finally {
