@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Registry, startWorker } from '../../src/daemon/index.js';
 import type { CommitBatch, Store } from '../../src/queue/index.js';
-import type { PgLeasedWrite } from '../../src/queue/pg/jobs.js';
+import { pgHoldJobs, type PgLeasedWrite } from '../../src/queue/pg/jobs.js';
 import { pgQueueRoom } from '../../src/queue/pg/migrations.js';
 import { createPgStore } from '../../src/queue/pg/store.js';
 import { stopAfterTest } from '../support/db.js';
@@ -50,6 +50,28 @@ describe('PostgreSQL: claims apart from results', () => {
     open();
     await waitFor(async () => (await store.getJob(a.id))?.state === 'completed' && (await store.getJob(b.id))?.state === 'completed', 10_000, 'both to complete');
     expect(started).toEqual(['a', 'b']);
+  }, 30_000);
+
+  it('a claim sent with the holds of its last look never takes a job held since, and asks again at once when the holds changed', async () => {
+    const db = await schemas.open(schemas.name('holds'), { rooms: [pgQueueRoom] });
+    const a = createPgStore(db);
+    const plan = { free: 4, workerId: 'w_holds', leaseMs: 60_000, plan: (take: (q: readonly string[], n: number) => { jobs: { name: string }[] }) => take(['default'], 4).jobs };
+    const claimNames = async (store: typeof a) => {
+      const r = await store.commit({ claim: plan as never });
+      return { names: r.claimed.map((j) => j.name).sort(), again: r.nextDueAt === r.now };
+    };
+    // The store looked with no hold in force; the hold comes after. Its next claim leaves out
+    // nothing, and the statement itself leaves the held jobs: it takes the free one and asks again.
+    expect(await claimNames(a)).toEqual({ names: [], again: false });
+    await pgHoldJobs(db.pool, 'held', Date.now() + 60_000, 'test');
+    await a.enqueueMany([{ name: 'held', queue: 'default' }, { name: 'held', queue: 'default' }, { name: 'free', queue: 'default' }]);
+    expect(await claimNames(a)).toEqual({ names: ['free'], again: true });
+    expect(await claimNames(a)).toEqual({ names: [], again: false });
+    // Lifted: store a still leaves the name out once, sees the change and asks again; then takes them.
+    await db.pool.query(`DELETE FROM job_holds`);
+    expect(await claimNames(a)).toEqual({ names: [], again: true });
+    expect(await claimNames(a)).toEqual({ names: ['held', 'held'], again: false });
+    expect((await db.pool.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM jobs WHERE state = 'pending'`)).rows[0]!.n).toBe(0);
   }, 30_000);
 
   it('never holds more leases than slots while its results commits fall behind', async () => {
