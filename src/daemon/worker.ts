@@ -94,6 +94,8 @@ class Engine<W> {
   private flushAgain = false;
   /** Claims apart: finished jobs in the results commit in flight. */
   private committing = 0;
+  /** Claims apart: a claim was left out for slots whose results were not committed yet (claim once they are). */
+  private starved = false;
   private lastClaimEmpty = false;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -286,8 +288,11 @@ class Engine<W> {
         this.committing = 0;
       }
       if (r.changes > 0) this.wrote(r.changes);
-      // Their slots count as free again (claimable).
-      this.pumpClaims(false);
+      // Their slots are claimable again: claim if a claim went without them.
+      if (this.starved) {
+        this.starved = false;
+        this.pumpClaims(false);
+      }
       if (turn >= 15) {
         this.waker.soon();
         return;
@@ -301,7 +306,11 @@ class Engine<W> {
    * commits fall behind (its jobs would all be run again if it died).
    */
   private claimable(): number {
-    return this.running() ? Math.max(0, this.slots.free() - this.buffer.size - this.committing) : 0;
+    if (!this.running()) return 0;
+    const free = this.slots.free();
+    const n = Math.max(0, free - this.buffer.size - this.committing);
+    if (n < free) this.starved = true;
+    return n;
   }
 
   /** Claims apart: claim for the free slots, one claim at a time, while claims find jobs. `check`: as pump's. */
