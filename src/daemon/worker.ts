@@ -49,6 +49,33 @@ export function startWorkerOn<W>(db: Db | undefined, registry: Registry<W>, opti
 }
 
 /**
+ * One run at a time: `run` while one is in flight asks for another pump once it ends (on
+ * the next turn of the event loop); `done` follows every run.
+ */
+class Lane {
+  busy = false;
+  private again = false;
+
+  constructor(private readonly logger: Logger, private readonly soon: () => void, private readonly done: () => void) {}
+
+  run(work: () => Promise<void>): void {
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    this.busy = true;
+    void work().catch((err: unknown) => this.logger.log('error', 'worker.error', { error: err as Error })).then(() => {
+      this.busy = false;
+      if (this.again) {
+        this.again = false;
+        this.soon();
+      }
+      this.done();
+    });
+  }
+}
+
+/**
  * The slot loop. Its parts: the lease keeper (leases.ts: heartbeat, lease extension,
  * recovery), the waker (waker.ts: when to claim), the commit buffer (commits.ts: one record
  * per finished job), the supervisors' pools (supervisor.ts: which queues get the slots).
@@ -78,20 +105,17 @@ class Engine<W> {
   private state: 'running' | 'stopping' | 'stopped' = 'running';
   private reason: string | undefined;
   private readonly startedAt = Date.now();
-  private inPump = false;
-  private again = false;
+  /** The turns of commit + claim (SQLite: one writer, so a commit carries both: group commit). */
+  private readonly turnLane: Lane;
   /**
    * Claims apart from results (PostgreSQL, a store without a Db): a claim goes in its own
    * transaction, on its own connection, beside the commit of finished jobs, and never waits
    * for that commit's WAL flush (a job enqueued while the previous one's result commits
-   * starts at once). Each lane runs one transaction at a time. On SQLite, with one writer,
-   * a commit carries both (group commit).
+   * starts at once). Each lane runs one transaction at a time.
    */
   private readonly apart: boolean;
-  private inClaim = false;
-  private claimAgain = false;
-  private inFlush = false;
-  private flushAgain = false;
+  private readonly claimLane: Lane;
+  private readonly resultLane: Lane;
   /** Claims apart: finished jobs in the results commit in flight. */
   private committing = 0;
   /** Claims apart: a claim was left out for slots whose results were not committed yet (claim once they are). */
@@ -116,6 +140,13 @@ class Engine<W> {
     this.hooks = new Hooks(this.logger);
     this.store = store;
     this.apart = db === undefined;
+    const soon = () => this.waker.soon();
+    const lanesIdle = () => {
+      if (!this.claimLane.busy && !this.resultLane.busy) this.checkEnd();
+    };
+    this.turnLane = new Lane(this.logger, soon, () => this.checkEnd());
+    this.claimLane = new Lane(this.logger, soon, lanesIdle);
+    this.resultLane = new Lane(this.logger, soon, lanesIdle);
     this.keeper = new LeaseKeeper(this, { leaseMs: this.leaseMs, heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS, staleMs: options.staleMs ?? STALE_MS });
     const watch = (options.watch ?? true) && db && db.name && db.name !== ':memory:' && !db.memory;
     this.waker = new Waker(this, { pollMs: options.pollMs ?? POLL_MS, watchFile: watch ? db.name : undefined });
@@ -202,19 +233,7 @@ class Engine<W> {
       this.pumpClaims(check);
       return;
     }
-    if (this.inPump) {
-      this.again = true;
-      return;
-    }
-    this.inPump = true;
-    void this.turns(check).catch((err: unknown) => this.logger.log('error', 'worker.error', { error: err as Error })).then(() => {
-      this.inPump = false;
-      if (this.again) {
-        this.again = false;
-        this.waker.soon();
-      }
-      this.checkEnd();
-    });
+    this.turnLane.run(() => this.turns(check));
   }
 
   private async turns(check: boolean): Promise<void> {
@@ -258,20 +277,7 @@ class Engine<W> {
 
   /** Claims apart: commit what finished, one commit at a time, until nothing waits. */
   private pumpResults(): void {
-    if (this.buffer.size === 0) return;
-    if (this.inFlush) {
-      this.flushAgain = true;
-      return;
-    }
-    this.inFlush = true;
-    void this.resultTurns().catch((err: unknown) => this.logger.log('error', 'worker.error', { error: err as Error })).then(() => {
-      this.inFlush = false;
-      if (this.flushAgain) {
-        this.flushAgain = false;
-        this.waker.soon();
-      }
-      this.lanesIdle();
-    });
+    if (this.buffer.size > 0) this.resultLane.run(() => this.resultTurns());
   }
 
   private async resultTurns(): Promise<void> {
@@ -315,20 +321,7 @@ class Engine<W> {
 
   /** Claims apart: claim for the free slots, one claim at a time, while claims find jobs. `check`: as pump's. */
   private pumpClaims(check: boolean): void {
-    if (this.claimable() === 0) return;
-    if (this.inClaim) {
-      this.claimAgain = true;
-      return;
-    }
-    this.inClaim = true;
-    void this.claimTurns(check).catch((err: unknown) => this.logger.log('error', 'worker.error', { error: err as Error })).then(() => {
-      this.inClaim = false;
-      if (this.claimAgain) {
-        this.claimAgain = false;
-        this.waker.soon();
-      }
-      this.lanesIdle();
-    });
+    if (this.claimable() > 0) this.claimLane.run(() => this.claimTurns(check));
   }
 
   private async claimTurns(check: boolean): Promise<void> {
@@ -362,18 +355,13 @@ class Engine<W> {
       this.pumpResults();
       if (claimed.length === 0 && this.slots.running === 0 && this.buffer.size === 0) this.checkpoint.idleNow();
       // Fewer than asked: nothing more was ready. A job enqueued since wakes the worker again
-      // (claimAgain), so an empty claim to make sure would only hold the lane.
+      // (the lane runs again), so an empty claim to make sure would only hold the lane.
       if (claimed.length < free) return;
       if (turn >= 15) {
         this.waker.soon();
         return;
       }
     }
-  }
-
-  /** Claims apart: when neither lane runs, see whether the worker is done. */
-  private lanesIdle(): void {
-    if (!this.inFlush && !this.inClaim) this.checkEnd();
   }
 
   /** Count row changes (for the idle checkpoint). */

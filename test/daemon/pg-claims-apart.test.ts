@@ -86,7 +86,9 @@ describe('PostgreSQL: claims apart from results', () => {
     };
     await store.enqueueMany(Array.from({ length: 60 }, (_, i) => ({ name: 'quick', queue: 'default', payload: { i } })));
     const registry = new Registry<PgLeasedWrite>().register('quick', { handle: () => {} });
-    stopAfterTest(startWorker(undefined, registry, { store: slow, queues: ['default'], concurrency: 4, heartbeatMs: 50, pollMs: 50 }));
+    // The safety poll is 30 s: each claim after the first comes from the worker itself, once
+    // the results that held its slots are committed.
+    stopAfterTest(startWorker(undefined, registry, { store: slow, queues: ['default'], concurrency: 4, heartbeatMs: 50, pollMs: 30_000 }));
     let most = 0;
     let done = 0;
     const started = Date.now();
